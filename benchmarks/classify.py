@@ -1,0 +1,153 @@
+"""Text classification benchmark: textseq models next to a TF-IDF + logistic regression
+baseline, trained on the same split and scored on the same evaluation set in one run.
+
+    python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml \
+        --variant "learned embeddings: model.embedding.vectors=null model.embedding.dim=100"
+
+Prints a table: accuracy, macro-F1, training seconds and inference sentences/s for each
+system, with ratios to the baseline. Data comes from the named dataset (its mirror is read
+when $TEXTSEQ_DATASETS is set). The evaluation split defaults to the config's validation
+split (dev); pass --eval NAME:SPLIT for a test split when reporting a final figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def tfidf_baseline(train, evaluation) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_pipeline
+
+    started = time.perf_counter()
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True),
+        LogisticRegression(C=4.0, max_iter=2000),
+    )
+    model.fit([e.text for e in train], [e.label for e in train])
+    train_seconds = time.perf_counter() - started
+    texts = [e.text for e in evaluation]
+    started = time.perf_counter()
+    predicted = model.predict(texts)
+    infer_seconds = time.perf_counter() - started
+    truth = [e.label for e in evaluation]
+    return {
+        "accuracy": accuracy_score(truth, predicted),
+        "macro_f1": f1_score(truth, predicted, average="macro"),
+        "train_seconds": train_seconds,
+        "sentences_per_second": len(texts) / infer_seconds,
+    }
+
+
+def textseq_system(config: str, overrides: list[str], evaluation, out: Path) -> dict:
+    import textseq
+
+    directory = textseq.train(config, out=out, overrides=overrides, overwrite=True)
+    metrics = json.loads((directory / "metrics.json").read_text())
+    model = textseq.load(directory)
+    report = model.evaluate(evaluation)
+    texts = [e.text for e in evaluation]
+    model.predict(texts[:256])  # warm-up
+    started = time.perf_counter()
+    model.predict(texts, batch_size=256)
+    infer_seconds = time.perf_counter() - started
+    return {
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "train_seconds": metrics["train_seconds"],
+        "best_epoch": metrics["best_epoch"],
+        "epochs": len(metrics["epochs"]),
+        "sentences_per_second": len(texts) / infer_seconds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("dataset", help="named dataset, e.g. sst2, imdb")
+    parser.add_argument("config", help="textseq YAML config")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override applied to every textseq run",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="'NAME: K=V K=V'",
+        help="another textseq run: a name and its extra overrides",
+    )
+    parser.add_argument(
+        "--eval", dest="evaluation", help="evaluation split (default: the config's val)"
+    )
+    parser.add_argument("--out", help="where to keep the trained models (default: a temp dir)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    from textseq.config import load_config
+    from textseq.data.sources import load_examples
+
+    config = load_config(args.config, args.overrides)
+    if config.data.train.partition(":")[0] != args.dataset:
+        print(f"note: the config trains on {config.data.train}", file=sys.stderr)
+    train = load_examples(config.data.train)
+    evaluation_spec = args.evaluation or config.data.val
+    if evaluation_spec is None:
+        parser.error("the config holds out validation data from train; pass --eval NAME:SPLIT")
+    evaluation = load_examples(evaluation_spec)
+    out = Path(args.out or tempfile.mkdtemp(prefix="textseq-bench-"))
+
+    rows = {}
+    print(f"TF-IDF + logistic regression on {len(train):,} examples ...", file=sys.stderr)
+    rows["tf-idf + logistic regression"] = tfidf_baseline(train, evaluation)
+    runs = [("textseq " + Path(args.config).stem, [])]
+    for variant in args.variant:
+        name, _, extra = variant.partition(":")
+        runs.append((f"textseq {name.strip()}", extra.split()))
+    for index, (name, extra) in enumerate(runs):
+        print(f"{name} ...", file=sys.stderr)
+        rows[name] = textseq_system(
+            args.config, args.overrides + extra, evaluation, out / f"run{index}"
+        )
+
+    baseline = rows["tf-idf + logistic regression"]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\n{args.dataset}: train {config.data.train} ({len(train):,}), evaluate "
+        f"{evaluation_spec} ({len(evaluation):,}); peak RSS of this process {peak_mb:,.0f} MB\n"
+    )
+    header = (
+        f"{'system':<38}{'accuracy':>9}{'macro-F1':>9}{'train s':>9}{'sent/s':>10}"
+        f"{'acc/base':>9}{'speed/base':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, row in rows.items():
+        print(
+            f"{name:<38}{row['accuracy']:>9.4f}{row['macro_f1']:>9.4f}{row['train_seconds']:>9.1f}"
+            f"{row['sentences_per_second']:>10,.0f}{row['accuracy'] / baseline['accuracy']:>9.3f}"
+            f"{row['sentences_per_second'] / baseline['sentences_per_second']:>11.3f}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

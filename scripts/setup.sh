@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Creates .venv (if needed) and installs textseq with its test and benchmark extras.
+# torch is pinned to the CPU build 2.13.0 first, so pip never pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[test,bench]"

@@ -1,0 +1,321 @@
+"""Config: every key and value checked with errors that name the key, `--set` overrides parsed
+as YAML, and the shipped configs load."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from textseq.config import (
+    Config,
+    DataConfig,
+    apply_overrides,
+    dump_yaml,
+    from_dict,
+    load_config,
+    read_yaml,
+)
+from textseq.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def test_defaults():
+    config = load_config(None)
+    assert config == Config()
+    assert config.data.batch_size == 64
+    assert config.text.tokenizer == "basic_english"
+    assert config.optim.lr == 1e-3
+
+
+def test_nested_sections_are_built_from_dicts():
+    config = load_config({"data": {"batch_size": 8}, "model": {"encoder": {"cell": "gru"}}})
+    assert config.data == DataConfig(batch_size=8)
+    assert config.model.encoder.cell == "gru"
+    assert config.model.encoder.hidden_size == 128  # untouched keys keep their defaults
+
+
+# --- unknown keys --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "suggestion"),
+    [
+        ({"data": {"batch_sise": 8}}, "data.batch_sise", "data.batch_size"),
+        ({"dta": {}}, "dta", "data"),
+        (
+            {"model": {"encoder": {"hiden_size": 8}}},
+            "model.encoder.hiden_size",
+            "model.encoder.hidden_size",
+        ),
+        ({"optim": {"qq": 0.1}}, "optim.qq", None),
+    ],
+)
+def test_unknown_key_names_it_and_suggests_the_closest(data, key, suggestion):
+    with pytest.raises(ConfigError) as error:
+        load_config(data)
+    message = str(error.value)
+    assert message.startswith(f"unknown config key '{key}'")
+    if suggestion is None:
+        assert "did you mean" not in message
+    else:
+        assert f"did you mean '{suggestion}'?" in message
+    assert "(valid keys here: " in message
+
+
+def test_unknown_key_lists_the_valid_keys_of_its_section():
+    with pytest.raises(ConfigError, match=r"valid keys here: dim, vectors, vectors_format, freeze"):
+        load_config({"model": {"embedding": {"size": 3}}})
+
+
+# --- value types ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"data": {"batch_size": "big"}},
+            "config key 'data.batch_size' must be an integer, got 'big'",
+        ),
+        ({"data": {"batch_size": 8.0}}, "config key 'data.batch_size' must be an integer, got 8.0"),
+        (
+            {"data": {"batch_size": True}},
+            "config key 'data.batch_size' must be an integer, got True",
+        ),
+        ({"data": {"bucket": "yes"}}, "config key 'data.bucket' must be true or false, got 'yes'"),
+        (
+            {"data": {"limit_train": "all"}},
+            "config key 'data.limit_train' must be an integer or null, got 'all'",
+        ),
+        ({"data": {"train": 5}}, "config key 'data.train' must be a string, got 5"),
+        ({"optim": {"lr": "fast"}}, "config key 'optim.lr' must be a number, got 'fast'"),
+        ({"optim": {"lr": False}}, "config key 'optim.lr' must be a number, got False"),
+        (
+            {"optim": {"class_weights": [1, "x"]}},
+            "config key 'optim.class_weights' must be one of 'balanced' or a list of a number "
+            "or null",
+        ),
+        (
+            {"trainer": {"devices": 1.5}},
+            "config key 'trainer.devices' must be an integer or a string, got 1.5",
+        ),
+    ],
+)
+def test_wrong_type_names_the_key_and_the_expected_type(data, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(data)
+    assert str(error.value).startswith(message)
+
+
+def test_literal_choices_are_listed():
+    with pytest.raises(ConfigError) as error:
+        load_config({"text": {"tokenizer": "spacy"}})
+    assert str(error.value) == (
+        "config key 'text.tokenizer' must be one of 'basic_english', 'whitespace', "
+        "'characters', 'bpe', got 'spacy'"
+    )
+
+
+def test_section_given_as_a_scalar_is_an_error():
+    with pytest.raises(ConfigError, match=r"model\.encoder must be a mapping, got 5"):
+        load_config({"model": {"encoder": 5}})
+    with pytest.raises(ConfigError, match="the config must be a mapping"):
+        from_dict([1, 2])
+
+
+def test_accepted_conversions():
+    config = load_config(
+        {
+            "optim": {
+                "lr": 1,
+                "weight_decay": "1e-4",
+                "class_weights": [1, 2.5],
+                "grad_clip_norm": None,
+            },
+            "trainer": {"devices": "auto"},
+            "model": {"embedding": {"vectors": None}},
+        }
+    )
+    assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
+    assert config.optim.weight_decay == 1e-4
+    assert config.optim.class_weights == [1.0, 2.5]
+    assert all(isinstance(w, float) for w in config.optim.class_weights)
+    assert config.optim.grad_clip_norm is None
+    assert config.trainer.devices == "auto"
+    assert load_config({"optim": {"class_weights": "balanced"}}).optim.class_weights == "balanced"
+
+
+# --- overrides -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "getter", "value"),
+    [
+        ("data.batch_size=16", lambda c: c.data.batch_size, 16),
+        ("optim.lr=0.5", lambda c: c.optim.lr, 0.5),
+        ("optim.lr=1e-4", lambda c: c.optim.lr, 1e-4),  # YAML 1.1 reads this as a string
+        ("optim.lr=3.0e-4", lambda c: c.optim.lr, 3e-4),
+        ("data.bucket=false", lambda c: c.data.bucket, False),
+        ("trainer.progress_bar=true", lambda c: c.trainer.progress_bar, True),
+        ("data.val=null", lambda c: c.data.val, None),
+        ("data.limit_train=~", lambda c: c.data.limit_train, None),
+        ("optim.class_weights=[1, 2.5]", lambda c: c.optim.class_weights, [1.0, 2.5]),
+        ("data.train=sst2:dev", lambda c: c.data.train, "sst2:dev"),
+        ("data.train=my file.tsv", lambda c: c.data.train, "my file.tsv"),
+        ("data.text_column=", lambda c: c.data.text_column, ""),
+        ("data.text_column=a=b", lambda c: c.data.text_column, "a=b"),
+        ("trainer.devices=2", lambda c: c.trainer.devices, 2),
+        ("trainer.devices=auto", lambda c: c.trainer.devices, "auto"),
+        ("model.encoder.hidden_size=256", lambda c: c.model.encoder.hidden_size, 256),
+        (" seed =5", lambda c: c.seed, 5),
+    ],
+)
+def test_set_overrides_parse_yaml_values(override, getter, value):
+    config = load_config({}, [override])
+    assert getter(config) == value
+    assert type(getter(config)) is type(value)
+
+
+def test_overrides_apply_in_order_on_top_of_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  batch_size: 8\n  bucket: false\n", encoding="utf-8")
+    config = load_config(path, ["data.batch_size=16", "data.batch_size=32"])
+    assert config.data.batch_size == 32
+    assert config.data.bucket is False
+
+
+def test_apply_overrides_does_not_modify_its_input():
+    data = {"data": {"batch_size": 8}}
+    result = apply_overrides(data, ["data.batch_size=9", "optim.lr=0.1"])
+    assert data == {"data": {"batch_size": 8}}
+    assert result == {"data": {"batch_size": 9}, "optim": {"lr": 0.1}}
+
+
+def test_override_of_a_null_section_creates_it():
+    assert apply_overrides({"data": None}, ["data.batch_size=2"]) == {"data": {"batch_size": 2}}
+
+
+def test_invalid_yaml_in_an_override_is_kept_as_a_string():
+    assert load_config({}, ["data.train=[unclosed"]).data.train == "[unclosed"
+
+
+def test_override_with_a_wrong_type_names_the_key():
+    with pytest.raises(ConfigError) as error:
+        load_config({}, ["data.batch_size=x"])
+    assert str(error.value) == "config key 'data.batch_size' must be an integer, got 'x'"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "data.batch_sise=3",
+            "unknown config key 'data.batch_sise'; did you mean 'data.batch_size'?",
+        ),
+        ("dat.batch_size=3", "unknown config key 'dat'; did you mean 'data'?"),
+        ("model.encoder=3", "config key 'model.encoder' is a section; set one of its keys"),
+        ("model=3", "config key 'model' is a section; set one of its keys"),
+        ("seed.value=3", "config key 'seed' has no sub-key 'value'"),
+        ("data.batch_size.x=3", "config key 'data.batch_size' has no sub-key 'x'"),
+        ("data.batch_size", "--set expects KEY=VALUE, got 'data.batch_size'"),
+        ("=3", "--set expects KEY=VALUE, got '=3'"),
+    ],
+)
+def test_bad_override_keys_are_errors(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config({}, [override])
+    assert str(error.value).startswith(message)
+
+
+# --- cross-key validation ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.batch_size=0", "data.batch_size must be at least 1"),
+        ("data.eval_batch_size=0", "data.eval_batch_size must be at least 1"),
+        ("data.max_length=0", "data.max_length must be at least 1 or null"),
+        ("data.val_fraction=1.0", "data.val_fraction must be between 0 and 1"),
+        ("data.val_fraction=0", "data.val_fraction must be between 0 and 1"),
+        ("text.min_freq=0", "text.min_freq must be at least 1"),
+        ("model.embedding.dim=0", "model.embedding.dim must be at least 1"),
+        ("model.encoder.hidden_size=0", "model.encoder.hidden_size must be at least 1"),
+        ("model.encoder.num_layers=0", "model.encoder.num_layers must be at least 1"),
+        ("optim.lr=0", "optim.lr must be positive"),
+        ("trainer.max_epochs=0", "trainer.max_epochs must be at least 1"),
+        ("model.embedding.dropout=1.0", r"model.embedding.dropout (1.0) must be in [0, 1)"),
+        ("model.encoder.dropout=-0.1", r"model.encoder.dropout (-0.1) must be in [0, 1)"),
+        ("model.head.dropout=2", r"model.head.dropout (2.0) must be in [0, 1)"),
+    ],
+)
+def test_range_checks(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config({}, [override])
+    assert str(error.value) == message
+
+
+def test_multihead_heads_must_divide_the_encoder_width():
+    base = ["model.pooling.type=multihead", "model.encoder.hidden_size=10"]
+    with pytest.raises(ConfigError, match=r"num_heads \(3\) must divide .* \(20 = hidden_size"):
+        load_config({}, [*base, "model.pooling.num_heads=3"])
+    assert load_config({}, [*base, "model.pooling.num_heads=4"]).model.pooling.num_heads == 4
+    with pytest.raises(ConfigError, match=r"\(10 = hidden_size"):
+        load_config({}, [*base, "model.encoder.bidirectional=false", "model.pooling.num_heads=4"])
+    # Other poolings ignore num_heads.
+    load_config({}, ["model.pooling.type=attention", "model.pooling.num_heads=7"])
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    config = load_config(path)
+    assert config.to_dict() == from_dict(read_yaml(path)).to_dict()
+
+
+def test_shipped_configs_exist():
+    assert any(p.name == "sst2_bilstm_attention.yaml" for p in CONFIGS)
+
+
+def test_dump_yaml_round_trips(tmp_path):
+    config = load_config({}, ["optim.class_weights=[1, 2]", "data.val=null", "seed=3"])
+    path = tmp_path / "dumped.yaml"
+    path.write_text(dump_yaml(config), encoding="utf-8")
+    assert load_config(path) == config
+    assert list(yaml.safe_load(dump_yaml(config))) == [f.name for f in dataclasses.fields(Config)]
+
+
+def test_load_config_accepts_a_config_object():
+    config = load_config({}, ["seed=99"])
+    assert load_config(config) == config
+    assert load_config(config, ["seed=1"]).seed == 1
+    assert config.seed == 99
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"data: [unclosed\n", "invalid YAML"),
+        (b"- a\n- b\n", "the config must be a mapping of sections, got list"),
+        (b"seed: 1\nname: caf\xe9\n", "not valid UTF-8"),
+    ],
+)
+def test_bad_config_files_name_the_file(tmp_path, content, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_missing_and_empty_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n", encoding="utf-8")
+    assert load_config(empty) == Config()
+    assert load_config(str(empty)) == Config()

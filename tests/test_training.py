@@ -1,0 +1,200 @@
+"""End-to-end training on a learnable toy task: it learns, it resumes exactly, it scales out."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+
+import textseq
+from textseq.errors import ConfigError
+
+WORDS = [f"w{i}" for i in range(40)]
+TRIGGERS = {"w1", "w2", "w3"}
+
+
+def write_toy_task(path: Path, n: int, seed: int) -> Path:
+    """Label 'yes' when the text holds a trigger word: learnable, and balanced by construction."""
+    rng = random.Random(seed)
+    plain = [w for w in WORDS if w not in TRIGGERS]
+    lines = ["label\ttext"]
+    for i in range(n):
+        tokens = rng.choices(plain, k=rng.randint(3, 12))
+        if i % 2:
+            tokens[rng.randrange(len(tokens))] = rng.choice(sorted(TRIGGERS))
+        lines.append(f"{'yes' if i % 2 else 'no'}\t{' '.join(tokens)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def toy_config(tmp_path: Path, **trainer) -> dict:
+    return {
+        "seed": 7,
+        "data": {
+            "train": str(write_toy_task(tmp_path / "train.tsv", 1200, seed=1)),
+            "val": str(write_toy_task(tmp_path / "val.tsv", 300, seed=2)),
+            "batch_size": 32,
+        },
+        "text": {"tokenizer": "whitespace"},
+        "model": {
+            "embedding": {"dim": 16, "dropout": 0.1},
+            "encoder": {"cell": "gru", "hidden_size": 16},
+            "head": {"dropout": 0.1},
+            "pooling": {"type": "attention", "attention_dim": 16},
+        },
+        "optim": {"lr": 0.01},
+        "trainer": {"max_epochs": 6, "progress_bar": False, "threads": 1, **trainer},
+    }
+
+
+def test_tiny_training_learns_the_toy_task(tmp_path):
+    directory = textseq.train(toy_config(tmp_path), out=tmp_path / "model")
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["best"]["val_acc"] > 0.95
+    model = textseq.load(directory)
+    [hit, miss] = model.predict(["w5 w1 w9 w10", "w5 w6 w9 w10"])
+    assert (hit["label"], miss["label"]) == ("yes", "no")
+    for name in ("config.yaml", "vocab.json", "labels.json", "model.safetensors", "last.ckpt"):
+        assert (directory / name).is_file()
+    assert not (tmp_path / "model.partial").exists()
+
+
+class _StopAtEpoch(pl.Callback):
+    """Simulates a crash at the start of an epoch (after the previous one was checkpointed)."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    config = toy_config(tmp_path, max_epochs=3, early_stopping_patience=None)
+    whole = textseq.train(config, out=tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        textseq.train(config, out=tmp_path / "split", callbacks=[_StopAtEpoch(1)])
+    partial = tmp_path / "split.partial"
+    assert not (tmp_path / "split").exists(), "an interrupted run must not publish a model"
+    assert (partial / "checkpoints" / "last.ckpt").is_file()
+    with pytest.raises(textseq.errors.ModelDirError, match="unfinished run"):
+        textseq.load(tmp_path / "split")
+    resumed = textseq.train(resume=partial)
+    assert resumed == tmp_path / "split"
+    expected = json.loads((whole / "metrics.json").read_text())["epochs"]
+    actual = json.loads((resumed / "metrics.json").read_text())["epochs"]
+    assert len(actual) == len(expected) == 3
+    for mine, theirs in zip(actual, expected, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert mine[key] == pytest.approx(theirs[key], abs=1e-6), key
+
+
+def test_existing_output_is_not_overwritten_without_permission(tmp_path):
+    config = toy_config(tmp_path, max_epochs=1)
+    textseq.train(config, out=tmp_path / "model")
+    with pytest.raises(ConfigError, match="already exists"):
+        textseq.train(config, out=tmp_path / "model")
+    textseq.train(config, out=tmp_path / "model", overwrite=True)
+
+
+def test_ddp_on_two_cpu_processes_learns_the_toy_task(tmp_path):
+    """The scale-out path: Lightning DDP (gloo) with two processes via the CLI."""
+    import yaml
+
+    config_path = tmp_path / "toy.yaml"
+    config_path.write_text(yaml.safe_dump(toy_config(tmp_path, max_epochs=8)))
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textseq",
+            "-q",
+            "train",
+            str(config_path),
+            "--out",
+            str(out),
+            "--set",
+            "trainer.strategy=ddp",
+            "--set",
+            "trainer.devices=2",
+            "--set",
+            "trainer.accelerator=cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best"]["val_acc"] > 0.95
+    assert textseq.load(out).predict(["w7 w2 w8"])[0]["label"] == "yes"
+
+
+def test_bf16_autocast_on_cpu_trains(tmp_path):
+    config = toy_config(tmp_path, max_epochs=4, precision="bf16-mixed")
+    directory = textseq.train(config, out=tmp_path / "bf16")
+    assert json.loads((directory / "metrics.json").read_text())["best"]["val_acc"] > 0.9
+    assert textseq.load(directory).predict(["w9 w3 w9"])[0]["label"] == "yes"
+
+
+def test_bpe_tokenizer_is_fitted_saved_and_reloaded(tmp_path):
+    config = toy_config(tmp_path, max_epochs=2)
+    config["text"] = {"tokenizer": "bpe", "bpe_vocab_size": 60}
+    directory = textseq.train(config, out=tmp_path / "bpe")
+    assert (directory / "tokenizer.json").is_file()
+    model = textseq.load(directory)
+    assert model.predict(["w1 w5"]) == textseq.load(directory).predict(["w1 w5"])
+
+
+def test_held_out_validation_and_class_weights(tmp_path):
+    config = toy_config(tmp_path, max_epochs=1)
+    config["data"]["val"] = None
+    config["data"]["val_fraction"] = 0.25
+    config["optim"]["class_weights"] = "balanced"
+    directory = textseq.train(config, out=tmp_path / "held_out")
+    data = json.loads((directory / "metrics.json").read_text())["data"]
+    assert (data["train_examples"], data["val_examples"]) == (900, 300)
+
+
+def test_label_unseen_in_training_is_an_error_naming_the_line(tmp_path):
+    config = toy_config(tmp_path, max_epochs=1)
+    val = tmp_path / "val.tsv"
+    val.write_text(val.read_text() + "maybe\tw1 w2\n")
+    with pytest.raises(textseq.errors.DataError, match=r"val\.tsv, line 302: label 'maybe'"):
+        textseq.train(config, out=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+    assert not (tmp_path / "bad.partial").exists()
+
+
+def test_frozen_pretrained_vectors_train_and_resume_from_a_finished_model(tmp_path):
+    """Vectors initialise the embeddings and stay fixed; a finished model can train on."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    rows = [f"{word} " + " ".join(f"{v:.5f}" for v in rng.normal(size=16)) for word in WORDS[:30]]
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("30 16\n" + "\n".join(rows) + "\n")
+    config = toy_config(tmp_path, max_epochs=1)
+    config["model"]["embedding"].update(vectors=str(vectors), freeze=True)
+    first = textseq.train(config, out=tmp_path / "frozen")
+    weights = textseq.load(first).model.embedding.weight
+    vocab = textseq.load(first).pipeline.vocab
+    expected = torch.tensor([float(v) for v in rows[5].split()[1:]])
+    assert torch.allclose(weights[vocab.stoi[WORDS[5]]], expected, atol=1e-5)
+    again = textseq.train(resume=first, overrides=["trainer.max_epochs=2"])
+    assert again == first
+    epochs = json.loads((first / "metrics.json").read_text())["epochs"]
+    assert [row["epoch"] for row in epochs] == [1, 2]
+    after = textseq.load(first)
+    assert torch.equal(after.model.embedding.weight, weights)

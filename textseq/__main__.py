@@ -1,0 +1,5 @@
+import sys
+
+from textseq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""Lightning callbacks textseq adds to every training run."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+log = logging.getLogger("textseq")
+
+
+class EpochSeeding(pl.Callback):
+    """Makes every epoch's randomness a function of (seed, epoch) alone.
+
+    At the start of epoch e the torch generator is seeded with `seed + e` and the batch
+    sampler is told the epoch, so dropout masks and batch order of a resumed run are those of
+    an uninterrupted one.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        torch.manual_seed(self.seed * 7919 + epoch + trainer.global_rank * 104729)
+        batch_sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if hasattr(batch_sampler, "set_epoch"):
+            batch_sampler.set_epoch(epoch)
+
+
+class MetricsHistory(pl.Callback):
+    """Keeps each epoch's logged metrics (and learning rate); saved in checkpoints so a resumed
+    run's history is complete."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row: dict[str, float] = {"epoch": trainer.current_epoch + 1}
+        for name, value in sorted(trainer.callback_metrics.items()):
+            if name.endswith("_step"):
+                continue
+            number = float(value.item() if isinstance(value, torch.Tensor) else value)
+            row[name.removesuffix("_epoch")] = number if math.isfinite(number) else float("nan")
+        if trainer.optimizers:
+            row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        self.epochs.append(row)
+        if trainer.is_global_zero:
+            shown = " ".join(
+                f"{name} {value:.4g}" for name, value in row.items() if name != "epoch"
+            )
+            log.info("epoch %d/%d: %s", row["epoch"], trainer.max_epochs, shown)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.epochs = list(state_dict["epochs"])

@@ -1,0 +1,228 @@
+"""The `textseq` command line: train, evaluate, predict.
+
+Every verb takes one config file or model directory. Results go to stdout as JSON; progress
+and messages go to stderr. Errors in input print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from textseq import __version__
+from textseq.errors import TextseqError
+
+EXAMPLES = """\
+examples:
+  textseq train configs/sst2_bilstm_attention.yaml --out runs/sst2
+  textseq train configs/sst2_bilstm_attention.yaml --set trainer.max_epochs=3 --set optim.lr=3e-4
+  textseq train --resume runs/sst2.partial            # continue an interrupted run
+  textseq evaluate runs/sst2 --data sst2:dev
+  textseq predict runs/sst2 "a gripping, beautifully acted film" "a tedious mess"
+  echo "not bad at all" | textseq predict runs/sst2 --explain
+
+data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:SPLIT
+(sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test).
+Named datasets are read from $TEXTSEQ_DATASETS when set, else downloaded once into
+$TEXTSEQ_CACHE (default ~/.cache/textseq).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textseq",
+        description="Sequence models over text: train, evaluate and use text classifiers.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"textseq {__version__}")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr"
+    )
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = verbs.add_parser(
+        "train",
+        help="train a model from a YAML config and write a model directory",
+        description="Train a model from a YAML config and write a model directory "
+        "(config.yaml, vocab.json, labels.json, model.safetensors, metrics.json, last.ckpt).",
+    )
+    train.add_argument("config", nargs="?", help="YAML config file (optional with --resume)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set model.encoder.hidden_size=256 (repeatable; "
+        "values are parsed as YAML)",
+    )
+    train.add_argument("--out", help="model directory to write (default: runs/<config name>)")
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue training from DIR's last checkpoint: a model directory or an "
+        "interrupted run's DIR.partial",
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="score a model on labelled data; prints one JSON object",
+        description="Score a model on labelled data. Prints one JSON object: n, accuracy, "
+        "macro_f1, per_class precision/recall/f1/support, labels and confusion_matrix (rows: "
+        "true label, columns: predicted).",
+    )
+    evaluate.add_argument("model", metavar="DIR", help="model directory")
+    evaluate.add_argument("--data", required=True, metavar="SPEC", help="file or NAME:SPLIT")
+    _column_options(evaluate)
+    evaluate.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+
+    predict = verbs.add_parser(
+        "predict",
+        help="label texts; writes one JSON line per text",
+        description="Label texts given as arguments, in a file (--file), or on stdin (one per "
+        'line). Writes one JSON line per text: {"text", "label", "probs": {label: p}}.',
+    )
+    predict.add_argument("model", metavar="DIR", help="model directory")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label")
+    predict.add_argument(
+        "--file",
+        help="read texts from a file: .txt (one per line) or .tsv/.csv/.jsonl (the text column)",
+    )
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help='add "attention": [[token, weight], ...] (models with attention pooling)',
+    )
+    _column_options(predict, labels=False)
+    predict.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+    return parser
+
+
+def _column_options(parser: argparse.ArgumentParser, *, labels: bool = True) -> None:
+    parser.add_argument(
+        "--text-column", default="text", help="text column of a .tsv/.csv/.jsonl file (text)"
+    )
+    if labels:
+        parser.add_argument(
+            "--label-column", default="label", help="label column of a file (label)"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parses the command line; a verb's options may come anywhere among its arguments
+    (`predict DIR --explain TEXT`), which plain argparse subcommands do not allow."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    position = next((i for i, arg in enumerate(argv) if arg in verbs), None)
+    if position is None or any(arg in ("-h", "--help", "--version") for arg in argv[:position]):
+        return parser.parse_args(argv)
+    top = argparse.ArgumentParser(prog="textseq", add_help=False)
+    top.add_argument("-q", "--quiet", action="store_true")
+    global_args, unknown = top.parse_known_args(argv[:position])
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = verbs[argv[position]].parse_intermixed_args(argv[position + 1 :])
+    args.command = argv[position]
+    args.quiet = global_args.quiet
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    _configure_logging(quiet=args.quiet)
+    try:
+        return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
+    except TextseqError as error:
+        print(f"textseq: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textseq: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `textseq predict ... | head`
+        return 0
+
+
+def _configure_logging(*, quiet: bool) -> None:
+    """textseq's messages on stderr; Lightning keeps its own handler, quieted with -q."""
+    import warnings
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("textseq: %(message)s"))
+    logger = logging.getLogger("textseq")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    if quiet:
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    # Deprecation notices from inside dependencies are not actionable for users.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.config is None and args.resume is None:
+        raise TextseqError("train needs a CONFIG file (or --resume DIR)")
+    from textseq.training import train
+
+    directory = train(
+        args.config,
+        out=args.out,
+        overrides=args.overrides,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    print(directory)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import textseq
+    from textseq.data.sources import load_examples
+
+    model = textseq.load(args.model)
+    examples = load_examples(
+        args.data, text_column=args.text_column, label_column=args.label_column
+    )
+    print(json.dumps(model.evaluate(examples, batch_size=args.batch_size)))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import textseq
+    from textseq.data.readers import read_examples
+
+    if args.texts and args.file:
+        raise TextseqError("give texts as arguments or with --file, not both")
+    if args.file:
+        texts = [
+            e.text
+            for e in read_examples(args.file, text_column=args.text_column, label_column=None)
+        ]
+    elif args.texts:
+        texts = list(args.texts)
+    elif not sys.stdin.isatty():
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+        if not texts:
+            raise TextseqError("no texts on stdin")
+    else:
+        raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
+    model = textseq.load(args.model)
+    if args.explain and not model.has_attention:
+        raise TextseqError(
+            f"--explain needs a model with attention pooling; this one pools with "
+            f"{model.config.model.pooling.type!r}"
+        )
+    for result in model.predict(texts, explain=args.explain, batch_size=args.batch_size):
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""The configuration schema and the one layer that validates it.
+
+A config is YAML (or a dict) whose sections mirror the dataclasses below. Every key is checked:
+an unknown key is an error that names it and suggests the closest valid one, and a value of
+the wrong type or outside its choices is an error that names the key. Command-line overrides
+(`--set model.encoder.hidden_size=256`) use the same dotted keys, so CLI and YAML never
+disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from textseq.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    train: str = "sst2:train"  # file path or NAME:SPLIT
+    val: str | None = "sst2:dev"  # None: hold out val_fraction of train
+    val_fraction: float = 0.1
+    text_column: str = "text"
+    label_column: str = "label"
+    limit_train: int | None = None  # keep only the first N training examples (quick runs)
+    limit_val: int | None = None
+    max_length: int | None = None  # truncate longer texts (counted and reported)
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    bucket: bool = True  # length-bucketed batches
+    num_workers: int = 0  # DataLoader worker processes
+
+
+@dataclass
+class TextConfig:
+    lowercase: bool = True
+    strip_html: bool = True
+    remove_urls: bool = True
+    tokenizer: Literal["basic_english", "whitespace", "characters", "bpe"] = "basic_english"
+    bpe_vocab_size: int = 8000
+    min_freq: int = 1
+    max_vocab_size: int | None = None
+
+
+@dataclass
+class EmbeddingConfig:
+    dim: int = 100
+    vectors: str | None = None  # None (learned), a known name (glove.6B.50d) or a file
+    vectors_format: Literal["auto", "word2vec", "word2vec_binary", "glove", "fasttext"] = "auto"
+    freeze: bool = False
+    unknown_init: Literal["normal", "uniform", "zeros"] = "normal"
+    dropout: float = 0.0
+
+
+@dataclass
+class EncoderConfig:
+    cell: Literal["lstm", "gru", "rnn_tanh", "rnn_relu"] = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0  # between stacked layers
+
+
+@dataclass
+class PoolingConfig:
+    type: Literal["last", "mean", "max", "attention", "self_attention", "multihead"] = "attention"
+    attention_dim: int = 128
+    num_heads: int = 4
+
+
+@dataclass
+class HeadConfig:
+    hidden_size: int = 0  # 0: a single linear layer
+    dropout: float = 0.0
+
+
+@dataclass
+class ModelConfig:
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip_norm: float | None = 5.0
+    lr_factor: float = 0.5  # ReduceLROnPlateau factor
+    lr_patience: int = 1  # epochs without improvement before the LR is reduced
+    class_weights: Literal["balanced"] | list[float] | None = None
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    monitor: Literal["val_acc", "val_f1", "val_loss"] = "val_acc"
+    early_stopping_patience: int | None = 3  # None: no early stopping
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    accumulate_grad_batches: int = 1
+    log_every_n_steps: int = 50
+    progress_bar: bool = True
+    threads: int | None = None  # torch intra-op threads; None keeps PyTorch's default
+
+
+@dataclass
+class Config:
+    task: Literal["classify"] = "classify"
+    seed: int = 13
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def from_dict(data: dict[str, Any] | None, cls: type = Config, prefix: str = "") -> Any:
+    """Builds `cls` from nested dicts, checking every key and value."""
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'the config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(_unknown_key_message(prefix + str(key), list(fields), prefix))
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = from_dict(value, hint, prefix=f"{prefix}{key}.")
+        else:
+            values[key] = _check_value(value, hint, prefix + key)
+    return cls(**values)
+
+
+def _unknown_key_message(key: str, valid: list[str], prefix: str) -> str:
+    name = key.removeprefix(prefix)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+    return f"unknown config key '{key}'{hint} (valid keys here: {', '.join(valid)})"
+
+
+def _check_value(value: Any, hint: Any, key: str) -> Any:
+    """`value` if it fits the type `hint` (ints are accepted for floats), else ConfigError."""
+    ok, converted = _fits(value, hint)
+    if ok:
+        return converted
+    raise ConfigError(f"config key '{key}' must be {_describe(hint)}, got {value!r}")
+
+
+def _fits(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True, value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            ok, converted = _fits(value, option)
+            if ok:
+                return True, converted
+        return False, None
+    if origin is Literal:
+        return value in typing.get_args(hint), value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            return False, None
+        converted = []
+        for element in value:
+            ok, element = _fits(element, item)
+            if not ok:
+                return False, None
+            converted.append(element)
+        return True, converted
+    if hint is type(None):
+        return value is None, None
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return True, float(value)
+        if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, None
+        return False, None
+    if hint is str:
+        return isinstance(value, str), value
+    return isinstance(value, hint), value
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(option) for option in typing.get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(hint))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0])}"
+    if hint is type(None):
+        return "null"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )
+
+
+# --- loading and overrides -----------------------------------------------------------------
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such config file: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the config must be a mapping of sections, got {type(data).__name__}"
+        )
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of `data` with each `dotted.key=value` applied; values are parsed as YAML
+    (`3`, `0.5`, `true`, `null`, `[1, 2]`), anything else is a string."""
+    import copy
+
+    result = copy.deepcopy(data)
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        parts = key.strip().split(".")
+        _check_path(parts)
+        node = result
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return result
+
+
+def _check_path(parts: list[str]) -> None:
+    """Raises ConfigError for a dotted key that names no config field."""
+    cls: Any = Config
+    prefix = ""
+    for index, part in enumerate(parts):
+        if not dataclasses.is_dataclass(cls):
+            raise ConfigError(f"config key '{prefix.rstrip('.')}' has no sub-key '{part}'")
+        names = [f.name for f in dataclasses.fields(cls)]
+        if part not in names:
+            raise ConfigError(_unknown_key_message(prefix + part, names, prefix))
+        cls = typing.get_type_hints(cls)[part]
+        prefix += part + "."
+        if index == len(parts) - 1 and dataclasses.is_dataclass(cls):
+            raise ConfigError(
+                f"config key '{prefix.rstrip('.')}' is a section; set one of its keys"
+            )
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | Config | None, overrides: list[str] = ()
+) -> Config:
+    """A validated `Config` from a YAML path, a dict or a `Config`, with overrides applied."""
+    if isinstance(source, Config):
+        source = source.to_dict()
+    data = read_yaml(source) if isinstance(source, str | Path) else dict(source or {})
+    config = from_dict(apply_overrides(data, list(overrides)))
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Checks that span keys or ranges types cannot express."""
+    checks = [
+        (config.data.batch_size >= 1, "data.batch_size must be at least 1"),
+        (config.data.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
+        (
+            config.data.max_length is None or config.data.max_length >= 1,
+            "data.max_length must be at least 1 or null",
+        ),
+        (0.0 < config.data.val_fraction < 1.0, "data.val_fraction must be between 0 and 1"),
+        (config.text.min_freq >= 1, "text.min_freq must be at least 1"),
+        (config.model.embedding.dim >= 1, "model.embedding.dim must be at least 1"),
+        (config.model.encoder.hidden_size >= 1, "model.encoder.hidden_size must be at least 1"),
+        (config.model.encoder.num_layers >= 1, "model.encoder.num_layers must be at least 1"),
+        (config.optim.lr > 0, "optim.lr must be positive"),
+        (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
+    ]
+    for key in ("model.embedding.dropout", "model.encoder.dropout", "model.head.dropout"):
+        section, value = config, None
+        for part in key.split("."):
+            value = section = getattr(section, part)
+        checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    pooling, encoder = config.model.pooling, config.model.encoder
+    width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
+    if pooling.type == "multihead" and width % pooling.num_heads:
+        raise ConfigError(
+            f"model.pooling.num_heads ({pooling.num_heads}) must divide the encoder output size "
+            f"({width} = hidden_size x directions)"
+        )
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)

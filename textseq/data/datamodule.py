@@ -1,0 +1,82 @@
+"""Lightning DataModule over already-encoded train and validation sets."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
+
+
+class TextDataModule(pl.LightningDataModule):
+    """Length-bucketed, shuffled training batches; length-sorted validation batches.
+
+    Under data-parallel training each process reads its own share of the batches (the
+    sampler shards them), so Lightning's own distributed sampler is not used.
+    """
+
+    def __init__(
+        self,
+        *,
+        train: EncodedDataset,
+        val: EncodedDataset,
+        pad_index: int,
+        batch_size: int,
+        eval_batch_size: int,
+        bucket: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        self.train_set = train
+        self.val_set = val
+        self.collate = Collator(pad_index)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.bucket = bucket
+        self.seed = seed
+        self.num_workers = num_workers
+
+    def _replicas(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+    def _loader(self, dataset: EncodedDataset, sampler: BucketBatchSampler) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            # Its own generator: starting an iterator draws a worker seed, which would
+            # otherwise advance the global generator that dropout uses, so a resumed run
+            # (which starts iterators at other moments) would see other dropout masks.
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        num_replicas, rank = self._replicas()
+        sampler = BucketBatchSampler(
+            self.train_set.lengths,
+            batch_size=self.batch_size,
+            shuffle=True,
+            bucket=self.bucket,
+            seed=self.seed,
+            num_replicas=num_replicas,
+            rank=rank,
+            even=True,
+        )
+        return self._loader(self.train_set, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        num_replicas, rank = self._replicas()
+        sampler = BucketBatchSampler(
+            self.val_set.lengths,
+            batch_size=self.eval_batch_size,
+            shuffle=False,
+            num_replicas=num_replicas,
+            rank=rank,
+            even=False,
+        )
+        return self._loader(self.val_set, sampler)

@@ -1,0 +1,29 @@
+"""Errors a user can act on. The CLI prints them as one clear line, without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TextseqError(Exception):
+    """Base class of every error caused by input, configuration or files rather than by a bug."""
+
+
+class ConfigError(TextseqError):
+    """A configuration key or value is invalid."""
+
+
+class DataError(TextseqError):
+    """A data file or text is unusable. The message names the file and line when there is one."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}, line {line}: " if line is not None else f"{self.path}: "
+        super().__init__(where + message)
+
+
+class ModelDirError(TextseqError):
+    """A model directory is missing files, is incomplete, or was written by a newer textseq."""

@@ -1,0 +1,121 @@
+"""Text classifier: embeddings -> recurrent encoder -> pooling -> MLP head.
+
+Shapes: B batch, T longest length, E embedding size, S encoder state size (hidden size times
+directions), C classes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from textseq.modules.mlp import MLPHead
+from textseq.modules.pooling import build_pooling
+from textseq.modules.rnn import RNNEncoder
+
+
+class ClassifierOutput(NamedTuple):
+    logits: torch.Tensor  # (B, C)
+    attention: torch.Tensor | None  # (B, T) pooling weights over tokens, or None
+
+
+class TextClassifier(nn.Module):
+    """Many-to-one sequence classifier, assembled from the parts it is given."""
+
+    def __init__(
+        self,
+        *,
+        embedding: nn.Embedding,
+        encoder: RNNEncoder,
+        pooling: nn.Module,
+        head: nn.Module,
+        embedding_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.embedding = embedding
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.encoder = encoder
+        self.pooling = pooling
+        self.head = head
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1)."""
+        mask = torch.arange(token_ids.size(1), device=token_ids.device) < lengths[:, None]  # (B, T)
+        x = self.embedding_dropout(self.embedding(token_ids))  # (B, T, E)
+        states = self.encoder(x, lengths)  # (B, T, S)
+        pooled, weights = self.pooling(states, mask)  # (B, S'), (B, T) or None
+        return ClassifierOutput(self.head(pooled), weights)  # (B, C)
+
+
+def build_text_classifier(
+    *,
+    vocab_size: int,
+    num_labels: int,
+    pad_index: int,
+    embedding_dim: int = 100,
+    pretrained: torch.Tensor | None = None,
+    freeze_embeddings: bool = False,
+    embedding_dropout: float = 0.0,
+    cell: str = "lstm",
+    hidden_size: int = 128,
+    num_layers: int = 1,
+    bidirectional: bool = True,
+    rnn_dropout: float = 0.0,
+    pooling: str = "attention",
+    attention_dim: int = 128,
+    num_heads: int = 4,
+    head_hidden_dim: int = 0,
+    head_dropout: float = 0.0,
+) -> TextClassifier:
+    """A `TextClassifier` from plain hyperparameters.
+
+    `pretrained`, when given, is a (vocab_size, embedding_dim) matrix that initialises the
+    embeddings (and stays fixed with `freeze_embeddings`).
+    """
+    if pretrained is not None:
+        if pretrained.shape != (vocab_size, embedding_dim):
+            raise ValueError(
+                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
+                f"({vocab_size}, {embedding_dim})"
+            )
+        embedding = nn.Embedding.from_pretrained(
+            pretrained.float(), freeze=freeze_embeddings, padding_idx=pad_index
+        )
+    else:
+        embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+        nn.init.normal_(embedding.weight, std=embedding_dim**-0.5)
+        with torch.no_grad():
+            embedding.weight[pad_index].zero_()
+        # Frozen without vectors happens when weights come from a checkpoint: the trainable
+        # parameters must be the same set as in the run that wrote it.
+        embedding.weight.requires_grad_(not freeze_embeddings)
+    encoder = RNNEncoder(
+        input_size=embedding_dim,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        cell=cell,
+        bidirectional=bidirectional,
+        dropout=rnn_dropout,
+    )
+    pool = build_pooling(
+        pooling,
+        input_dim=encoder.output_size,
+        bidirectional=bidirectional,
+        attention_dim=attention_dim,
+        num_heads=num_heads,
+    )
+    head = MLPHead(
+        input_dim=encoder.output_size,
+        num_outputs=num_labels,
+        hidden_dim=head_hidden_dim,
+        dropout=head_dropout,
+    )
+    return TextClassifier(
+        embedding=embedding,
+        encoder=encoder,
+        pooling=pool,
+        head=head,
+        embedding_dropout=embedding_dropout,
+    )

@@ -1,0 +1,191 @@
+"""A trained classifier loaded from its model directory: predict and evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textseq.config import Config, load_config, read_yaml
+from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
+from textseq.data.readers import TextExample
+from textseq.errors import DataError, ModelDirError
+from textseq.model_dir import check_model_dir
+from textseq.models.classifier import TextClassifier
+from textseq.text.pipeline import TextPipeline, load_pipeline
+from textseq.text.vocab import Vocabulary
+
+ATTENTION_POOLINGS = ("attention", "self_attention", "multihead")
+
+
+class TextClassifierPredictor:
+    """What `textseq.load(DIR)` returns for a classification model."""
+
+    def __init__(
+        self,
+        *,
+        model: TextClassifier,
+        pipeline: TextPipeline,
+        labels: Vocabulary,
+        config: Config,
+        directory: Path | None = None,
+    ):
+        self.model = model.eval()
+        self.pipeline = pipeline
+        self.label_vocab = labels
+        self.config = config
+        self.directory = directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TextClassifierPredictor:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_model
+
+        from textseq.training import build_model
+
+        directory = Path(directory)
+        check_model_dir(directory)
+        config = load_config(read_yaml(directory / "config.yaml"))
+        pipeline = load_pipeline(directory, config.text, max_length=config.data.max_length)
+        labels = Vocabulary.load(directory / "labels.json")
+        model = build_model(config, vocab=pipeline.vocab, num_labels=len(labels))
+        try:
+            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
+        except (SafetensorError, RuntimeError, OSError) as error:
+            raise ModelDirError(
+                f"{directory / 'model.safetensors'} does not fit the model its config "
+                f"describes: {error}"
+            ) from None
+        return cls(
+            model=model, pipeline=pipeline, labels=labels, config=config, directory=directory
+        )
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.label_vocab.itos)
+
+    @property
+    def has_attention(self) -> bool:
+        return self.config.model.pooling.type in ATTENTION_POOLINGS
+
+    def predict(
+        self, texts: Sequence[str], *, explain: bool = False, batch_size: int = 256
+    ) -> list[dict[str, Any]]:
+        """One dict per text: `{"text", "label", "probs": {label: p}}`, plus `"attention":
+        [[token, weight], ...]` with `explain=True` (attention-pooling models only)."""
+        if isinstance(texts, str):
+            raise TypeError("predict takes a list of texts; wrap a single text in a list")
+        if explain and not self.has_attention:
+            raise ValueError(
+                f"this model pools with {self.config.model.pooling.type!r}, which has no "
+                f"attention weights; explain needs one of {', '.join(ATTENTION_POOLINGS)}"
+            )
+        for position, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"text {position + 1} is empty; every text needs some content")
+        tokens = [self.pipeline.tokens(text) for text in texts]
+        probabilities, attention = self._run(tokens, batch_size=batch_size, keep_attention=explain)
+        results = []
+        for index, text in enumerate(texts):
+            probs = probabilities[index]
+            result: dict[str, Any] = {
+                "text": text,
+                "label": self.label_vocab.itos[int(probs.argmax())],
+                "probs": {
+                    label: round(float(p), 6) for label, p in zip(self.labels, probs, strict=True)
+                },
+            }
+            if explain:
+                weights = attention[index]
+                result["attention"] = [
+                    [token, round(float(w), 6)]
+                    for token, w in zip(tokens[index], weights, strict=True)
+                ]
+            results.append(result)
+        return results
+
+    def predict_labels(
+        self, examples: Sequence[TextExample], *, batch_size: int = 256
+    ) -> torch.Tensor:
+        """Predicted label ids, (N,)."""
+        tokens = [self.pipeline.tokens(e.text) for e in examples]
+        probabilities, _ = self._run(tokens, batch_size=batch_size, keep_attention=False)
+        return probabilities.argmax(dim=-1)
+
+    @torch.inference_mode()
+    def _run(
+        self, tokens: list[list[str]], *, batch_size: int, keep_attention: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        dataset = EncodedDataset([self.pipeline.vocab.encode(t) for t in tokens])
+        sampler = BucketBatchSampler(dataset.lengths, batch_size=batch_size, shuffle=False)
+        collate = Collator(self.pipeline.vocab.pad_index)
+        probabilities = torch.empty(len(dataset), len(self.label_vocab))
+        attention: list[torch.Tensor] = [torch.empty(0)] * len(dataset)
+        for batch_indices in sampler:
+            batch = collate([dataset[i] for i in batch_indices])
+            output = self.model(batch.token_ids, batch.lengths)
+            probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
+            if keep_attention and output.attention is not None:
+                for row, index in enumerate(batch.index.tolist()):
+                    attention[index] = output.attention[row, : batch.lengths[row]]
+        return probabilities, attention
+
+    def evaluate(self, examples: Sequence[TextExample], *, batch_size: int = 256) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
+        (rows: true label, columns: predicted label, in `labels` order)."""
+        from torchmetrics.functional.classification import (
+            multiclass_accuracy,
+            multiclass_confusion_matrix,
+            multiclass_f1_score,
+            multiclass_precision,
+            multiclass_recall,
+        )
+
+        if not examples:
+            raise DataError("there are no examples to evaluate")
+        truth = []
+        for example in examples:
+            if example.label is None:
+                raise DataError("example has no label", path=example.source, line=example.line)
+            if example.label not in self.label_vocab:
+                raise DataError(
+                    f"label {example.label!r} is not one this model knows "
+                    f"({', '.join(self.labels)})",
+                    path=example.source,
+                    line=example.line,
+                )
+            truth.append(self.label_vocab.stoi[example.label])
+        target = torch.tensor(truth)
+        predicted = self.predict_labels(examples, batch_size=batch_size)
+        k = len(self.label_vocab)
+        options = dict(num_classes=k, average="none", zero_division=0)
+        precision = multiclass_precision(predicted, target, **options)
+        recall = multiclass_recall(predicted, target, **options)
+        f1 = multiclass_f1_score(predicted, target, **options)
+        support = torch.bincount(target, minlength=k)
+        return {
+            "n": len(examples),
+            "accuracy": float(
+                multiclass_accuracy(predicted, target, num_classes=k, average="micro")
+            ),
+            "macro_f1": float(
+                multiclass_f1_score(
+                    predicted, target, num_classes=k, average="macro", zero_division=0
+                )
+            ),
+            "per_class": {
+                label: {
+                    "precision": float(precision[i]),
+                    "recall": float(recall[i]),
+                    "f1": float(f1[i]),
+                    "support": int(support[i]),
+                }
+                for i, label in enumerate(self.labels)
+            },
+            "labels": self.labels,
+            "confusion_matrix": multiclass_confusion_matrix(
+                predicted, target, num_classes=k
+            ).tolist(),
+        }

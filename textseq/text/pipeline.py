@@ -1,0 +1,95 @@
+"""Raw text to token ids: clean, tokenise, truncate, look up. One object so training and
+prediction can never process text differently."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from textseq.text.cleaning import TextCleaner
+from textseq.text.tokenizers import Tokenizer, load_tokenizer
+from textseq.text.vocab import UNK, Vocabulary
+
+
+@dataclass
+class EncodingReport:
+    """What happened to a batch of texts on the way to ids."""
+
+    texts: int = 0
+    truncated: int = 0
+    empty: int = 0  # texts with no tokens left after cleaning, read as a single <unk>
+
+    def describe(self, max_length: int | None) -> list[str]:
+        notes = []
+        if self.truncated:
+            notes.append(
+                f"truncated {self.truncated:,} of {self.texts:,} texts "
+                f"({self.truncated / self.texts:.1%}) to {max_length} tokens"
+            )
+        if self.empty:
+            notes.append(
+                f"{self.empty:,} of {self.texts:,} texts had no tokens after cleaning and are "
+                f"read as a single {UNK}"
+            )
+        return notes
+
+
+@dataclass
+class TextPipeline:
+    cleaner: TextCleaner
+    tokenizer: Tokenizer
+    vocab: Vocabulary
+    max_length: int | None = None
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of `text`, truncated to `max_length`; never empty."""
+        tokens = self.tokenizer.tokenize(self.cleaner(text)) or [UNK]
+        return tokens if self.max_length is None else tokens[: self.max_length]
+
+    def encode(self, text: str) -> list[int]:
+        return self.vocab.encode(self.tokens(text))
+
+    def tokenize_all(self, texts: Sequence[str]) -> tuple[list[list[str]], EncodingReport]:
+        """Tokens of every text (truncated, never empty) and a report of what was changed."""
+        report = EncodingReport(texts=len(texts))
+        all_tokens = []
+        for text in texts:
+            tokens = self.tokenizer.tokenize(self.cleaner(text))
+            if not tokens:
+                report.empty += 1
+                tokens = [UNK]
+            if self.max_length is not None and len(tokens) > self.max_length:
+                report.truncated += 1
+                tokens = tokens[: self.max_length]
+            all_tokens.append(tokens)
+        return all_tokens, report
+
+
+def build_cleaner(*, lowercase: bool, strip_html: bool, remove_urls: bool) -> TextCleaner:
+    return TextCleaner(lowercase=lowercase, strip_html=strip_html, remove_urls=remove_urls)
+
+
+def save_pipeline(pipeline: TextPipeline, directory: Path) -> None:
+    """Writes vocab.json (and tokenizer.json for trained tokenizers) into `directory`."""
+    pipeline.vocab.save(directory / "vocab.json")
+    save = getattr(pipeline.tokenizer, "save", None)
+    if save is not None:
+        save(directory)
+
+
+def load_pipeline(directory: Path, text_config, *, max_length: int | None) -> TextPipeline:
+    """The text pipeline of a model or run directory, as configured by `text_config`."""
+    from textseq.errors import ModelDirError
+
+    try:
+        vocab = Vocabulary.load(directory / "vocab.json")
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelDirError(f"{directory / 'vocab.json'} cannot be read: {error}") from None
+    cleaner = build_cleaner(
+        lowercase=text_config.lowercase,
+        strip_html=text_config.strip_html,
+        remove_urls=text_config.remove_urls,
+    )
+    tokenizer = load_tokenizer(text_config.tokenizer, directory)
+    return TextPipeline(cleaner, tokenizer, vocab, max_length)

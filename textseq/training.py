@@ -1,0 +1,441 @@
+"""`train`: config in, finished model directory out.
+
+The steps, in order: read the data; fit the text pipeline (tokenizer and vocabulary) on the
+training split only; build the model and its Lightning task; train with checkpoints, early
+stopping and LR scheduling; write the model directory atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from textseq.callbacks import EpochSeeding, MetricsHistory
+from textseq.config import Config, dump_yaml, load_config, read_yaml
+from textseq.data.batching import EncodedDataset
+from textseq.data.datamodule import TextDataModule
+from textseq.data.readers import TextExample
+from textseq.data.sources import load_examples, split_off
+from textseq.errors import ConfigError, DataError, ModelDirError
+from textseq.model_dir import partial_dir, publish, write_json, write_manifest
+from textseq.models.classifier import TextClassifier, build_text_classifier
+from textseq.tasks.classification import MONITOR_MODES, ClassificationTask
+from textseq.text.pipeline import (
+    TextPipeline,
+    build_cleaner,
+    load_pipeline,
+    save_pipeline,
+)
+from textseq.text.tokenizers import create_tokenizer
+from textseq.text.vocab import PAD, UNK, Vocabulary
+
+log = logging.getLogger("textseq")
+
+
+def train(
+    config: str | Path | dict[str, Any] | Config | None = None,
+    *,
+    out: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: str | Path | None = None,
+    overwrite: bool = False,
+    callbacks: Sequence[pl.Callback] = (),
+) -> Path:
+    """Trains a model and returns the path of its finished model directory.
+
+    Args:
+        config: a YAML path, a dict, or a `Config`; with `resume` it may be omitted, and the
+            run directory's own config.yaml is used.
+        out: the model directory to write; default `runs/<config file stem>` (or `runs/model`).
+        overrides: `dotted.key=value` strings applied on top of `config`.
+        resume: a directory with a Lightning checkpoint: a finished model directory
+            (`last.ckpt`) or an interrupted run (`<out>.partial`, `checkpoints/last.ckpt`).
+            Training continues from it with its vocabulary.
+        overwrite: replace `out` if it exists.
+        callbacks: extra Lightning callbacks.
+    """
+    is_main = rank_zero_only.rank == 0
+    resume_dir = Path(resume) if resume is not None else None
+    checkpoint = _resume_checkpoint(resume_dir) if resume_dir is not None else None
+    if config is None:
+        if resume_dir is None:
+            raise ConfigError("train needs a config (or --resume with a run directory)")
+        config = read_yaml(resume_dir / "config.yaml")
+    cfg = load_config(config, list(overrides))
+    final = _output_dir(out, config, resume_dir)
+    work = partial_dir(final)
+    if is_main:
+        _check_output(final, work, resume_dir, overwrite=overwrite)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.threads is not None:
+        torch.set_num_threads(cfg.trainer.threads)
+    train_examples, val_examples = _read_splits(cfg)
+    if resume_dir is not None:
+        pipeline = load_pipeline(resume_dir, cfg.text, max_length=cfg.data.max_length)
+        labels = Vocabulary.load(resume_dir / "labels.json")
+        train_tokens, report = pipeline.tokenize_all([e.text for e in train_examples])
+    else:
+        pipeline, labels, train_tokens, report = _fit_pipeline(cfg, train_examples)
+    for note in report.describe(cfg.data.max_length):
+        log.warning("training data: %s", note)
+    val_tokens, val_report = pipeline.tokenize_all([e.text for e in val_examples])
+    for note in val_report.describe(cfg.data.max_length):
+        log.warning("validation data: %s", note)
+    train_set = EncodedDataset(
+        [pipeline.vocab.encode(t) for t in train_tokens], _label_ids(labels, train_examples)
+    )
+    val_set = EncodedDataset(
+        [pipeline.vocab.encode(t) for t in val_tokens], _label_ids(labels, val_examples)
+    )
+    log.info(
+        "data: %s training and %s validation examples, %s labels (%s), vocabulary of %s",
+        f"{len(train_set):,}",
+        f"{len(val_set):,}",
+        len(labels),
+        ", ".join(labels.itos),
+        f"{len(pipeline.vocab):,}",
+    )
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    pretrained, coverage = (None, None) if checkpoint else _pretrained_vectors(cfg, pipeline.vocab)
+    model = build_model(cfg, vocab=pipeline.vocab, num_labels=len(labels), pretrained=pretrained)
+    if is_main:
+        _prepare_work_dir(work, resume_dir)
+        (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+        save_pipeline(pipeline, work)
+        labels.save(work / "labels.json")
+    task = ClassificationTask(
+        model,
+        num_labels=len(labels),
+        optimizer=cfg.optim.optimizer,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        lr_factor=cfg.optim.lr_factor,
+        lr_patience=cfg.optim.lr_patience,
+        monitor=cfg.trainer.monitor,
+        class_weights=_class_weights(cfg, labels, train_examples),
+    )
+    datamodule = TextDataModule(
+        train=train_set,
+        val=val_set,
+        pad_index=pipeline.vocab.pad_index,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        bucket=cfg.data.bucket,
+        seed=cfg.seed,
+        num_workers=cfg.data.num_workers,
+    )
+    history = MetricsHistory()
+    checkpointing = ModelCheckpoint(
+        dirpath=work / "checkpoints",
+        filename="best",
+        monitor=cfg.trainer.monitor,
+        mode=MONITOR_MODES[cfg.trainer.monitor],
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
+    if cfg.trainer.early_stopping_patience is not None:
+        all_callbacks.append(
+            EarlyStopping(
+                monitor=cfg.trainer.monitor,
+                mode=MONITOR_MODES[cfg.trainer.monitor],
+                patience=cfg.trainer.early_stopping_patience,
+            )
+        )
+    all_callbacks.extend(callbacks)
+    trainer = pl.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy,
+        num_nodes=cfg.trainer.num_nodes,
+        precision=cfg.trainer.precision,
+        gradient_clip_val=cfg.optim.grad_clip_norm,
+        gradient_clip_algorithm="norm",
+        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        enable_progress_bar=cfg.trainer.progress_bar,
+        enable_model_summary=is_main and cfg.trainer.progress_bar,
+        callbacks=all_callbacks,
+        logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
+        use_distributed_sampler=False,
+        default_root_dir=work,
+    )
+    started = time.perf_counter()
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    except BaseException:
+        if is_main and (work / "checkpoints" / "last.ckpt").is_file():
+            log.error(
+                "training stopped early; its last finished epoch is saved, continue with: "
+                "textseq train --resume %s",
+                work,
+            )
+        raise
+    seconds = time.perf_counter() - started
+    if not trainer.is_global_zero:
+        return final
+
+    best_path = checkpointing.best_model_path
+    if best_path:
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+        task.load_state_dict(state)
+    _save_weights(model, work / "model.safetensors")
+    last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
+    shutil.copyfile(last, work / "last.ckpt")
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    write_json(
+        work / "metrics.json",
+        _metrics_summary(
+            history.epochs,
+            monitor=cfg.trainer.monitor,
+            seconds=seconds,
+            data={
+                "train_examples": len(train_set),
+                "val_examples": len(val_set),
+                "labels": labels.itos,
+                "vocab_size": len(pipeline.vocab),
+                "truncated_train_texts": report.truncated,
+                "vector_coverage": None if coverage is None else str(coverage),
+            },
+        ),
+    )
+    write_manifest(work, task=cfg.task)
+    publish(work, final)
+    log.info("model written to %s", final)
+    return final
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+def _output_dir(out, config, resume_dir: Path | None) -> Path:
+    if out is not None:
+        return Path(out)
+    if resume_dir is not None:
+        name = resume_dir.name.removesuffix(".partial")
+        return resume_dir.with_name(name)
+    stem = Path(config).stem if isinstance(config, str | Path) else "model"
+    return Path("runs") / stem
+
+
+def _resume_checkpoint(resume_dir: Path) -> str:
+    for candidate in (resume_dir / "last.ckpt", resume_dir / "checkpoints" / "last.ckpt"):
+        if candidate.is_file():
+            for needed in ("config.yaml", "vocab.json", "labels.json"):
+                if not (resume_dir / needed).is_file():
+                    raise ModelDirError(f"cannot resume from {resume_dir}: {needed} is missing")
+            return str(candidate)
+    raise ModelDirError(
+        f"cannot resume from {resume_dir}: no last.ckpt (nor checkpoints/last.ckpt) in it"
+    )
+
+
+def _check_output(final: Path, work: Path, resume_dir: Path | None, *, overwrite: bool) -> None:
+    resuming_in_place = resume_dir is not None and resume_dir.resolve() in (
+        final.resolve(),
+        work.resolve(),
+    )
+    if final.exists() and not overwrite and not resuming_in_place:
+        raise ConfigError(f"{final} already exists; pass --overwrite or choose another --out")
+
+
+def _prepare_work_dir(work: Path, resume_dir: Path | None) -> None:
+    """An empty working directory, or the interrupted run's own when resuming it."""
+    if resume_dir is not None and resume_dir.resolve() == work.resolve():
+        return  # continue in the interrupted run's own directory
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+
+
+def _read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+    columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
+    train_examples = load_examples(cfg.data.train, **columns)
+    if cfg.data.val is not None:
+        val_examples = load_examples(cfg.data.val, **columns)
+    else:
+        train_examples, val_examples = split_off(
+            train_examples, cfg.data.val_fraction, seed=cfg.seed
+        )
+        log.info(
+            "validation: held out %s of %s training examples (data.val_fraction=%s)",
+            f"{len(val_examples):,}",
+            f"{len(train_examples) + len(val_examples):,}",
+            cfg.data.val_fraction,
+        )
+    train_examples = _sample(train_examples, cfg.data.limit_train, cfg.seed)
+    val_examples = _sample(val_examples, cfg.data.limit_val, cfg.seed + 1)
+    return train_examples, val_examples
+
+
+def _sample(examples: list[TextExample], limit: int | None, seed: int) -> list[TextExample]:
+    """A seeded random subset of `limit` examples, in their original order."""
+    if limit is None or limit >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
+
+
+def _sort_labels(labels: set[str]) -> list[str]:
+    if all(label.lstrip("-").isdigit() for label in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)
+
+
+def _fit_pipeline(
+    cfg: Config, train_examples: list[TextExample]
+) -> tuple[TextPipeline, Vocabulary, list[list[str]], Any]:
+    """Tokenizer, vocabulary and labels, all learnt from the training split alone."""
+    labels = Vocabulary(_sort_labels({e.label for e in train_examples}), specials=())
+    if len(labels) < 2:
+        raise DataError(
+            f"the training data has a single label ({labels.itos[0]!r}); a classifier needs "
+            "at least two"
+        )
+    cleaner = build_cleaner(
+        lowercase=cfg.text.lowercase,
+        strip_html=cfg.text.strip_html,
+        remove_urls=cfg.text.remove_urls,
+    )
+    tokenizer = create_tokenizer(cfg.text.tokenizer, bpe_vocab_size=cfg.text.bpe_vocab_size)
+    if hasattr(tokenizer, "fit"):
+        log.info("fitting the %s tokenizer on the training texts", cfg.text.tokenizer)
+        tokenizer.fit(cleaner(e.text) for e in train_examples)
+    unfitted = TextPipeline(cleaner, tokenizer, Vocabulary([]), cfg.data.max_length)
+    train_tokens, report = unfitted.tokenize_all([e.text for e in train_examples])
+    vocab = Vocabulary.build(
+        train_tokens,
+        min_freq=cfg.text.min_freq,
+        max_size=cfg.text.max_vocab_size,
+        specials=(PAD, UNK),
+    )
+    pipeline = TextPipeline(cleaner, tokenizer, vocab, cfg.data.max_length)
+    return pipeline, labels, train_tokens, report
+
+
+def _label_ids(labels: Vocabulary, examples: list[TextExample]) -> list[int]:
+    ids = []
+    for example in examples:
+        if example.label not in labels:
+            raise DataError(
+                f"label {example.label!r} does not occur in the training data (known labels: "
+                f"{', '.join(labels.itos)})",
+                path=example.source,
+                line=example.line,
+            )
+        ids.append(labels.stoi[example.label])
+    return ids
+
+
+def _class_weights(
+    cfg: Config, labels: Vocabulary, examples: list[TextExample]
+) -> torch.Tensor | None:
+    setting = cfg.optim.class_weights
+    if setting is None:
+        return None
+    if setting == "balanced":
+        counts = Counter(e.label for e in examples)
+        total = len(examples)
+        return torch.tensor(
+            [total / (len(labels) * counts[label]) for label in labels.itos], dtype=torch.float
+        )
+    if len(setting) != len(labels):
+        raise ConfigError(
+            f"optim.class_weights has {len(setting)} weights but there are {len(labels)} labels "
+            f"({', '.join(labels.itos)})"
+        )
+    return torch.tensor(setting, dtype=torch.float)
+
+
+def _pretrained_vectors(cfg: Config, vocab: Vocabulary):
+    embedding = cfg.model.embedding
+    if embedding.vectors is None:
+        return None, None
+    from textseq.vectors import embedding_matrix, load_keyed_vectors, resolve_vectors
+
+    path, vectors_format = resolve_vectors(embedding.vectors, embedding.vectors_format)
+    log.info("loading word vectors from %s", path)
+    keyed_vectors = load_keyed_vectors(path, vectors_format)
+    if keyed_vectors.vector_size != embedding.dim:
+        raise ConfigError(
+            f"model.embedding.dim ({embedding.dim}) differs from the vectors' dimension "
+            f"({keyed_vectors.vector_size}) in {path}; set model.embedding.dim="
+            f"{keyed_vectors.vector_size}"
+        )
+    matrix, coverage = embedding_matrix(
+        vocab, keyed_vectors, unknown_init=embedding.unknown_init, seed=cfg.seed
+    )
+    log.info("word vectors cover %s", coverage)
+    return matrix, coverage
+
+
+def build_model(
+    cfg: Config, *, vocab: Vocabulary, num_labels: int, pretrained: torch.Tensor | None = None
+) -> TextClassifier:
+    """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs."""
+    m = cfg.model
+    return build_text_classifier(
+        vocab_size=len(vocab),
+        num_labels=num_labels,
+        pad_index=vocab.pad_index,
+        embedding_dim=m.embedding.dim,
+        pretrained=pretrained,
+        freeze_embeddings=m.embedding.freeze,
+        embedding_dropout=m.embedding.dropout,
+        cell=m.encoder.cell,
+        hidden_size=m.encoder.hidden_size,
+        num_layers=m.encoder.num_layers,
+        bidirectional=m.encoder.bidirectional,
+        rnn_dropout=m.encoder.dropout,
+        pooling=m.pooling.type,
+        attention_dim=m.pooling.attention_dim,
+        num_heads=m.pooling.num_heads,
+        head_hidden_dim=m.head.hidden_size,
+        head_dropout=m.head.dropout,
+    )
+
+
+def _save_weights(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_model
+
+    from textseq import __version__
+    from textseq.model_dir import FORMAT_VERSION
+
+    save_model(
+        model,
+        str(path),
+        metadata={"textseq_version": __version__, "format_version": str(FORMAT_VERSION)},
+    )
+
+
+def _metrics_summary(
+    epochs: list[dict[str, float]], *, monitor: str, seconds: float, data: dict[str, Any]
+) -> dict[str, Any]:
+    scored = [row for row in epochs if monitor in row]
+    best = None
+    if scored:
+        pick = max if MONITOR_MODES[monitor] == "max" else min
+        best = pick(scored, key=lambda row: row[monitor])
+    return {
+        "monitor": monitor,
+        "best_epoch": None if best is None else int(best["epoch"]),
+        "best": None if best is None else {k: v for k, v in best.items() if k != "epoch"},
+        "train_seconds": round(seconds, 2),
+        "epochs": epochs,
+        "data": data,
+    }

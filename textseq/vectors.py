@@ -1,0 +1,181 @@
+"""Pretrained word vectors (GloVe, word2vec, fastText) read through gensim `KeyedVectors`,
+turned into an embedding matrix for a vocabulary.
+
+`model.embedding.vectors` is a file path or a known name:
+
+- `glove.6B.50d`: Stanford GloVe 6B, 50 dimensions. Read from the datasets mirror
+  (`$TEXTSEQ_DATASETS/glove_6B_50d_subset/`) when there is one, otherwise downloaded once
+  from gensim-data's release (word2vec text format, md5-checked) into the cache.
+
+File formats (`model.embedding.vectors_format`, `auto` guesses from the name and first line):
+`word2vec` (text with a `count dim` header; fastText `.vec` is the same), `word2vec_binary`
+(`.bin`), `glove` (text without a header). Any of them may be gzip'd.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textseq.data.datasets import RemoteFile, fetch, mirror_dir
+from textseq.errors import ConfigError, DataError
+from textseq.text.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+VECTOR_FORMATS = ("auto", "word2vec", "word2vec_binary", "glove", "fasttext")
+UNKNOWN_INITS = ("normal", "uniform", "zeros")
+
+
+@dataclass(frozen=True)
+class NamedVectors:
+    mirror_path: str  # relative to the datasets mirror
+    remote: RemoteFile
+    format: str
+    dim: int
+
+
+NAMED_VECTORS = {
+    "glove.6B.50d": NamedVectors(
+        mirror_path="glove_6B_50d_subset/glove.6B.50d.subset.w2v.txt.gz",
+        remote=RemoteFile(
+            url="https://github.com/RaRe-Technologies/gensim-data/releases/download/"
+            "glove-wiki-gigaword-50/glove-wiki-gigaword-50.gz",
+            md5="c289bc5d7f2f02c6dc9f2f9b67641813",
+            where_checksum_is_published="piskvorky/gensim-data list.json",
+        ),
+        format="word2vec",
+        dim=50,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a vocabulary the vectors cover."""
+
+    types_found: int
+    types: int
+    tokens_found: int
+    tokens: int
+
+    def __str__(self) -> str:
+        type_share = self.types_found / max(self.types, 1)
+        text = f"{self.types_found:,} of {self.types:,} vocabulary words ({type_share:.1%})"
+        if self.tokens:
+            text += f", {self.tokens_found / self.tokens:.1%} of training tokens"
+        return text
+
+
+def resolve_vectors(spec: str, vectors_format: str = "auto") -> tuple[Path, str]:
+    """(path, format) of the vectors named or pointed to by `spec`."""
+    if vectors_format not in VECTOR_FORMATS:
+        raise ConfigError(
+            f"model.embedding.vectors_format ({vectors_format!r}) must be one of "
+            f"{', '.join(VECTOR_FORMATS)}"
+        )
+    if spec in NAMED_VECTORS:
+        named = NAMED_VECTORS[spec]
+        mirror = mirror_dir()
+        if mirror is not None and (mirror / named.mirror_path).is_file():
+            return mirror / named.mirror_path, named.format
+        try:
+            return fetch(named.remote), named.format
+        except OSError as error:
+            raise DataError(
+                f"word vectors {spec!r} are not available: {error}. Provide them either way: "
+                f"(1) with internet access they are downloaded from {named.remote.url}; or "
+                f"(2) set $TEXTSEQ_DATASETS to a directory holding {named.mirror_path}"
+            ) from None
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        known = ", ".join(NAMED_VECTORS)
+        raise DataError(f"no such vectors file: {spec} (known vector names: {known})")
+    return path, vectors_format if vectors_format != "auto" else _guess_format(path)
+
+
+def _guess_format(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".bin"):
+        return "word2vec_binary"
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as stream:
+        first = stream.readline().split()
+    has_header = len(first) == 2 and all(part.isdigit() for part in first)
+    return "word2vec" if has_header else "glove"
+
+
+def load_keyed_vectors(path: Path, vectors_format: str):
+    """gensim `KeyedVectors` from a file in one of the supported formats."""
+    from gensim.models import KeyedVectors
+
+    try:
+        return KeyedVectors.load_word2vec_format(
+            str(path),
+            binary=vectors_format == "word2vec_binary",
+            no_header=vectors_format == "glove",
+            unicode_errors="replace",
+        )
+    except (ValueError, TypeError, EOFError, UnicodeDecodeError, OSError) as error:
+        raise DataError(
+            f"cannot read word vectors as {vectors_format}: {error}", path=path
+        ) from None
+
+
+def embedding_matrix(
+    vocab: Vocabulary,
+    keyed_vectors,
+    *,
+    unknown_init: str = "normal",
+    seed: int = 0,
+) -> tuple[torch.Tensor, Coverage]:
+    """A (len(vocab), dim) float32 matrix: row i is the vector of token i.
+
+    A token is looked up as written, then lower-cased. Tokens without a vector get
+    `unknown_init`: `normal` draws from a normal distribution with the mean and standard
+    deviation of the found vectors (so they sit among them), `uniform` from +-that deviation
+    times sqrt(3), `zeros` leaves them at 0. The padding row is always zero.
+    """
+    if unknown_init not in UNKNOWN_INITS:
+        raise ConfigError(
+            f"model.embedding.unknown_init ({unknown_init!r}) must be one of "
+            f"{', '.join(UNKNOWN_INITS)}"
+        )
+    dim = keyed_vectors.vector_size
+    matrix = np.zeros((len(vocab), dim), dtype=np.float32)
+    found = np.zeros(len(vocab), dtype=bool)
+    key_to_index = keyed_vectors.key_to_index
+    for index, token in enumerate(vocab.itos):
+        if token in vocab.specials:
+            continue
+        key = token if token in key_to_index else token.lower()
+        if key in key_to_index:
+            matrix[index] = keyed_vectors.vectors[key_to_index[key]]
+            found[index] = True
+    if found.any():
+        mean, std = matrix[found].mean(axis=0), matrix[found].std(axis=0)
+    else:
+        mean, std = np.zeros(dim, np.float32), np.full(dim, 0.1, np.float32)
+    rng = np.random.default_rng(seed)
+    missing = ~found
+    if vocab.pad_index is not None:
+        missing[vocab.pad_index] = False
+    if unknown_init == "normal":
+        matrix[missing] = rng.normal(mean, std, size=(int(missing.sum()), dim))
+    elif unknown_init == "uniform":
+        bound = float(std.mean()) * 3**0.5
+        matrix[missing] = rng.uniform(-bound, bound, size=(int(missing.sum()), dim))
+    frequencies = vocab.frequencies
+    regular = [i for i, t in enumerate(vocab.itos) if t not in vocab.specials]
+    coverage = Coverage(
+        types_found=int(found.sum()),
+        types=len(regular),
+        tokens_found=sum(frequencies.get(vocab.itos[i], 0) for i in regular if found[i]),
+        tokens=sum(frequencies.get(vocab.itos[i], 0) for i in regular),
+    )
+    return torch.from_numpy(matrix), coverage
