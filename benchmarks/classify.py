@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import tempfile
@@ -98,6 +99,9 @@ def main() -> int:
     parser.add_argument("--out", help="where to keep the trained models (default: a temp dir)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
+    # textseq's per-epoch lines on stderr, as the CLI shows them.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("textseq").setLevel(logging.INFO)
 
     from textseq.config import load_config
     from textseq.data.sources import load_examples

@@ -2,6 +2,7 @@
 as YAML, and the shipped configs load."""
 
 import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
@@ -275,6 +276,40 @@ def test_multihead_heads_must_divide_the_encoder_width():
 def test_shipped_configs_load(path):
     config = load_config(path)
     assert config.to_dict() == from_dict(read_yaml(path)).to_dict()
+
+
+def _leaf_keys(cls: type, prefix: str = "") -> set[str]:
+    keys = set()
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            keys |= _leaf_keys(hint, f"{prefix}{f.name}.")
+        else:
+            keys.add(prefix + f.name)
+    return keys
+
+
+def _yaml_leaf_keys(data: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        if isinstance(value, dict):
+            keys |= _yaml_leaf_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(prefix + key)
+    return keys
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_spell_out_and_comment_every_key(path):
+    """Each shipped config is its own documentation: a header comment, every key of the
+    schema present, and a comment on every line that sets a value."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#"), "the config needs a header comment saying how to run it"
+    assert _yaml_leaf_keys(read_yaml(path)) == _leaf_keys(Config)
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not stripped.endswith(":"):
+            assert " # " in line, f"{path.name}, line {number} has no comment: {line!r}"
 
 
 def test_shipped_configs_exist():

@@ -93,6 +93,9 @@ class ModelConfig:
 class OptimConfig:
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr: float = 1e-3
+    # The embedding table's LR is lr times this. Adam moves every row it sees by about lr per
+    # step whatever the gradient's size, so below 1 fine-tuned pretrained vectors drift less.
+    embedding_lr_scale: float = 1.0
     weight_decay: float = 0.0
     grad_clip_norm: float | None = 5.0
     lr_factor: float = 0.5  # ReduceLROnPlateau factor
@@ -317,6 +320,11 @@ def validate(config: Config) -> None:
         (config.model.encoder.hidden_size >= 1, "model.encoder.hidden_size must be at least 1"),
         (config.model.encoder.num_layers >= 1, "model.encoder.num_layers must be at least 1"),
         (config.optim.lr > 0, "optim.lr must be positive"),
+        (
+            config.optim.embedding_lr_scale > 0,
+            f"optim.embedding_lr_scale ({config.optim.embedding_lr_scale}) must be positive; "
+            "set model.embedding.freeze=true to keep the embeddings fixed",
+        ),
         (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
     ]
     for key in ("model.embedding.dropout", "model.encoder.dropout", "model.head.dropout"):

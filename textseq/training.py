@@ -121,6 +121,7 @@ def train(
         num_labels=len(labels),
         optimizer=cfg.optim.optimizer,
         lr=cfg.optim.lr,
+        embedding_lr_scale=cfg.optim.embedding_lr_scale,
         weight_decay=cfg.optim.weight_decay,
         lr_factor=cfg.optim.lr_factor,
         lr_patience=cfg.optim.lr_patience,

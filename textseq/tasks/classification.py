@@ -24,6 +24,7 @@ class ClassificationTask(pl.LightningModule):
         num_labels: int,
         optimizer: str = "adamw",
         lr: float = 1e-3,
+        embedding_lr_scale: float = 1.0,
         weight_decay: float = 0.0,
         lr_factor: float = 0.5,
         lr_patience: int = 1,
@@ -38,6 +39,7 @@ class ClassificationTask(pl.LightningModule):
         self.model = model
         self.optimizer_name = optimizer
         self.lr = lr
+        self.embedding_lr_scale = embedding_lr_scale
         self.weight_decay = weight_decay
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
@@ -72,8 +74,9 @@ class ClassificationTask(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer_class = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
-        parameters = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = optimizer_class(parameters, lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = optimizer_class(
+            self._parameter_groups(), lr=self.lr, weight_decay=self.weight_decay
+        )
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
             mode=MONITOR_MODES[self.monitor],
@@ -84,3 +87,20 @@ class ClassificationTask(pl.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
         }
+
+    def _parameter_groups(self) -> list[dict]:
+        """Trainable parameters: the embedding table at `lr * embedding_lr_scale`, the rest at
+        `lr` (ReduceLROnPlateau scales both groups alike)."""
+        embedding = getattr(self.model, "embedding", None)
+        embedding_ids = (
+            {id(p) for p in embedding.parameters()} if isinstance(embedding, nn.Module) else set()
+        )
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in trainable if id(p) not in embedding_ids]},
+            {
+                "params": [p for p in trainable if id(p) in embedding_ids],
+                "lr": self.lr * self.embedding_lr_scale,
+            },
+        ]
+        return [group for group in groups if group["params"]]
