@@ -57,6 +57,7 @@ class EmbeddingConfig:
     freeze: bool = False
     unknown_init: Literal["normal", "uniform", "zeros"] = "normal"
     dropout: float = 0.0
+    word_dropout: float = 0.0  # chance of replacing a training token by <unk>
 
 
 @dataclass
@@ -327,7 +328,12 @@ def validate(config: Config) -> None:
         ),
         (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
     ]
-    for key in ("model.embedding.dropout", "model.encoder.dropout", "model.head.dropout"):
+    for key in (
+        "model.embedding.dropout",
+        "model.embedding.word_dropout",
+        "model.encoder.dropout",
+        "model.head.dropout",
+    ):
         section, value = config, None
         for part in key.split("."):
             value = section = getattr(section, part)

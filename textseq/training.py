@@ -398,6 +398,8 @@ def build_model(
         pretrained=pretrained,
         freeze_embeddings=m.embedding.freeze,
         embedding_dropout=m.embedding.dropout,
+        word_dropout=m.embedding.word_dropout,
+        unk_index=vocab.unk_index,
         cell=m.encoder.cell,
         hidden_size=m.encoder.hidden_size,
         num_layers=m.encoder.num_layers,

@@ -14,6 +14,7 @@ from torch import nn
 from textseq.modules.mlp import MLPHead
 from textseq.modules.pooling import build_pooling
 from textseq.modules.rnn import RNNEncoder
+from textseq.modules.word_dropout import WordDropout
 
 
 class ClassifierOutput(NamedTuple):
@@ -32,8 +33,10 @@ class TextClassifier(nn.Module):
         pooling: nn.Module,
         head: nn.Module,
         embedding_dropout: float = 0.0,
+        word_dropout: WordDropout | None = None,
     ):
         super().__init__()
+        self.word_dropout = word_dropout
         self.embedding = embedding
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.encoder = encoder
@@ -43,6 +46,8 @@ class TextClassifier(nn.Module):
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1)."""
         mask = torch.arange(token_ids.size(1), device=token_ids.device) < lengths[:, None]  # (B, T)
+        if self.word_dropout is not None:
+            token_ids = self.word_dropout(token_ids, mask)  # (B, T), some ids now <unk>
         x = self.embedding_dropout(self.embedding(token_ids))  # (B, T, E)
         states = self.encoder(x, lengths)  # (B, T, S)
         pooled, weights = self.pooling(states, mask)  # (B, S'), (B, T) or None
@@ -58,6 +63,8 @@ def build_text_classifier(
     pretrained: torch.Tensor | None = None,
     freeze_embeddings: bool = False,
     embedding_dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    unk_index: int | None = None,
     cell: str = "lstm",
     hidden_size: int = 128,
     num_layers: int = 1,
@@ -72,8 +79,11 @@ def build_text_classifier(
     """A `TextClassifier` from plain hyperparameters.
 
     `pretrained`, when given, is a (vocab_size, embedding_dim) matrix that initialises the
-    embeddings (and stays fixed with `freeze_embeddings`).
+    embeddings (and stays fixed with `freeze_embeddings`). `word_dropout` > 0 needs the
+    vocabulary's `unk_index`.
     """
+    if word_dropout > 0 and unk_index is None:
+        raise ValueError(f"word_dropout ({word_dropout}) needs an unk_index to replace words with")
     if pretrained is not None:
         if pretrained.shape != (vocab_size, embedding_dim):
             raise ValueError(
@@ -118,4 +128,5 @@ def build_text_classifier(
         pooling=pool,
         head=head,
         embedding_dropout=embedding_dropout,
+        word_dropout=WordDropout(p=word_dropout, unk_index=unk_index) if word_dropout > 0 else None,
     )
