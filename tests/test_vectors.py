@@ -110,7 +110,9 @@ def test_unknown_format_is_a_config_error(tmp_path):
 
 def test_missing_vectors_file_lists_the_known_names(tmp_path):
     with pytest.raises(
-        DataError, match=r"no such vectors file: .*nope\.txt \(known vector names: glove\.6B\.50d\)"
+        DataError,
+        match=r"no such vectors file: .*nope\.txt \(known vector names: glove\.6B\.50d, "
+        r"glove\.6B\.100d, glove\.6B\.200d, glove\.6B\.300d\)",
     ):
         resolve_vectors(str(tmp_path / "nope.txt"))
 
@@ -135,6 +137,26 @@ def test_named_vectors_without_mirror_or_network_explain_both_ways(data_env, mon
     assert NAMED_VECTORS["glove.6B.50d"].remote.url in message
     assert "$TEXTSEQ_DATASETS" in message
     assert "glove_6B_50d_subset/glove.6B.50d.subset.w2v.txt.gz" in message
+
+
+def test_larger_glove_is_downloaded_even_beside_a_mirror(data_env, monkeypatch):
+    """Only the 50-d vectors are mirrored; 300-d ones come from their md5-pinned release."""
+    import textseq.vectors
+
+    write_word2vec(data_env.mirror / NAMED_VECTORS["glove.6B.50d"].mirror_path)
+    fetched = []
+
+    def offline(remote):
+        fetched.append(remote)
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(textseq.vectors, "fetch", offline)
+    with pytest.raises(DataError) as error:
+        resolve_vectors("glove.6B.300d")
+    [remote] = fetched
+    assert remote.url.endswith("glove-wiki-gigaword-300/glove-wiki-gigaword-300.gz")
+    assert remote.md5 == "29e9329ac2241937d55b852e8284e89b"
+    assert "set model.embedding.vectors to its path" in str(error.value)
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -3,9 +3,10 @@ turned into an embedding matrix for a vocabulary.
 
 `model.embedding.vectors` is a file path or a known name:
 
-- `glove.6B.50d`: Stanford GloVe 6B, 50 dimensions. Read from the datasets mirror
-  (`$TEXTSEQ_DATASETS/glove_6B_50d_subset/`) when there is one, otherwise downloaded once
-  from gensim-data's release (word2vec text format, md5-checked) into the cache.
+- `glove.6B.50d`, `glove.6B.100d`, `glove.6B.200d`, `glove.6B.300d`: Stanford GloVe 6B
+  (Wikipedia + Gigaword, uncased), downloaded once from gensim-data's release (word2vec text
+  format, md5-checked) into the cache. The 50-d vectors are read from the datasets mirror
+  (`$TEXTSEQ_DATASETS/glove_6B_50d_subset/`) when there is one, with no network.
 
 File formats (`model.embedding.vectors_format`, `auto` guesses from the name and first line):
 `word2vec` (text with a `count dim` header; fastText `.vec` is the same), `word2vec_binary`
@@ -34,24 +35,34 @@ UNKNOWN_INITS = ("normal", "uniform", "zeros")
 
 @dataclass(frozen=True)
 class NamedVectors:
-    mirror_path: str  # relative to the datasets mirror
+    mirror_path: str | None  # relative to the datasets mirror; None: download only
     remote: RemoteFile
     format: str
     dim: int
 
 
+_GENSIM_DATA = "https://github.com/RaRe-Technologies/gensim-data/releases/download"
+# md5 of each file as published in gensim-data's list.json.
+_GLOVE_6B_MD5 = {
+    50: "c289bc5d7f2f02c6dc9f2f9b67641813",
+    100: "40ec481866001177b8cd4cb0df92924f",
+    200: "59652db361b7a87ee73834a6c391dfc1",
+    300: "29e9329ac2241937d55b852e8284e89b",
+}
+
 NAMED_VECTORS = {
-    "glove.6B.50d": NamedVectors(
-        mirror_path="glove_6B_50d_subset/glove.6B.50d.subset.w2v.txt.gz",
+    f"glove.6B.{dim}d": NamedVectors(
+        # The offline datasets folder holds the 50-d vectors of every word of its datasets.
+        mirror_path="glove_6B_50d_subset/glove.6B.50d.subset.w2v.txt.gz" if dim == 50 else None,
         remote=RemoteFile(
-            url="https://github.com/RaRe-Technologies/gensim-data/releases/download/"
-            "glove-wiki-gigaword-50/glove-wiki-gigaword-50.gz",
-            md5="c289bc5d7f2f02c6dc9f2f9b67641813",
+            url=f"{_GENSIM_DATA}/glove-wiki-gigaword-{dim}/glove-wiki-gigaword-{dim}.gz",
+            md5=md5,
             where_checksum_is_published="piskvorky/gensim-data list.json",
         ),
         format="word2vec",
-        dim=50,
-    ),
+        dim=dim,
+    )
+    for dim, md5 in _GLOVE_6B_MD5.items()
 }
 
 
@@ -82,15 +93,20 @@ def resolve_vectors(spec: str, vectors_format: str = "auto") -> tuple[Path, str]
     if spec in NAMED_VECTORS:
         named = NAMED_VECTORS[spec]
         mirror = mirror_dir()
-        if mirror is not None and (mirror / named.mirror_path).is_file():
+        if named.mirror_path and mirror is not None and (mirror / named.mirror_path).is_file():
             return mirror / named.mirror_path, named.format
         try:
             return fetch(named.remote), named.format
         except OSError as error:
+            offline = (
+                f"set $TEXTSEQ_DATASETS to a directory holding {named.mirror_path}"
+                if named.mirror_path
+                else "download the file elsewhere and set model.embedding.vectors to its path"
+            )
             raise DataError(
                 f"word vectors {spec!r} are not available: {error}. Provide them either way: "
                 f"(1) with internet access they are downloaded from {named.remote.url}; or "
-                f"(2) set $TEXTSEQ_DATASETS to a directory holding {named.mirror_path}"
+                f"(2) {offline}"
             ) from None
     path = Path(spec).expanduser()
     if not path.is_file():
