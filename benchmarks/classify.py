@@ -100,7 +100,9 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     # textseq's per-epoch lines on stderr, as the CLI shows them.
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("textseq: %(message)s"))
+    logging.getLogger("textseq").addHandler(handler)
     logging.getLogger("textseq").setLevel(logging.INFO)
 
     from textseq.config import load_config
