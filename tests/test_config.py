@@ -280,8 +280,9 @@ def test_shipped_configs_load(path):
 
 def _leaf_keys(cls: type, prefix: str = "") -> set[str]:
     keys = set()
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        hint = typing.get_type_hints(cls)[f.name]
+        hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
             keys |= _leaf_keys(hint, f"{prefix}{f.name}.")
         else:
