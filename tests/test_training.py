@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import pytest
 
 import textseq
+from textseq.data.readers import read_examples
 from textseq.errors import ConfigError
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -93,6 +94,24 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert mine.keys() == theirs.keys()
         for key in mine:
             assert mine[key] == pytest.approx(theirs[key], abs=1e-6), key
+
+
+def test_validating_inside_epochs_records_and_keeps_the_best_validation(tmp_path):
+    """val_check_interval 0.5: two validations per epoch, at half and at the end; the saved
+    weights are the best validation's, whichever half of an epoch it fell in."""
+    config = toy_config(tmp_path, max_epochs=2, early_stopping_patience=None)
+    config["trainer"]["val_check_interval"] = 0.5
+    directory = textseq.train(config, out=tmp_path / "model")
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["validations"]] == pytest.approx(
+        [0.5, 1.0, 1.5, 2.0], abs=0.03
+    )
+    assert len(metrics["epochs"]) == 2
+    best = max(metrics["validations"], key=lambda row: row["val_acc"])
+    assert metrics["best"]["val_acc"] == best["val_acc"]
+    assert metrics["best_epoch"] == pytest.approx(best["epoch"])
+    report = textseq.load(directory).evaluate(read_examples(config["data"]["val"]))
+    assert report["accuracy"] == pytest.approx(best["val_acc"], abs=1e-6)
 
 
 def test_existing_output_is_not_overwritten_without_permission(tmp_path):

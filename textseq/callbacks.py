@@ -32,11 +32,27 @@ class EpochSeeding(pl.Callback):
 
 
 class MetricsHistory(pl.Callback):
-    """Keeps each epoch's logged metrics (and learning rate); saved in checkpoints so a resumed
-    run's history is complete."""
+    """Keeps each epoch's logged metrics (and learning rate), and every validation's metrics
+    with the fraction of training done (`epoch` 1.5 is halfway through the second epoch);
+    saved in checkpoints so a resumed run's history is complete."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self.validations: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        epoch = trainer.current_epoch + batches_done / max(trainer.num_training_batches, 1)
+        row: dict[str, float] = {"epoch": round(epoch, 3)}
+        for name, value in sorted(trainer.callback_metrics.items()):
+            if name.startswith("val_"):
+                row[name] = _finite(value)
+        self.validations.append(row)
+        if trainer.is_global_zero and batches_done < trainer.num_training_batches:
+            shown = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+            log.info("epoch %.2f: %s", epoch, shown)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -45,8 +61,7 @@ class MetricsHistory(pl.Callback):
         for name, value in sorted(trainer.callback_metrics.items()):
             if name.endswith("_step"):
                 continue
-            number = float(value.item() if isinstance(value, torch.Tensor) else value)
-            row[name.removesuffix("_epoch")] = number if math.isfinite(number) else float("nan")
+            row[name.removesuffix("_epoch")] = _finite(value)
         if trainer.optimizers:
             row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.epochs.append(row)
@@ -57,7 +72,13 @@ class MetricsHistory(pl.Callback):
             log.info("epoch %d/%d: %s", row["epoch"], trainer.max_epochs, shown)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs}
+        return {"epochs": self.epochs, "validations": self.validations}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs = list(state_dict["epochs"])
+        self.validations = list(state_dict.get("validations", []))
+
+
+def _finite(value: Any) -> float:
+    number = float(value.item() if isinstance(value, torch.Tensor) else value)
+    return number if math.isfinite(number) else float("nan")

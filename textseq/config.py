@@ -108,7 +108,8 @@ class OptimConfig:
 class TrainerConfig:
     max_epochs: int = 10
     monitor: Literal["val_acc", "val_f1", "val_loss"] = "val_acc"
-    early_stopping_patience: int | None = 3  # None: no early stopping
+    early_stopping_patience: int | None = 3  # validations without improvement; None: never stop
+    val_check_interval: float = 1.0  # validate every this fraction of an epoch (and at its end)
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -327,6 +328,10 @@ def validate(config: Config) -> None:
             "set model.embedding.freeze=true to keep the embeddings fixed",
         ),
         (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
+        (
+            0.0 < config.trainer.val_check_interval <= 1.0,
+            f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
+        ),
     ]
     for key in (
         "model.embedding.dropout",

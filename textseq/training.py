@@ -169,6 +169,7 @@ def train(
         gradient_clip_algorithm="norm",
         accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
+        val_check_interval=cfg.trainer.val_check_interval,
         enable_progress_bar=cfg.trainer.progress_bar,
         enable_model_summary=is_main and cfg.trainer.progress_bar,
         callbacks=all_callbacks,
@@ -203,6 +204,7 @@ def train(
         work / "metrics.json",
         _metrics_summary(
             history.epochs,
+            history.validations,
             monitor=cfg.trainer.monitor,
             seconds=seconds,
             data={
@@ -427,18 +429,32 @@ def _save_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def _metrics_summary(
-    epochs: list[dict[str, float]], *, monitor: str, seconds: float, data: dict[str, Any]
+    epochs: list[dict[str, float]],
+    validations: list[dict[str, float]],
+    *,
+    monitor: str,
+    seconds: float,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
-    scored = [row for row in epochs if monitor in row]
+    """The best validation (the one whose weights are saved) and the per-epoch history.
+
+    `best_epoch` is the fraction of training done at that validation: a whole number unless
+    `trainer.val_check_interval` validates inside epochs.
+    """
+    scored = [row for row in validations or epochs if monitor in row]
     best = None
     if scored:
         pick = max if MONITOR_MODES[monitor] == "max" else min
         best = pick(scored, key=lambda row: row[monitor])
+    best_epoch = None if best is None else best["epoch"]
+    if best_epoch is not None and float(best_epoch).is_integer():
+        best_epoch = int(best_epoch)
     return {
         "monitor": monitor,
-        "best_epoch": None if best is None else int(best["epoch"]),
+        "best_epoch": best_epoch,
         "best": None if best is None else {k: v for k, v in best.items() if k != "epoch"},
         "train_seconds": round(seconds, 2),
         "epochs": epochs,
+        "validations": validations,
         "data": data,
     }
