@@ -114,6 +114,24 @@ def test_validating_inside_epochs_records_and_keeps_the_best_validation(tmp_path
     assert report["accuracy"] == pytest.approx(best["val_acc"], abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("text", "embedding", "warned"),
+    [
+        ({}, {}, True),  # min_freq 1: every training word is in the vocabulary
+        ({"min_freq": 20}, {}, False),  # the rarer toy words become <unk>
+        ({}, {"word_dropout": 0.1}, False),
+    ],
+)
+def test_warns_when_unk_would_never_be_trained(tmp_path, caplog, text, embedding, warned):
+    config = toy_config(tmp_path, max_epochs=1)
+    config["data"]["limit_train"] = 64
+    config["text"].update(text)
+    config["model"]["embedding"].update(embedding)
+    with caplog.at_level("WARNING", logger="textseq"):
+        textseq.train(config, out=tmp_path / "model")
+    assert ("<unk> vector is never trained" in caplog.text) == warned
+
+
 def test_existing_output_is_not_overwritten_without_permission(tmp_path):
     config = toy_config(tmp_path, max_epochs=1)
     textseq.train(config, out=tmp_path / "model")
