@@ -4,6 +4,10 @@ import textseq
 directory = textseq.train("configs/sst2_bilstm_attention.yaml", out="runs/sst2")
 model = textseq.load(directory)
 model.predict(["a fine film", "a dull, lifeless script"])
+
+lm = textseq.load(textseq.train("configs/ptb_lstm_small.yaml", out="runs/ptb_small"))
+lm.generate("the company said", max_tokens=20, top_p=0.9, seed=1)
+lm.perplexity("the company said it expects higher earnings\n")
 """
 
 from __future__ import annotations
@@ -15,11 +19,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from textseq.lm_predictor import LanguageModelPredictor
     from textseq.predictor import TextClassifierPredictor
 
 
-def load(directory: str | Path) -> TextClassifierPredictor:
-    """The trained model in `directory` (written by `textseq train`), ready to predict."""
+def load(directory: str | Path) -> TextClassifierPredictor | LanguageModelPredictor:
+    """The trained model in `directory` (written by `textseq train`): a classifier
+    (`predict`, `evaluate`) or a language model (`generate`, `perplexity`, `evaluate`), as its
+    manifest says."""
+    from textseq.model_dir import check_model_dir
+
+    if check_model_dir(directory).get("task") == "lm":
+        from textseq.lm_predictor import LanguageModelPredictor
+
+        return LanguageModelPredictor.load(directory)
     from textseq.predictor import TextClassifierPredictor
 
     return TextClassifierPredictor.load(directory)

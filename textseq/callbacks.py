@@ -29,6 +29,9 @@ class EpochSeeding(pl.Callback):
         batch_sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
         if hasattr(batch_sampler, "set_epoch"):
             batch_sampler.set_epoch(epoch)
+        dataset = getattr(trainer.train_dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):  # language-model windows (variable BPTT)
+            dataset.set_epoch(epoch)
 
 
 class MetricsHistory(pl.Callback):

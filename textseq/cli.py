@@ -1,4 +1,5 @@
-"""The `textseq` command line: train, evaluate, predict.
+"""The `textseq` command line: train, evaluate, predict (classifiers), generate (language
+models).
 
 Every verb takes one config file or model directory. Results go to stdout as JSON; progress
 and messages go to stderr. Errors in input print one line and exit with status 2.
@@ -23,9 +24,14 @@ examples:
   textseq evaluate runs/sst2 --data sst2:dev
   textseq predict runs/sst2 "a gripping, beautifully acted film" "a tedious mess"
   echo "not bad at all" | textseq predict runs/sst2 --explain
+  textseq train configs/ptb_lstm_small.yaml --out runs/ptb_small     # a language model
+  textseq evaluate runs/ptb_small --data ptb:test                     # loss, perplexity, tokens
+  textseq generate runs/ptb_small --prompt "the market" --top-p 0.9 --seed 1
 
 data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:SPLIT
-(sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test).
+(sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test);
+for language models a plain-text file (.txt, optionally .gz) or a named corpus
+(ptb:train|valid|test, tiny_shakespeare:train|valid, wikitext2:train|valid|test).
 Named datasets are read from $TEXTSEQ_DATASETS when set, else downloaded once into
 $TEXTSEQ_CACHE (default ~/.cache/textseq).
 """
@@ -34,7 +40,8 @@ $TEXTSEQ_CACHE (default ~/.cache/textseq).
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textseq",
-        description="Sequence models over text: train, evaluate and use text classifiers.",
+        description="Sequence models over text: train, evaluate and use text classifiers and "
+        "language models.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -71,15 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = verbs.add_parser(
         "evaluate",
-        help="score a model on labelled data; prints one JSON object",
-        description="Score a model on labelled data. Prints one JSON object: n, accuracy, "
+        help="score a model on labelled data or a corpus; prints one JSON object",
+        description="Score a model. A classifier on labelled data prints n, accuracy, "
         "macro_f1, per_class precision/recall/f1/support, labels and confusion_matrix (rows: "
-        "true label, columns: predicted).",
+        "true label, columns: predicted). A language model on a corpus prints loss (nats per "
+        "token), perplexity (word level) or bits_per_character (character level), and tokens.",
     )
     evaluate.add_argument("model", metavar="DIR", help="model directory")
     evaluate.add_argument("--data", required=True, metavar="SPEC", help="file or NAME:SPLIT")
     _column_options(evaluate)
-    evaluate.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+    evaluate.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="texts per batch (classifiers, 256) or contiguous streams (language models, 10)",
+    )
 
     predict = verbs.add_parser(
         "predict",
@@ -100,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _column_options(predict, labels=False)
     predict.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+
+    generate = verbs.add_parser(
+        "generate",
+        help="sample text from a language model, streamed to stdout",
+        description="Continue a prompt with a language model, printing each token as it is "
+        "chosen. Greedy with --temperature 0; otherwise sampling, optionally restricted to "
+        "the --top-k most probable tokens and to the smallest set whose probability reaches "
+        "--top-p (nucleus sampling). The same --seed gives the same text.",
+    )
+    generate.add_argument("model", metavar="DIR", help="language model directory")
+    generate.add_argument("--prompt", default="", help="text to continue (default: none)")
+    generate.add_argument(
+        "--max-tokens", type=int, default=100, help="tokens to generate per sample (100)"
+    )
+    generate.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature; 0 is greedy (1.0)"
+    )
+    generate.add_argument("--top-k", type=int, default=None, help="sample among the K best")
+    generate.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass P")
+    generate.add_argument("--seed", type=int, default=None, help="random seed (sample i: S+i)")
+    generate.add_argument("--num", type=int, default=1, help="number of samples (1)")
     return parser
 
 
@@ -137,7 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _configure_logging(quiet=args.quiet)
     try:
-        return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
+        verbs = {
+            "train": _train,
+            "evaluate": _evaluate,
+            "predict": _predict,
+            "generate": _generate,
+        }
+        return verbs[args.command](args)
     except TextseqError as error:
         print(f"textseq: error: {error}", file=sys.stderr)
         return 2
@@ -186,10 +226,65 @@ def _evaluate(args: argparse.Namespace) -> int:
     from textseq.data.sources import load_examples
 
     model = textseq.load(args.model)
+    if _is_language_model(model):
+        from textseq.data.corpus import read_corpus_lines
+
+        lines = read_corpus_lines(args.data)
+        print(json.dumps(model.evaluate(lines, batch_size=args.batch_size or 10)))
+        return 0
     examples = load_examples(
         args.data, text_column=args.text_column, label_column=args.label_column
     )
-    print(json.dumps(model.evaluate(examples, batch_size=args.batch_size)))
+    print(json.dumps(model.evaluate(examples, batch_size=args.batch_size or 256)))
+    return 0
+
+
+def _is_language_model(model) -> bool:
+    from textseq.lm_predictor import LanguageModelPredictor
+
+    return isinstance(model, LanguageModelPredictor)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import textseq
+
+    model = textseq.load(args.model)
+    if not _is_language_model(model):
+        raise TextseqError(
+            f"{args.model} holds a classifier; generate needs a language model (task: lm). "
+            f"Label texts with: textseq predict {args.model} TEXT"
+        )
+    for name, value, low in (("--max-tokens", args.max_tokens, 0), ("--num", args.num, 1)):
+        if value < low:
+            raise TextseqError(f"{name} ({value}) must be at least {low}")
+    if args.temperature < 0:
+        raise TextseqError(f"--temperature ({args.temperature}) must be at least 0")
+    if args.top_k is not None and args.top_k < 1:
+        raise TextseqError(f"--top-k ({args.top_k}) must be at least 1")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise TextseqError(f"--top-p ({args.top_p}) must be in (0, 1]")
+
+    def show(index: int, piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    for index in range(args.num):
+        if index:
+            sys.stdout.write("\n")
+        sys.stdout.write(args.prompt)
+        sys.stdout.flush()
+        model.generate(
+            args.prompt,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=None if args.seed is None else args.seed + index,
+            num=1,
+            on_text=show,
+        )
+        sys.stdout.write("\n")
+        sys.stdout.flush()
     return 0
 
 
@@ -213,6 +308,11 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
     model = textseq.load(args.model)
+    if _is_language_model(model):
+        raise TextseqError(
+            f"{args.model} holds a language model, which does not label texts; continue a "
+            f"prompt with: textseq generate {args.model} --prompt TEXT"
+        )
     if args.explain and not model.has_attention:
         raise TextseqError(
             f"--explain needs a model with attention pooling; this one pools with "

@@ -5,6 +5,10 @@ an unknown key is an error that names it and suggests the closest valid one, and
 the wrong type or outside its choices is an error that names the key. Command-line overrides
 (`--set model.encoder.hidden_size=256`) use the same dotted keys, so CLI and YAML never
 disagree.
+
+Each task has its own top-level schema, chosen by the `task` key (`classify`: `Config`;
+`lm`: `LMConfig`); sections that mean the same thing in every task (`text`, `model.embedding`,
+`optim`, `trainer`) are the same dataclasses.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -92,7 +97,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    optimizer: Literal["adam", "adamw"] = "adamw"
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"  # sgd: plain SGD, no momentum
     lr: float = 1e-3
     # The embedding table's LR is lr times this. Adam moves every row it sees by about lr per
     # step whatever the gradient's size, so below 1 fine-tuned pretrained vectors drift less.
@@ -101,6 +106,9 @@ class OptimConfig:
     grad_clip_norm: float | None = 5.0
     lr_factor: float = 0.5  # ReduceLROnPlateau factor
     lr_patience: int = 1  # epochs without improvement before the LR is reduced
+    # null: ReduceLROnPlateau (lr_factor, lr_patience); N: keep the LR for N epochs, then
+    # multiply it by lr_factor after every epoch (Zaremba et al. 2014)
+    lr_decay_after: int | None = None
     class_weights: Literal["balanced"] | list[float] | None = None
 
 
@@ -133,6 +141,86 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# --- language modelling (task: lm) ---------------------------------------------------------
+
+
+@dataclass
+class LMDataConfig:
+    train: str = "ptb:train"  # a plain-text file or NAME:SPLIT (ptb, tiny_shakespeare, wikitext2)
+    val: str | None = "ptb:valid"  # None: hold out the last val_fraction of the train tokens
+    val_fraction: float = 0.1
+    limit_train: int | None = None  # keep only the first N training tokens (quick runs)
+    limit_val: int | None = None
+    batch_size: int = 20  # parallel streams the corpus is cut into
+    eval_batch_size: int = 10
+    bptt: int = 35  # tokens per truncated back-propagation window
+    # Merity et al. (2018): each window is bptt long (p 0.95) or bptt/2, plus N(0, 5) noise;
+    # the LR of a window is scaled by its length / bptt.
+    variable_bptt: bool = False
+
+
+@dataclass
+class LMRecurrentConfig:
+    cell: Literal["lstm", "gru", "rnn_tanh", "rnn_relu"] = "lstm"
+    hidden_size: int = 200
+    num_layers: int = 2
+    dropout: float = 0.0  # on the outputs of every layer (Zaremba et al. 2014)
+
+
+@dataclass
+class LMTransformerConfig:
+    num_layers: int = 4
+    num_heads: int = 4
+    ff_dim: int = 512
+    dropout: float = 0.1
+    norm_first: bool = True  # pre-LN (Xiong et al. 2020) rather than the original post-LN
+    activation: Literal["relu", "gelu"] = "gelu"
+    positions: Literal["sinusoidal", "learned"] = "learned"
+    max_length: int = 512  # longest context (learned positions have one row per position)
+
+
+@dataclass
+class LMModelConfig:
+    type: Literal["rnn", "transformer"] = "rnn"
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    rnn: LMRecurrentConfig = field(default_factory=LMRecurrentConfig)
+    transformer: LMTransformerConfig = field(default_factory=LMTransformerConfig)
+    # Share the input embedding with the output projection (Press & Wolf 2017; Inan et al.
+    # 2017); needs embedding.dim equal to the top layer's width.
+    tie_weights: bool = True
+
+
+@dataclass
+class LMConfig:
+    task: Literal["lm"] = "lm"
+    seed: int = 13
+    data: LMDataConfig = field(default_factory=LMDataConfig)
+    text: TextConfig = field(
+        default_factory=lambda: TextConfig(
+            lowercase=False, strip_html=False, remove_urls=False, tokenizer="whitespace"
+        )
+    )
+    model: LMModelConfig = field(default_factory=LMModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(monitor="val_loss"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {"classify": Config, "lm": LMConfig}  # the one place tasks are listed
+AnyConfig = Config | LMConfig
+
+
+def schema_for(task: Any) -> type:
+    """The top-level config class of `task` (a value of the `task` key)."""
+    if task not in SCHEMAS:
+        raise ConfigError(
+            f"config key 'task' must be one of {', '.join(repr(t) for t in SCHEMAS)}, got {task!r}"
+        )
+    return SCHEMAS[task]
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -252,9 +340,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], schema: type | None = None
+) -> dict[str, Any]:
     """A copy of `data` with each `dotted.key=value` applied; values are parsed as YAML
-    (`3`, `0.5`, `true`, `null`, `[1, 2]`), anything else is a string."""
+    (`3`, `0.5`, `true`, `null`, `[1, 2]`), anything else is a string. Keys are checked
+    against `schema` (default: the schema of the task `data` and the overrides name)."""
     import copy
 
     result = copy.deepcopy(data)
@@ -267,7 +358,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         except yaml.YAMLError:
             value = raw
         parts = key.strip().split(".")
-        _check_path(parts)
+        if schema is None:
+            schema = schema_for(_task_of(data, overrides))
+        _check_path(parts, schema)
         node = result
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
@@ -277,9 +370,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return result
 
 
-def _check_path(parts: list[str]) -> None:
+def _task_of(data: dict[str, Any], overrides: Sequence[str]) -> Any:
+    """The task a config is for: the last `--set task=...`, else its `task` key (classify)."""
+    task = data.get("task", "classify") if isinstance(data, dict) else "classify"
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if sep and key.strip() == "task":
+            task = raw.strip()
+    return task
+
+
+def _check_path(parts: list[str], schema: type = Config) -> None:
     """Raises ConfigError for a dotted key that names no config field."""
-    cls: Any = Config
+    cls: Any = schema
     prefix = ""
     for index, part in enumerate(parts):
         if not dataclasses.is_dataclass(cls):
@@ -296,31 +399,36 @@ def _check_path(parts: list[str]) -> None:
 
 
 def load_config(
-    source: str | Path | dict[str, Any] | Config | None, overrides: list[str] = ()
-) -> Config:
-    """A validated `Config` from a YAML path, a dict or a `Config`, with overrides applied."""
-    if isinstance(source, Config):
+    source: str | Path | dict[str, Any] | AnyConfig | None, overrides: Sequence[str] = ()
+) -> AnyConfig:
+    """A validated config from a YAML path, a dict or a config object, with overrides applied:
+    a `Config` for classification, an `LMConfig` for `task: lm`."""
+    if isinstance(source, Config | LMConfig):
         source = source.to_dict()
     data = read_yaml(source) if isinstance(source, str | Path) else dict(source or {})
-    config = from_dict(apply_overrides(data, list(overrides)))
-    validate(config)
+    schema = schema_for(_task_of(data, list(overrides)))
+    config = from_dict(apply_overrides(data, list(overrides), schema), schema)
+    if isinstance(config, LMConfig):
+        validate_lm(config)
+    else:
+        validate(config)
     return config
 
 
-def validate(config: Config) -> None:
-    """Checks that span keys or ranges types cannot express."""
+def _check_all(checks: list[tuple[bool, str]]) -> None:
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def _shared_checks(config: AnyConfig) -> list[tuple[bool, str]]:
+    """Checks of the sections every task shares."""
     checks = [
         (config.data.batch_size >= 1, "data.batch_size must be at least 1"),
         (config.data.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
-        (
-            config.data.max_length is None or config.data.max_length >= 1,
-            "data.max_length must be at least 1 or null",
-        ),
         (0.0 < config.data.val_fraction < 1.0, "data.val_fraction must be between 0 and 1"),
         (config.text.min_freq >= 1, "text.min_freq must be at least 1"),
         (config.model.embedding.dim >= 1, "model.embedding.dim must be at least 1"),
-        (config.model.encoder.hidden_size >= 1, "model.encoder.hidden_size must be at least 1"),
-        (config.model.encoder.num_layers >= 1, "model.encoder.num_layers must be at least 1"),
         (config.optim.lr > 0, "optim.lr must be positive"),
         (
             config.optim.embedding_lr_scale > 0,
@@ -332,20 +440,79 @@ def validate(config: Config) -> None:
             0.0 < config.trainer.val_check_interval <= 1.0,
             f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
         ),
+        (
+            config.optim.lr_decay_after is None or config.optim.lr_decay_after >= 0,
+            "optim.lr_decay_after must be at least 0 or null",
+        ),
     ]
-    for key in (
-        "model.embedding.dropout",
-        "model.embedding.word_dropout",
-        "model.encoder.dropout",
-        "model.head.dropout",
-    ):
-        section, value = config, None
-        for part in key.split("."):
-            value = section = getattr(section, part)
+    for key in ("model.embedding.dropout", "model.embedding.word_dropout"):
+        value = _get(config, key)
         checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
+    return checks
+
+
+def _get(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def validate_lm(config: LMConfig) -> None:
+    """Checks of a language-model config that types cannot express."""
+    data, model = config.data, config.model
+    checks = _shared_checks(config)
+    checks += [
+        (data.bptt >= 2, f"data.bptt ({data.bptt}) must be at least 2"),
+        (
+            config.trainer.monitor == "val_loss",
+            f"trainer.monitor ({config.trainer.monitor!r}) must be 'val_loss' for a language "
+            "model (perplexity and bits per character follow from it)",
+        ),
+        (
+            config.optim.class_weights is None,
+            "optim.class_weights must be null for a language model",
+        ),
+        (model.rnn.hidden_size >= 1, "model.rnn.hidden_size must be at least 1"),
+        (model.rnn.num_layers >= 1, "model.rnn.num_layers must be at least 1"),
+        (model.transformer.num_layers >= 1, "model.transformer.num_layers must be at least 1"),
+        (
+            model.transformer.max_length >= data.bptt,
+            f"model.transformer.max_length ({model.transformer.max_length}) must be at least "
+            f"data.bptt ({data.bptt})",
+        ),
+    ]
+    for key in ("model.rnn.dropout", "model.transformer.dropout"):
+        value = _get(config, key)
+        checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
+    _check_all(checks)
+    if model.type == "transformer" and model.embedding.dim % model.transformer.num_heads:
+        raise ConfigError(
+            f"model.transformer.num_heads ({model.transformer.num_heads}) must divide "
+            f"model.embedding.dim ({model.embedding.dim})"
+        )
+    width = model.rnn.hidden_size if model.type == "rnn" else model.embedding.dim
+    if model.tie_weights and model.embedding.dim != width:
+        raise ConfigError(
+            f"model.tie_weights needs model.embedding.dim ({model.embedding.dim}) equal to "
+            f"model.rnn.hidden_size ({width}); change one or set model.tie_weights=false"
+        )
+
+
+def validate(config: Config) -> None:
+    """Checks of a classification config that types cannot express."""
+    checks = _shared_checks(config)
+    checks += [
+        (
+            config.data.max_length is None or config.data.max_length >= 1,
+            "data.max_length must be at least 1 or null",
+        ),
+        (config.model.encoder.hidden_size >= 1, "model.encoder.hidden_size must be at least 1"),
+        (config.model.encoder.num_layers >= 1, "model.encoder.num_layers must be at least 1"),
+    ]
+    for key in ("model.encoder.dropout", "model.head.dropout"):
+        value = _get(config, key)
+        checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
+    _check_all(checks)
     pooling, encoder = config.model.pooling, config.model.encoder
     width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
     if pooling.type == "multihead" and width % pooling.num_heads:
@@ -355,5 +522,5 @@ def validate(config: Config) -> None:
         )
 
 
-def dump_yaml(config: Config) -> str:
+def dump_yaml(config: AnyConfig) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)

@@ -3,7 +3,7 @@
     textseq.json        manifest: format version, textseq version, task (written last)
     config.yaml         the resolved config the model was trained with
     vocab.json          token vocabulary
-    labels.json         label names, in output order
+    labels.json         label names, in output order (classifiers only)
     tokenizer.json      the trained subword tokenizer (BPE models only)
     model.safetensors   weights of the best epoch
     metrics.json        per-epoch metrics, best epoch, data report
@@ -28,7 +28,13 @@ from textseq.errors import ModelDirError
 MANIFEST = "textseq.json"
 FORMAT = "textseq.model"
 FORMAT_VERSION = 1
-REQUIRED = ("config.yaml", "vocab.json", "labels.json", "model.safetensors")
+REQUIRED = ("config.yaml", "vocab.json", "model.safetensors")
+REQUIRED_BY_TASK = {"classify": ("labels.json",), "lm": ()}
+
+
+def required_files(task: str) -> tuple[str, ...]:
+    """The files a finished model directory of `task` must hold."""
+    return REQUIRED + REQUIRED_BY_TASK.get(task, ())
 
 
 def partial_dir(final: Path) -> Path:
@@ -86,7 +92,10 @@ def check_model_dir(directory: str | Path) -> dict[str, Any]:
             f"(model format {version}); this is textseq {__version__}, which reads format "
             f"{FORMAT_VERSION} and older: upgrade textseq to load it"
         )
-    missing = [name for name in REQUIRED if not (directory / name).is_file()]
+    task = manifest.get("task", "classify")
+    if task not in REQUIRED_BY_TASK:
+        raise ModelDirError(f"{directory} holds a {task!r} model, which this textseq cannot load")
+    missing = [name for name in required_files(task) if not (directory / name).is_file()]
     if missing:
         raise ModelDirError(f"{directory} is incomplete: missing {', '.join(missing)}")
     return manifest

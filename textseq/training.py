@@ -23,13 +23,13 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import EpochSeeding, MetricsHistory
-from textseq.config import Config, dump_yaml, load_config, read_yaml
+from textseq.config import Config, LMConfig, dump_yaml, load_config, read_yaml
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
 from textseq.data.sources import load_examples, split_off
 from textseq.errors import ConfigError, DataError, ModelDirError
-from textseq.model_dir import partial_dir, publish, write_json, write_manifest
+from textseq.model_dir import partial_dir, publish, required_files, write_json, write_manifest
 from textseq.models.classifier import TextClassifier, build_text_classifier
 from textseq.tasks.classification import MONITOR_MODES, ClassificationTask
 from textseq.text.pipeline import (
@@ -78,6 +78,12 @@ def train(
     work = partial_dir(final)
     if is_main:
         _check_output(final, work, resume_dir, overwrite=overwrite)
+    if isinstance(cfg, LMConfig):
+        from textseq.lm_training import train_language_model
+
+        return train_language_model(
+            cfg, final=final, resume_dir=resume_dir, checkpoint=checkpoint, callbacks=callbacks
+        )
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.threads is not None:
@@ -125,6 +131,7 @@ def train(
         weight_decay=cfg.optim.weight_decay,
         lr_factor=cfg.optim.lr_factor,
         lr_patience=cfg.optim.lr_patience,
+        lr_decay_after=cfg.optim.lr_decay_after,
         monitor=cfg.trainer.monitor,
         class_weights=_class_weights(cfg, labels, train_examples),
     )
@@ -139,44 +146,7 @@ def train(
         num_workers=cfg.data.num_workers,
     )
     history = MetricsHistory()
-    checkpointing = ModelCheckpoint(
-        dirpath=work / "checkpoints",
-        filename="best",
-        monitor=cfg.trainer.monitor,
-        mode=MONITOR_MODES[cfg.trainer.monitor],
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
-    )
-    all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
-    if cfg.trainer.early_stopping_patience is not None:
-        all_callbacks.append(
-            EarlyStopping(
-                monitor=cfg.trainer.monitor,
-                mode=MONITOR_MODES[cfg.trainer.monitor],
-                patience=cfg.trainer.early_stopping_patience,
-            )
-        )
-    all_callbacks.extend(callbacks)
-    trainer = pl.Trainer(
-        max_epochs=cfg.trainer.max_epochs,
-        accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy,
-        num_nodes=cfg.trainer.num_nodes,
-        precision=cfg.trainer.precision,
-        gradient_clip_val=cfg.optim.grad_clip_norm,
-        gradient_clip_algorithm="norm",
-        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
-        log_every_n_steps=cfg.trainer.log_every_n_steps,
-        val_check_interval=cfg.trainer.val_check_interval,
-        enable_progress_bar=cfg.trainer.progress_bar,
-        enable_model_summary=is_main and cfg.trainer.progress_bar,
-        callbacks=all_callbacks,
-        logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
-        use_distributed_sampler=False,
-        default_root_dir=work,
-    )
+    trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
     started = time.perf_counter()
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
@@ -223,6 +193,58 @@ def train(
     return final
 
 
+def make_trainer(
+    cfg: Config | LMConfig,
+    work: Path,
+    *,
+    history: MetricsHistory,
+    callbacks: Sequence[pl.Callback] = (),
+) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """The Lightning trainer every task uses: seeded epochs, metrics history, best and last
+    checkpoints under `work/checkpoints`, early stopping, clipping, CSV logs."""
+    mode = MONITOR_MODES[cfg.trainer.monitor]
+    checkpointing = ModelCheckpoint(
+        dirpath=work / "checkpoints",
+        filename="best",
+        monitor=cfg.trainer.monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
+    if cfg.trainer.early_stopping_patience is not None:
+        all_callbacks.append(
+            EarlyStopping(
+                monitor=cfg.trainer.monitor,
+                mode=mode,
+                patience=cfg.trainer.early_stopping_patience,
+            )
+        )
+    all_callbacks.extend(callbacks)
+    is_main = rank_zero_only.rank == 0
+    trainer = pl.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy,
+        num_nodes=cfg.trainer.num_nodes,
+        precision=cfg.trainer.precision,
+        gradient_clip_val=cfg.optim.grad_clip_norm,
+        gradient_clip_algorithm="norm",
+        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        val_check_interval=cfg.trainer.val_check_interval,
+        enable_progress_bar=cfg.trainer.progress_bar,
+        enable_model_summary=is_main and cfg.trainer.progress_bar,
+        callbacks=all_callbacks,
+        logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
+        use_distributed_sampler=False,
+        default_root_dir=work,
+    )
+    return trainer, checkpointing
+
+
 # --- steps ---------------------------------------------------------------------------------
 
 
@@ -239,7 +261,12 @@ def _output_dir(out, config, resume_dir: Path | None) -> Path:
 def _resume_checkpoint(resume_dir: Path) -> str:
     for candidate in (resume_dir / "last.ckpt", resume_dir / "checkpoints" / "last.ckpt"):
         if candidate.is_file():
-            for needed in ("config.yaml", "vocab.json", "labels.json"):
+            task = (
+                read_yaml(resume_dir / "config.yaml").get("task", "classify")
+                if (resume_dir / "config.yaml").is_file()
+                else "classify"
+            )
+            for needed in required_files(task):
                 if not (resume_dir / needed).is_file():
                     raise ModelDirError(f"cannot resume from {resume_dir}: {needed} is missing")
             return str(candidate)

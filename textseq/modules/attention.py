@@ -1,13 +1,22 @@
-"""Attention mechanisms. Every one returns `(context, weights)`.
+"""Attention mechanisms: the one home for attention in textseq. Every one returns
+`(context, weights)`.
+
+- `AdditiveAttention`: Bahdanau et al. 2015 (concat/MLP score), also learned-query pooling.
+- `LuongAttention`: Luong et al. 2015, section 3.1, `dot`, `general` and `concat` scores.
+- `scaled_dot_product_attention`: Vaswani et al. 2017, eq. (1).
+- `MultiHeadAttention`: Vaswani et al. 2017, section 3.2.2, with key-padding and causal masks
+  and a fused fast path (`need_weights=False`).
+- `causal_mask`: the (T, T) lower-triangular mask of autoregressive (decoder) attention.
 
 Notation for tensor shapes:
     B  batch size
     Tq number of query positions, Tk number of key positions (T when they are the same)
-    E  model (embedding) dimension, K key dimension, A attention dimension
+    E  model (embedding) dimension, Q query dimension, K key dimension, A attention dimension
     N  number of heads, Dh = E // N dimension per head
 
-Masks are boolean and True where a position may be attended to (a real token). A query whose
-keys are all masked gets all-zero weights and a zero context, never NaN.
+Masks are boolean and True where a position may be attended to (a real token; for causal
+masks, a position not in the future). A query whose keys are all masked gets all-zero weights
+and a zero context, never NaN.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -67,6 +77,93 @@ class AdditiveAttention(nn.Module):
         return context, alphas
 
 
+LUONG_SCORES = ("dot", "general", "concat")
+
+
+class LuongAttention(nn.Module):
+    """Global attention of Luong et al. 2015, section 3.1, eq. (7)-(8):
+
+        score(h_t, h_s) = h_t^T h_s                        dot
+                        = h_t^T W_a h_s                    general
+                        = v_a^T tanh(W_a [h_t; h_s])       concat
+        a_t = softmax_s(score(h_t, h_s)),   c_t = sum_s a_t(s) h_s
+
+    `query` is one decoder state per example, (B, Q), or several, (B, Tq, Q); the weights and
+    context follow its shape. `dot` needs Q == K. The attentional state
+    `tanh(W_c [c_t; h_t])` of eq. (5) belongs to the decoder that uses this module.
+    """
+
+    def __init__(
+        self,
+        *,
+        query_dim: int,
+        key_dim: int,
+        score: str = "general",
+        attention_dim: int | None = None,
+    ):
+        super().__init__()
+        if score not in LUONG_SCORES:
+            raise ValueError(f"score ({score!r}) must be one of {', '.join(LUONG_SCORES)}")
+        if score == "dot" and query_dim != key_dim:
+            raise ValueError(
+                f"the dot score needs query_dim ({query_dim}) equal to key_dim ({key_dim}); "
+                "use 'general' to project between them"
+            )
+        self.score = score
+        self.weight = None  # W_a of `general`
+        self.concat_projection = None  # W_a of `concat`
+        self.energy = None  # v_a of `concat`
+        if score == "general":
+            self.weight = nn.Linear(key_dim, query_dim, bias=False)  # W_a h_s
+        elif score == "concat":
+            attention_dim = attention_dim or query_dim
+            self.concat_projection = nn.Linear(query_dim + key_dim, attention_dim, bias=False)
+            self.energy = nn.Linear(attention_dim, 1, bias=False)
+
+    def scores(
+        self,
+        query: torch.Tensor,  # (B, Tq, Q)
+        keys: torch.Tensor,  # (B, Tk, K)
+    ) -> torch.Tensor:
+        """Unnormalised scores, (B, Tq, Tk)."""
+        if self.score == "dot":
+            return query @ keys.transpose(1, 2)  # (B, Tq, Tk)
+        if self.score == "general":
+            return query @ self.weight(keys).transpose(1, 2)  # (B, Tq, Tk)
+        tq, tk = query.size(1), keys.size(1)
+        pairs = torch.cat(
+            [
+                query.unsqueeze(2).expand(-1, -1, tk, -1),  # (B, Tq, Tk, Q)
+                keys.unsqueeze(1).expand(-1, tq, -1, -1),  # (B, Tq, Tk, K)
+            ],
+            dim=-1,
+        )  # (B, Tq, Tk, Q+K)
+        return self.energy(torch.tanh(self.concat_projection(pairs))).squeeze(-1)  # (B, Tq, Tk)
+
+    def forward(
+        self,
+        query: torch.Tensor,  # (B, Q) or (B, Tq, Q)
+        keys: torch.Tensor,  # (B, Tk, K)
+        mask: torch.Tensor | None = None,  # (B, Tk)
+        values: torch.Tensor | None = None,  # (B, Tk, V), defaults to keys
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        single = query.dim() == 2
+        if single:
+            query = query.unsqueeze(1)  # (B, 1, Q)
+        scores = self.scores(query, keys)  # (B, Tq, Tk)
+        alphas = masked_softmax(scores, None if mask is None else mask.unsqueeze(1))  # (B, Tq, Tk)
+        values = keys if values is None else values
+        context = alphas @ values  # (B, Tq, V)
+        if single:
+            return context.squeeze(1), alphas.squeeze(1)  # (B, V), (B, Tk)
+        return context, alphas
+
+
+def causal_mask(size: int, device: torch.device | None = None) -> torch.Tensor:
+    """(T, T) bool, True at (i, j) when j <= i: position i may attend to itself and the past."""
+    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
+
+
 def scaled_dot_product_attention(
     q: torch.Tensor,  # (..., Tq, Dh)
     k: torch.Tensor,  # (..., Tk, Dh)
@@ -74,7 +171,12 @@ def scaled_dot_product_attention(
     mask: torch.Tensor | None = None,  # broadcastable to (..., Tq, Tk)
     dropout: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vaswani et al. 2017, eq. (1): softmax(q k^T / sqrt(d_k)) v."""
+    """Vaswani et al. 2017, eq. (1): softmax(q k^T / sqrt(d_k)) v.
+
+    Returns the context (..., Tq, Dv) and the weights (..., Tq, Tk), which are the
+    pre-dropout probabilities: masked keys get exactly zero, every row with at least one
+    allowed key sums to 1.
+    """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., Tq, Tk)
     weights = masked_softmax(scores, mask)  # (..., Tq, Tk)
     attended = weights if dropout is None else dropout(weights)
@@ -88,7 +190,13 @@ class MultiHeadAttention(nn.Module):
         head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)
 
     Weights are laid out as in `torch.nn.MultiheadAttention` (`in_proj` rows q, k, v), so one
-    can be copied into the other.
+    can be copied into the other. Masks: `key_mask` (B, Tk) hides padding, `attn_mask`
+    (Tq, Tk) or (B, Tq, Tk) hides any other pairs, and `causal=True` hides the future (a query
+    at position i sees keys 0..i; queries and keys must then be the same length).
+
+    With `need_weights=False` the heads run in PyTorch's fused
+    `torch.nn.functional.scaled_dot_product_attention` and the returned weights are None;
+    the output is the same as the explicit path's up to floating-point rounding.
     """
 
     def __init__(self, *, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
@@ -116,9 +224,15 @@ class MultiHeadAttention(nn.Module):
         key: torch.Tensor,  # (B, Tk, E)
         value: torch.Tensor,  # (B, Tk, E)
         key_mask: torch.Tensor | None = None,  # (B, Tk), True at real keys
-        attn_mask: torch.Tensor | None = None,  # (Tq, Tk), True where allowed (e.g. causal)
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        attn_mask: torch.Tensor | None = None,  # (Tq, Tk) or (B, Tq, Tk), True where allowed
+        *,
+        causal: bool = False,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, tq, _ = query.shape
+        tk = key.size(1)
+        if causal and tq != tk:
+            raise ValueError(f"causal attention needs as many queries ({tq}) as keys ({tk})")
         q = self._split_heads(self.q_proj(query))  # (B, N, Tq, Dh)
         k = self._split_heads(self.k_proj(key))  # (B, N, Tk, Dh)
         v = self._split_heads(self.v_proj(value))  # (B, N, Tk, Dh)
@@ -126,7 +240,25 @@ class MultiHeadAttention(nn.Module):
         if key_mask is not None:
             mask = key_mask[:, None, None, :]  # (B, 1, 1, Tk)
         if attn_mask is not None:
+            if attn_mask.dim() == 3:
+                attn_mask = attn_mask.unsqueeze(1)  # (B, 1, Tq, Tk)
             mask = attn_mask if mask is None else mask & attn_mask  # (B, 1, Tq, Tk)
-        context, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)
+        if causal:
+            future = causal_mask(tq, device=query.device)  # (Tq, Tk)
+            mask = future if mask is None else mask & future  # (B, 1, Tq, Tk)
+        if need_weights:
+            context, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)
+        else:
+            # The fused kernel; with no other mask, its own causal flag skips building one.
+            only_causal = causal and key_mask is None and attn_mask is None
+            context = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=None if only_causal else mask,
+                dropout_p=self.dropout.p if self.training else 0.0,
+                is_causal=only_causal,
+            )  # (B, N, Tq, Dh)
+            weights = None
         context = context.transpose(1, 2).reshape(b, tq, self.embed_dim)  # (B, Tq, E)
-        return self.out_proj(context), weights  # (B, Tq, E), (B, N, Tq, Tk)
+        return self.out_proj(context), weights  # (B, Tq, E), (B, N, Tq, Tk) or None

@@ -1,4 +1,5 @@
-"""Recurrent encoders over padded batches, run as packed sequences so padding is never read.
+"""Recurrent encoders over padded batches, run as packed sequences so padding is never read,
+or over unpadded streams with a state carried between calls (language models).
 
 Shapes: B batch, T longest length, E input size, H hidden size, D directions (1 or 2),
 L layers.
@@ -11,6 +12,19 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+
+# An LSTM's state is (h, c), each (L*D, B, H); a GRU's or Elman RNN's is h alone.
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def detach_state(state: State | None) -> State | None:
+    """The same state cut from the graph that produced it (truncated BPTT: gradients stop at
+    the window boundary while the values carry on)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
 
 
 class RNNEncoder(nn.Module):
@@ -69,3 +83,9 @@ class RNNEncoder(nn.Module):
             packed_states, batch_first=True, total_length=x.size(1)
         )  # (B, T, D*H)
         return states
+
+    def stream(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """x: (B, T, E) unpadded, state: the one the previous window returned (None: zeros)
+        -> states (B, T, D*H), the final state to pass to the next window."""
+        states, state = self.rnn(x, state)  # (B, T, D*H)
+        return states, state

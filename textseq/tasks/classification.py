@@ -8,13 +8,14 @@ import torchmetrics
 from torch import nn
 
 from textseq.data.batching import TextBatch
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
 
 MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min"}
 
 
 class ClassificationTask(pl.LightningModule):
     """Trains a classifier with cross-entropy (optionally class-weighted); reports loss,
-    accuracy and macro-F1 for training and validation; Adam or AdamW with ReduceLROnPlateau
+    accuracy and macro-F1 for training and validation; Adam, AdamW or SGD with ReduceLROnPlateau
     on the monitored validation metric."""
 
     def __init__(
@@ -28,12 +29,13 @@ class ClassificationTask(pl.LightningModule):
         weight_decay: float = 0.0,
         lr_factor: float = 0.5,
         lr_patience: int = 1,
+        lr_decay_after: int | None = None,
         monitor: str = "val_acc",
         class_weights: torch.Tensor | None = None,
     ):
         super().__init__()
-        if optimizer not in ("adam", "adamw"):
-            raise ValueError(f"optimizer ({optimizer!r}) must be 'adam' or 'adamw'")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
         if monitor not in MONITOR_MODES:
             raise ValueError(f"monitor ({monitor!r}) must be one of {', '.join(MONITOR_MODES)}")
         self.model = model
@@ -43,6 +45,7 @@ class ClassificationTask(pl.LightningModule):
         self.weight_decay = weight_decay
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
+        self.lr_decay_after = lr_decay_after
         self.monitor = monitor
         self.loss = nn.CrossEntropyLoss(weight=class_weights)
         metrics = dict(task="multiclass", num_classes=num_labels)
@@ -73,34 +76,19 @@ class ClassificationTask(pl.LightningModule):
         self.log("val_f1", self.val_f1)
 
     def configure_optimizers(self):
-        optimizer_class = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
-        optimizer = optimizer_class(
-            self._parameter_groups(), lr=self.lr, weight_decay=self.weight_decay
+        optimizer = build_optimizer(
+            self.model,
+            name=self.optimizer_name,
+            lr=self.lr,
+            embedding_lr_scale=self.embedding_lr_scale,
+            weight_decay=self.weight_decay,
         )
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        scheduler = build_scheduler(
             optimizer,
+            monitor=self.monitor,
             mode=MONITOR_MODES[self.monitor],
             factor=self.lr_factor,
             patience=self.lr_patience,
+            decay_after=self.lr_decay_after,
         )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
-        }
-
-    def _parameter_groups(self) -> list[dict]:
-        """Trainable parameters: the embedding table at `lr * embedding_lr_scale`, the rest at
-        `lr` (ReduceLROnPlateau scales both groups alike)."""
-        embedding = getattr(self.model, "embedding", None)
-        embedding_ids = (
-            {id(p) for p in embedding.parameters()} if isinstance(embedding, nn.Module) else set()
-        )
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in trainable if id(p) not in embedding_ids]},
-            {
-                "params": [p for p in trainable if id(p) in embedding_ids],
-                "lr": self.lr * self.embedding_lr_scale,
-            },
-        ]
-        return [group for group in groups if group["params"]]
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

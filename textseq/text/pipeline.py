@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textseq.text.cleaning import TextCleaner
 from textseq.text.tokenizers import Tokenizer, load_tokenizer
-from textseq.text.vocab import UNK, Vocabulary
+from textseq.text.vocab import EOS, UNK, Vocabulary
 
 
 @dataclass
@@ -49,6 +49,17 @@ class TextPipeline:
 
     def encode(self, text: str) -> list[int]:
         return self.vocab.encode(self.tokens(text))
+
+    def stream_tokens(self, lines: Sequence[str]) -> list[str]:
+        """The tokens of a running text (language modelling): each line cleaned and tokenised,
+        then `<eos>`, so an empty line is a lone `<eos>` and the line breaks of a character
+        corpus are kept. Nothing is truncated."""
+        clean, tokenize = self.cleaner, self.tokenizer.tokenize
+        tokens: list[str] = []
+        for line in lines:
+            tokens.extend(tokenize(clean(line)))
+            tokens.append(EOS)
+        return tokens
 
     def tokenize_all(self, texts: Sequence[str]) -> tuple[list[list[str]], EncodingReport]:
         """Tokens of every text (truncated, never empty) and a report of what was changed."""

@@ -1,0 +1,145 @@
+"""A trained language model loaded from its model directory: generate, perplexity, evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textseq.config import LMConfig, load_config, read_yaml
+from textseq.errors import DataError, ModelDirError
+from textseq.generation import generate_ids
+from textseq.lm_training import (
+    build_language_model,
+    corpus_ids,
+    is_character_level,
+    nll_of,
+    summarize_nll,
+)
+from textseq.model_dir import check_model_dir
+from textseq.text.pipeline import TextPipeline, load_pipeline
+from textseq.text.vocab import EOS
+
+
+class LanguageModelPredictor:
+    """What `textseq.load(DIR)` returns for a language model."""
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        pipeline: TextPipeline,
+        config: LMConfig,
+        directory: Path | None = None,
+    ):
+        self.model = model.eval()
+        self.pipeline = pipeline
+        self.config = config
+        self.directory = directory
+        self.eos_index = pipeline.vocab.stoi[EOS]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LanguageModelPredictor:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_model
+
+        directory = Path(directory)
+        check_model_dir(directory)
+        config = load_config(read_yaml(directory / "config.yaml"))
+        if not isinstance(config, LMConfig):
+            raise ModelDirError(f"{directory} does not hold a language model")
+        pipeline = load_pipeline(directory, config.text, max_length=None)
+        model = build_language_model(config, vocab=pipeline.vocab)
+        try:
+            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
+        except (SafetensorError, RuntimeError, OSError) as error:
+            raise ModelDirError(
+                f"{directory / 'model.safetensors'} does not fit the model its config "
+                f"describes: {error}"
+            ) from None
+        return cls(model=model, pipeline=pipeline, config=config, directory=directory)
+
+    @property
+    def character_level(self) -> bool:
+        return is_character_level(self.config)
+
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        num: int = 1,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[str]:
+        """`num` continuations of `prompt` (each returned with the prompt in front), sampled
+        with `temperature` (0: greedy), `top_k` and `top_p`; sample i uses seed `seed + i`,
+        so a seed always gives the same texts. Generation of a sample ends after `max_tokens`
+        tokens. `on_text(i, piece)` is called with each piece of text as it is generated."""
+        if max_tokens < 0:
+            raise ValueError(f"max_tokens ({max_tokens}) must be at least 0")
+        if num < 1:
+            raise ValueError(f"num ({num}) must be at least 1")
+        prompt_lines = prompt.split("\n")
+        prompt_tokens = self.pipeline.stream_tokens(prompt_lines)[:-1]  # no <eos> after it
+        # Generation starts at a line boundary, as every line of the corpus does.
+        prompt_ids = [self.eos_index, *self.pipeline.vocab.encode(prompt_tokens)]
+        texts = []
+        for index in range(num):
+            generator = torch.Generator()
+            if seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(seed + index)
+            pieces = [prompt]
+            at_line_start = not prompt_tokens or prompt.endswith("\n")
+            for token_id in generate_ids(
+                self.model,
+                prompt_ids,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            ):
+                piece, at_line_start = self._piece(token_id, at_line_start)
+                pieces.append(piece)
+                if on_text is not None:
+                    on_text(index, piece)
+            texts.append("".join(pieces))
+        return texts
+
+    def _piece(self, token_id: int, at_line_start: bool) -> tuple[str, bool]:
+        """The text a generated token adds, and whether the next token starts a line."""
+        if token_id == self.eos_index:
+            return "\n", True
+        token = self.pipeline.vocab.itos[token_id]
+        if self.character_level or at_line_start:
+            return token, False
+        return " " + token, False
+
+    def perplexity(self, text: str) -> float:
+        """exp(mean negative log-likelihood per token) of `text`, read from a line start; every
+        token is scored, including the `<eos>` that ends each line."""
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            raise DataError("the text is empty")
+        ids = torch.cat([torch.tensor([self.eos_index]), corpus_ids(self.pipeline, lines)])
+        total, count = nll_of(self.model, ids, batch_size=1, bptt=self.config.data.bptt)
+        return float(torch.exp(torch.tensor(total / count)))
+
+    def evaluate(self, lines: list[str], *, batch_size: int = 10) -> dict[str, Any]:
+        """Loss (nats per token), perplexity (word level) or bits per character (character
+        level), and the number of tokens scored, over a corpus read as `batch_size` contiguous
+        streams with the state carried, as in validation."""
+        ids = corpus_ids(self.pipeline, lines)
+        batch_size = max(1, min(batch_size, ids.numel() // 2))
+        total, count = nll_of(self.model, ids, batch_size=batch_size, bptt=self.config.data.bptt)
+        return summarize_nll(total, count, character_level=self.character_level)

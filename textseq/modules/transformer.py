@@ -1,0 +1,151 @@
+"""The Transformer encoder (Vaswani et al. 2017, section 3.1), written out so that every
+layer's attention weights can be returned.
+
+    post-LN (the paper):  x = LayerNorm(x + Dropout(SelfAttention(x)))
+                          x = LayerNorm(x + Dropout(FeedForward(x)))
+    pre-LN (Xiong et al. 2020, "On Layer Normalization in the Transformer Architecture"):
+                          x = x + Dropout(SelfAttention(LayerNorm(x)))
+                          x = x + Dropout(FeedForward(LayerNorm(x)))
+    FeedForward(x) = W_2 Dropout(activation(W_1 x + b_1)) + b_2     (section 3.3, eq. 2)
+
+Parameter names follow `torch.nn.TransformerEncoderLayer` (`linear1`, `linear2`, `norm1`,
+`norm2`), and the attention is `textseq.modules.attention.MultiHeadAttention`, whose weights
+are `nn.MultiheadAttention`'s split in three, so PyTorch's layer's weights can be copied in.
+With `need_weights=False` the attention runs in PyTorch's fused kernel.
+
+Masks: `mask` (B, T) is True at real tokens (padding is never attended to); `causal=True`
+also hides the future (for language models). Outputs at padded positions are computed but
+meaningless; outputs at real positions never depend on padding.
+
+Shapes: B batch, T length, E model dimension (d_model), N heads, F feed-forward dimension.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from textseq.modules.attention import MultiHeadAttention
+
+ACTIVATIONS = {"relu": nn.functional.relu, "gelu": nn.functional.gelu}
+
+
+class TransformerEncoderLayer(nn.Module):
+    """One self-attention + feed-forward block, pre-LN (`norm_first=True`) or post-LN."""
+
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation ({activation!r}) must be one of {', '.join(ACTIVATIONS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+        self.norm_first = norm_first
+        self.activation_name = activation
+        self.activation = ACTIVATIONS[activation]
+        self.self_attn = MultiHeadAttention(embed_dim=d_model, num_heads=num_heads, dropout=dropout)
+        self.linear1 = nn.Linear(d_model, ff_dim)  # W_1
+        self.linear2 = nn.Linear(ff_dim, d_model)  # W_2
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(dropout)  # inside the feed-forward block
+        self.dropout1 = nn.Dropout(dropout)  # on the attention's output
+        self.dropout2 = nn.Dropout(dropout)  # on the feed-forward's output
+
+    def _self_attention(
+        self, x: torch.Tensor, mask: torch.Tensor | None, causal: bool, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.self_attn(
+            x, x, x, key_mask=mask, causal=causal, need_weights=need_weights
+        )  # (B, T, E), (B, N, T, T) or None
+        return self.dropout1(attended), weights
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, F)
+        return self.dropout2(self.linear2(hidden))  # (B, T, E)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, E)
+        mask: torch.Tensor | None = None,  # (B, T), True at real tokens
+        *,
+        causal: bool = False,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns the new states (B, T, E) and, with `need_weights`, the attention weights
+        (B, N, T, T) of every head (None otherwise)."""
+        if self.norm_first:
+            attended, weights = self._self_attention(self.norm1(x), mask, causal, need_weights)
+            x = x + attended
+            x = x + self._feed_forward(self.norm2(x))
+        else:
+            attended, weights = self._self_attention(x, mask, causal, need_weights)
+            x = self.norm1(x + attended)
+            x = self.norm2(x + self._feed_forward(x))
+        return x, weights  # (B, T, E), (B, N, T, T) or None
+
+
+class TransformerEncoder(nn.Module):
+    """A stack of `num_layers` identical `TransformerEncoderLayer`s; pre-LN stacks end with a
+    final LayerNorm (their residual stream is never normalised otherwise)."""
+
+    def __init__(
+        self,
+        *,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers ({num_layers}) must be at least 1")
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(
+                d_model=d_model,
+                num_heads=num_heads,
+                ff_dim=ff_dim,
+                dropout=dropout,
+                norm_first=norm_first,
+                activation=activation,
+                layer_norm_eps=layer_norm_eps,
+            )
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, E)
+        mask: torch.Tensor | None = None,  # (B, T), True at real tokens
+        *,
+        causal: bool = False,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """The top layer's states (B, T, E) and, with `need_weights`, one (B, N, T, T)
+        weight tensor per layer, bottom first (None otherwise)."""
+        all_weights: list[torch.Tensor] = []
+        for layer in self.layers:
+            x, weights = layer(x, mask, causal=causal, need_weights=need_weights)  # (B, T, E)
+            if need_weights:
+                all_weights.append(weights)
+        if self.norm is not None:
+            x = self.norm(x)  # (B, T, E)
+        return x, (all_weights if need_weights else None)

@@ -1,0 +1,71 @@
+"""Optimisers shared by every task: Adam, AdamW or plain SGD over parameter groups in which
+the embedding table may learn at its own rate."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def build_optimizer(
+    model: nn.Module,
+    *,
+    name: str,
+    lr: float,
+    embedding_lr_scale: float = 1.0,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """`name` over `model`'s trainable parameters: the embedding table (`model.embedding`, if
+    any) at `lr * embedding_lr_scale`, the rest at `lr`. A weight shared by the embedding and
+    another layer (tied weights) is counted once, in the embedding's group."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer ({name!r}) must be one of {', '.join(OPTIMIZERS)}")
+    embedding = getattr(model, "embedding", None)
+    embedding_ids = (
+        {id(p) for p in embedding.parameters()} if isinstance(embedding, nn.Module) else set()
+    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in embedding_ids]},
+        {
+            "params": [p for p in trainable if id(p) in embedding_ids],
+            "lr": lr * embedding_lr_scale,
+        },
+    ]
+    groups = [group for group in groups if group["params"]]
+    optimizer_class = {
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "sgd": torch.optim.SGD,
+    }[name]
+    return optimizer_class(groups, lr=lr, weight_decay=weight_decay)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    *,
+    monitor: str,
+    mode: str,
+    factor: float,
+    patience: int,
+    decay_after: int | None = None,
+) -> dict:
+    """Lightning's scheduler entry, stepped once per epoch.
+
+    `decay_after` None: ReduceLROnPlateau on `monitor` (multiply by `factor` after `patience`
+    epochs without improvement). `decay_after` N: the fixed schedule of Zaremba et al. (2014,
+    section 4.1): the LR is kept for N epochs, then multiplied by `factor` after every epoch.
+    """
+    if decay_after is None:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=factor, patience=patience
+        )
+        return {"scheduler": scheduler, "monitor": monitor, "interval": "epoch"}
+    if decay_after < 0:
+        raise ValueError(f"decay_after ({decay_after}) must be non-negative")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: factor ** max(0, epoch - decay_after + 1)
+    )
+    return {"scheduler": scheduler, "interval": "epoch"}
