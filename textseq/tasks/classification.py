@@ -25,6 +25,7 @@ class ClassificationTask(pl.LightningModule):
         optimizer: str = "adamw",
         lr: float = 1e-3,
         embedding_lr_scale: float = 1.0,
+        backbone_lr: float | None = None,
         weight_decay: float = 0.0,
         lr_factor: float = 0.5,
         lr_patience: int = 1,
@@ -40,6 +41,7 @@ class ClassificationTask(pl.LightningModule):
         self.optimizer_name = optimizer
         self.lr = lr
         self.embedding_lr_scale = embedding_lr_scale
+        self.backbone_lr = backbone_lr
         self.weight_decay = weight_decay
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
@@ -89,18 +91,30 @@ class ClassificationTask(pl.LightningModule):
         }
 
     def _parameter_groups(self) -> list[dict]:
-        """Trainable parameters: the embedding table at `lr * embedding_lr_scale`, the rest at
-        `lr` (ReduceLROnPlateau scales both groups alike)."""
+        """Trainable parameters in up to three groups: the head and everything else at `lr`;
+        a pretrained encoder (the model's `backbone`) at `backbone_lr` (default `lr`); the
+        embedding table at its group's LR times `embedding_lr_scale`. ReduceLROnPlateau
+        scales all groups alike."""
         embedding = getattr(self.model, "embedding", None)
-        embedding_ids = (
-            {id(p) for p in embedding.parameters()} if isinstance(embedding, nn.Module) else set()
+        backbone = getattr(self.model, "backbone", None)
+        embedding_ids = _ids(embedding)
+        backbone_ids = _ids(backbone)
+        backbone_lr = self.lr if self.backbone_lr is None else self.backbone_lr
+        embedding_lr = (backbone_lr if embedding_ids <= backbone_ids else self.lr) * (
+            self.embedding_lr_scale
         )
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         groups = [
-            {"params": [p for p in trainable if id(p) not in embedding_ids]},
+            {"params": [p for p in trainable if id(p) not in embedding_ids | backbone_ids]},
             {
-                "params": [p for p in trainable if id(p) in embedding_ids],
-                "lr": self.lr * self.embedding_lr_scale,
+                "params": [p for p in trainable if id(p) in backbone_ids - embedding_ids],
+                "lr": backbone_lr,
             },
+            {"params": [p for p in trainable if id(p) in embedding_ids], "lr": embedding_lr},
         ]
         return [group for group in groups if group["params"]]
+
+
+def _ids(module: object) -> set[int]:
+    """The ids of `module`'s parameters (empty when it is not a module)."""
+    return {id(p) for p in module.parameters()} if isinstance(module, nn.Module) else set()
