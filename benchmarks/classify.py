@@ -3,11 +3,17 @@ baseline, trained on the same split and scored on the same evaluation set in one
 
     python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml \
         --variant "learned embeddings: model.embedding.vectors=null model.embedding.dim=100"
+    python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml \
+        configs/sst2_transformer.yaml configs/sst2_minilm.yaml --set trainer.threads=1 --jobs 3
 
-Prints a table: accuracy, macro-F1, training seconds and inference sentences/s for each
-system, with ratios to the baseline. Data comes from the named dataset (its mirror is read
-when $TEXTSEQ_DATASETS is set). The evaluation split defaults to the config's validation
-split (dev); pass --eval NAME:SPLIT for a test split when reporting a final figure.
+Several configs are trained one after the other, or `--jobs N` at a time in separate
+processes (give each `--set trainer.threads=1` so they do not fight over the cores; the
+training times then include that sharing). Prints a table: accuracy, macro-F1, training
+seconds and inference sentences/s for each system, with ratios to the baseline. The baseline
+trains on the first config's training split, which every config is expected to share. Data
+comes from the named dataset (its mirror is read when $TEXTSEQ_DATASETS is set). The
+evaluation split defaults to the first config's validation split (dev); pass --eval
+NAME:SPLIT for a test split when reporting a final figure.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def tfidf_baseline(train, evaluation) -> dict:
 def textseq_system(config: str, overrides: list[str], evaluation, out: Path) -> dict:
     import textseq
 
+    _log_to_stderr()
     directory = textseq.train(config, out=out, overrides=overrides, overwrite=True)
     metrics = json.loads((directory / "metrics.json").read_text())
     model = textseq.load(directory)
@@ -72,12 +79,22 @@ def textseq_system(config: str, overrides: list[str], evaluation, out: Path) -> 
     }
 
 
+def _log_to_stderr() -> None:
+    """textseq's per-epoch lines on stderr, as the CLI shows them (once per process)."""
+    logger = logging.getLogger("textseq")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("textseq: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("dataset", help="named dataset, e.g. sst2, imdb")
-    parser.add_argument("config", help="textseq YAML config")
+    parser.add_argument("configs", nargs="+", metavar="CONFIG", help="textseq YAML configs")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -91,7 +108,13 @@ def main() -> int:
         action="append",
         default=[],
         metavar="'NAME: K=V K=V'",
-        help="another textseq run: a name and its extra overrides",
+        help="another run of the first config: a name and its extra overrides",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many textseq systems at once, each in its own process (1)",
     )
     parser.add_argument(
         "--eval", dest="evaluation", help="evaluation split (default: the config's val)"
@@ -99,16 +122,12 @@ def main() -> int:
     parser.add_argument("--out", help="where to keep the trained models (default: a temp dir)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    # textseq's per-epoch lines on stderr, as the CLI shows them.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("textseq: %(message)s"))
-    logging.getLogger("textseq").addHandler(handler)
-    logging.getLogger("textseq").setLevel(logging.INFO)
+    _log_to_stderr()
 
     from textseq.config import load_config
     from textseq.data.sources import load_examples
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.configs[0], args.overrides)
     if config.data.train.partition(":")[0] != args.dataset:
         print(f"note: the config trains on {config.data.train}", file=sys.stderr)
     train = load_examples(config.data.train)
@@ -121,15 +140,30 @@ def main() -> int:
     rows = {}
     print(f"TF-IDF + logistic regression on {len(train):,} examples ...", file=sys.stderr)
     rows["tf-idf + logistic regression"] = tfidf_baseline(train, evaluation)
-    runs = [("textseq " + Path(args.config).stem, [])]
+    runs = [("textseq " + Path(path).stem, path, []) for path in args.configs]
     for variant in args.variant:
         name, _, extra = variant.partition(":")
-        runs.append((f"textseq {name.strip()}", extra.split()))
-    for index, (name, extra) in enumerate(runs):
-        print(f"{name} ...", file=sys.stderr)
-        rows[name] = textseq_system(
-            args.config, args.overrides + extra, evaluation, out / f"run{index}"
-        )
+        runs.append((f"textseq {name.strip()}", args.configs[0], extra.split()))
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")  # fresh processes: no forked threads
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=spawn) as pool:
+            futures = {
+                name: pool.submit(
+                    textseq_system, path, args.overrides + extra, evaluation, out / f"run{i}"
+                )
+                for i, (name, path, extra) in enumerate(runs)
+            }
+            for name, future in futures.items():
+                rows[name] = future.result()
+    else:
+        for index, (name, path, extra) in enumerate(runs):
+            print(f"{name} ...", file=sys.stderr)
+            rows[name] = textseq_system(
+                path, args.overrides + extra, evaluation, out / f"run{index}"
+            )
 
     baseline = rows["tf-idf + logistic regression"]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

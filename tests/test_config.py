@@ -432,3 +432,50 @@ def test_missing_and_empty_config_files(tmp_path):
     empty.write_text("# nothing\n", encoding="utf-8")
     assert load_config(empty) == Config()
     assert load_config(str(empty)) == Config()
+
+
+# --- encoder types -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.pooling.type=cls"], "model.pooling.type 'cls' needs model.encoder.type"),
+        (
+            ["model.encoder.type=transformer", "model.pooling.type=last"],
+            "model.pooling.type 'last' is for RNN encoders",
+        ),
+        (
+            [
+                "model.encoder.type=transformer",
+                "model.embedding.dim=50",
+                "model.encoder.num_heads=4",
+            ],
+            r"model.encoder.num_heads (4) must divide model.embedding.dim (50)",
+        ),
+        (
+            ["model.encoder.type=pretrained"],
+            "model.encoder.pretrained must name the encoder",
+        ),
+        (["optim.backbone_lr=0"], r"optim.backbone_lr (0.0) must be positive"),
+        (
+            [
+                "model.encoder.type=transformer",
+                "model.encoder.positional=learned",
+                "model.encoder.max_positions=64",
+                "data.max_length=100",
+            ],
+            r"data.max_length (100) must be below model.encoder.max_positions (64)",
+        ),
+    ],
+)
+def test_encoder_type_checks(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_config({}, overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_old_configs_without_an_encoder_type_are_rnn_models():
+    config = load_config({"model": {"encoder": {"cell": "gru"}}})
+    assert config.model.encoder.type == "rnn"
+    assert load_config({}, ["model.encoder.type=transformer"]).model.encoder.num_heads == 4

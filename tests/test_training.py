@@ -64,6 +64,25 @@ def test_tiny_training_learns_the_toy_task(tmp_path):
     assert not (tmp_path / "model.partial").exists()
 
 
+def test_tiny_transformer_training_learns_the_toy_task(tmp_path):
+    config = toy_config(tmp_path)
+    config["model"]["encoder"] = {
+        "type": "transformer",
+        "num_layers": 1,
+        "num_heads": 2,
+        "ff_dim": 32,
+        "dropout": 0.0,
+    }
+    config["model"]["pooling"] = {"type": "cls"}
+    config["optim"]["lr"] = 0.003
+    directory = textseq.train(config, out=tmp_path / "model")
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["best"]["val_acc"] > 0.95
+    model = textseq.load(directory)
+    [hit, miss] = model.predict(["w5 w1 w9 w10", "w5 w6 w9 w10"])
+    assert (hit["label"], miss["label"]) == ("yes", "no")
+
+
 class _StopAtEpoch(pl.Callback):
     """Simulates a crash at the start of an epoch (after the previous one was checkpointed)."""
 

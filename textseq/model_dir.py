@@ -5,6 +5,8 @@
     vocab.json          token vocabulary
     labels.json         label names, in output order (classifiers only)
     tokenizer.json      the trained subword tokenizer (BPE models only)
+    pretrained/         a pretrained encoder's tokenizer files and config.json (its weights
+                        are in model.safetensors with the rest)
     model.safetensors   weights of the best epoch
     metrics.json        per-epoch metrics, best epoch, data report
     last.ckpt           Lightning checkpoint of the last epoch, for --resume

@@ -13,8 +13,7 @@ from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.errors import DataError, ModelDirError
 from textseq.model_dir import check_model_dir
-from textseq.models.classifier import TextClassifier
-from textseq.text.pipeline import TextPipeline, load_pipeline
+from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
 
 ATTENTION_POOLINGS = ("attention", "self_attention", "multihead")
@@ -26,7 +25,7 @@ class TextClassifierPredictor:
     def __init__(
         self,
         *,
-        model: TextClassifier,
+        model: torch.nn.Module,
         pipeline: TextPipeline,
         labels: Vocabulary,
         config: Config,
@@ -43,14 +42,19 @@ class TextClassifierPredictor:
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
-        from textseq.training import build_model
+        from textseq.training import build_model, load_text_pipeline
 
         directory = Path(directory)
         check_model_dir(directory)
         config = load_config(read_yaml(directory / "config.yaml"))
-        pipeline = load_pipeline(directory, config.text, max_length=config.data.max_length)
+        pipeline = load_text_pipeline(directory, config)
         labels = Vocabulary.load(directory / "labels.json")
-        model = build_model(config, vocab=pipeline.vocab, num_labels=len(labels))
+        backbone = None
+        if config.model.encoder.type == "pretrained":
+            from textseq.text.pretrained import encoder_from_saved_config
+
+            backbone = encoder_from_saved_config(directory)
+        model = build_model(config, vocab=pipeline.vocab, num_labels=len(labels), backbone=backbone)
         try:
             load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
         except (SafetensorError, RuntimeError, OSError) as error:

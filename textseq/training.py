@@ -30,7 +30,7 @@ from textseq.data.readers import TextExample
 from textseq.data.sources import load_examples, split_off
 from textseq.errors import ConfigError, DataError, ModelDirError
 from textseq.model_dir import REQUIRED_BY_TASK, partial_dir, publish, write_json, write_manifest
-from textseq.models.classifier import TextClassifier, build_text_classifier
+from textseq.models.classifier import build_text_classifier
 from textseq.tasks.classification import MONITOR_MODES, ClassificationTask
 from textseq.text.pipeline import (
     TextPipeline,
@@ -90,7 +90,7 @@ def train(
         torch.set_num_threads(cfg.trainer.threads)
     train_examples, val_examples = _read_splits(cfg)
     if resume_dir is not None:
-        pipeline = load_pipeline(resume_dir, cfg.text, max_length=cfg.data.max_length)
+        pipeline = load_text_pipeline(resume_dir, cfg)
         labels = Vocabulary.load(resume_dir / "labels.json")
         train_tokens, report = pipeline.tokenize_all([e.text for e in train_examples])
     else:
@@ -116,11 +116,27 @@ def train(
     )
     # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
     pretrained, coverage = (None, None) if checkpoint else _pretrained_vectors(cfg, pipeline.vocab)
-    model = build_model(cfg, vocab=pipeline.vocab, num_labels=len(labels), pretrained=pretrained)
+    backbone = None
+    if cfg.model.encoder.type == "pretrained":
+        from textseq.text.pretrained import load_pretrained_encoder
+
+        log.info("loading the pretrained encoder %s", cfg.model.encoder.pretrained)
+        backbone = load_pretrained_encoder(cfg.model.encoder.pretrained)
+    model = build_model(
+        cfg,
+        vocab=pipeline.vocab,
+        num_labels=len(labels),
+        pretrained=pretrained,
+        backbone=backbone,
+    )
     if is_main:
         _prepare_work_dir(work, resume_dir)
         (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
         save_pipeline(pipeline, work)
+        if backbone is not None:  # its architecture, so the model loads without the source
+            from textseq.text.pretrained import PRETRAINED_DIR
+
+            backbone.config.save_pretrained(str(work / PRETRAINED_DIR))
         labels.save(work / "labels.json")
     task = ClassificationTask(
         model,
@@ -128,6 +144,7 @@ def train(
         optimizer=cfg.optim.optimizer,
         lr=cfg.optim.lr,
         embedding_lr_scale=cfg.optim.embedding_lr_scale,
+        backbone_lr=cfg.optim.backbone_lr,
         weight_decay=cfg.optim.weight_decay,
         lr_factor=cfg.optim.lr_factor,
         lr_patience=cfg.optim.lr_patience,
@@ -331,7 +348,8 @@ def _sort_labels(labels: set[str]) -> list[str]:
 def _fit_pipeline(
     cfg: Config, train_examples: list[TextExample]
 ) -> tuple[TextPipeline, Vocabulary, list[list[str]], Any]:
-    """Tokenizer, vocabulary and labels, all learnt from the training split alone."""
+    """Tokenizer, vocabulary and labels, all learnt from the training split alone (a
+    pretrained encoder brings its own tokenizer and vocabulary)."""
     labels = Vocabulary(_sort_labels({e.label for e in train_examples}), specials=())
     if len(labels) < 2:
         raise DataError(
@@ -343,6 +361,15 @@ def _fit_pipeline(
         strip_html=cfg.text.strip_html,
         remove_urls=cfg.text.remove_urls,
     )
+    if cfg.model.encoder.type == "pretrained":
+        from textseq.text.pretrained import PretrainedTokenizer
+
+        pretrained_tokenizer = PretrainedTokenizer.load(
+            cfg.model.encoder.pretrained, max_length=cfg.data.max_length
+        )
+        pipeline = TextPipeline(cleaner, pretrained_tokenizer, pretrained_tokenizer.vocabulary())
+        train_tokens, report = pipeline.tokenize_all([e.text for e in train_examples])
+        return pipeline, labels, train_tokens, report
     tokenizer = create_tokenizer(cfg.text.tokenizer, bpe_vocab_size=cfg.text.bpe_vocab_size)
     if hasattr(tokenizer, "fit"):
         log.info("fitting the %s tokenizer on the training texts", cfg.text.tokenizer)
@@ -375,6 +402,21 @@ def _warn_if_unk_is_never_trained(
         "model.embedding.word_dropout: 0.1",
         cfg.text.min_freq,
     )
+
+
+def load_text_pipeline(directory: Path, cfg: Config) -> TextPipeline:
+    """The text pipeline saved in a model or run directory, for the model `cfg` describes."""
+    if cfg.model.encoder.type != "pretrained":
+        return load_pipeline(directory, cfg.text, max_length=cfg.data.max_length)
+    from textseq.text.pretrained import PretrainedTokenizer
+
+    cleaner = build_cleaner(
+        lowercase=cfg.text.lowercase,
+        strip_html=cfg.text.strip_html,
+        remove_urls=cfg.text.remove_urls,
+    )
+    tokenizer = PretrainedTokenizer.load_saved(directory, max_length=cfg.data.max_length)
+    return TextPipeline(cleaner, tokenizer, tokenizer.vocabulary())
 
 
 def _label_ids(labels: Vocabulary, examples: list[TextExample]) -> list[int]:
@@ -413,7 +455,7 @@ def _class_weights(
 
 def _pretrained_vectors(cfg: Config, vocab: Vocabulary):
     embedding = cfg.model.embedding
-    if embedding.vectors is None:
+    if embedding.vectors is None or cfg.model.encoder.type == "pretrained":
         return None, None
     from textseq.vectors import embedding_matrix, load_keyed_vectors, resolve_vectors
 
@@ -434,10 +476,60 @@ def _pretrained_vectors(cfg: Config, vocab: Vocabulary):
 
 
 def build_model(
-    cfg: Config, *, vocab: Vocabulary, num_labels: int, pretrained: torch.Tensor | None = None
-) -> TextClassifier:
-    """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs."""
+    cfg: Config,
+    *,
+    vocab: Vocabulary,
+    num_labels: int,
+    pretrained: torch.Tensor | None = None,
+    backbone: torch.nn.Module | None = None,
+) -> torch.nn.Module:
+    """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs.
+
+    `pretrained` are word vectors for the embedding table (rnn and transformer encoders);
+    `backbone` is the Hugging Face encoder of `model.encoder.type: pretrained`.
+    """
     m = cfg.model
+    if m.encoder.type == "pretrained":
+        if backbone is None:
+            raise ValueError("model.encoder.type pretrained needs the backbone encoder")
+        from textseq.models.pretrained_classifier import build_pretrained_classifier
+
+        return build_pretrained_classifier(
+            backbone=backbone,
+            num_labels=num_labels,
+            pooling=m.pooling.type,
+            attention_dim=m.pooling.attention_dim,
+            num_heads=m.pooling.num_heads,
+            head_hidden_dim=m.head.hidden_size,
+            head_dropout=m.head.dropout,
+        )
+    if m.encoder.type == "transformer":
+        from textseq.models.transformer_classifier import build_transformer_classifier
+
+        return build_transformer_classifier(
+            vocab_size=len(vocab),
+            num_labels=num_labels,
+            pad_index=vocab.pad_index,
+            embedding_dim=m.embedding.dim,
+            pretrained=pretrained,
+            freeze_embeddings=m.embedding.freeze,
+            embedding_dropout=m.embedding.dropout,
+            word_dropout=m.embedding.word_dropout,
+            unk_index=vocab.unk_index,
+            num_layers=m.encoder.num_layers,
+            num_heads=m.encoder.num_heads,
+            ff_dim=m.encoder.ff_dim,
+            dropout=m.encoder.dropout,
+            norm_first=m.encoder.norm_first,
+            activation=m.encoder.activation,
+            positional=m.encoder.positional,
+            max_positions=m.encoder.max_positions,
+            pooling=m.pooling.type,
+            attention_dim=m.pooling.attention_dim,
+            pooling_heads=m.pooling.num_heads,
+            head_hidden_dim=m.head.hidden_size,
+            head_dropout=m.head.dropout,
+        )
     return build_text_classifier(
         vocab_size=len(vocab),
         num_labels=num_labels,

@@ -1,7 +1,11 @@
 """Text classifier: embeddings -> recurrent encoder -> pooling -> MLP head.
 
+The other encoders' classifiers (`textseq.models.transformer_classifier`,
+`textseq.models.pretrained_classifier`) take the same inputs and return the same
+`ClassifierOutput`, and all keep the table of token input vectors as `embedding`.
+
 Shapes: B batch, T longest length, E embedding size, S encoder state size (hidden size times
-directions), C classes.
+directions), C classes, N heads, L layers.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from textseq.modules.word_dropout import WordDropout
 class ClassifierOutput(NamedTuple):
     logits: torch.Tensor  # (B, C)
     attention: torch.Tensor | None  # (B, T) pooling weights over tokens, or None
+    # With `return_layer_attention=True` and a Transformer encoder: L tensors (B, N, T', T'),
+    # bottom layer first. T' = T, except for a from-scratch Transformer with `cls` pooling,
+    # whose position 0 is the learned [CLS] vector (T' = T + 1, tokens from position 1).
+    layer_attention: list[torch.Tensor] | None = None
 
 
 class TextClassifier(nn.Module):
@@ -43,8 +51,15 @@ class TextClassifier(nn.Module):
         self.pooling = pooling
         self.head = head
 
-    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
-        """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1)."""
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        lengths: torch.Tensor,
+        *,
+        return_layer_attention: bool = False,
+    ) -> ClassifierOutput:
+        """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1). An RNN has no
+        layer attention: `return_layer_attention` leaves `layer_attention` None."""
         mask = torch.arange(token_ids.size(1), device=token_ids.device) < lengths[:, None]  # (B, T)
         if self.word_dropout is not None:
             token_ids = self.word_dropout(token_ids, mask)  # (B, T), some ids now <unk>
@@ -82,25 +97,13 @@ def build_text_classifier(
     embeddings (and stays fixed with `freeze_embeddings`). `word_dropout` > 0 needs the
     vocabulary's `unk_index`.
     """
-    if word_dropout > 0 and unk_index is None:
-        raise ValueError(f"word_dropout ({word_dropout}) needs an unk_index to replace words with")
-    if pretrained is not None:
-        if pretrained.shape != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
-                f"({vocab_size}, {embedding_dim})"
-            )
-        embedding = nn.Embedding.from_pretrained(
-            pretrained.float(), freeze=freeze_embeddings, padding_idx=pad_index
-        )
-    else:
-        embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-        nn.init.normal_(embedding.weight, std=embedding_dim**-0.5)
-        with torch.no_grad():
-            embedding.weight[pad_index].zero_()
-        # Frozen without vectors happens when weights come from a checkpoint: the trainable
-        # parameters must be the same set as in the run that wrote it.
-        embedding.weight.requires_grad_(not freeze_embeddings)
+    embedding = build_embedding(
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        pad_index=pad_index,
+        pretrained=pretrained,
+        freeze=freeze_embeddings,
+    )
     encoder = RNNEncoder(
         input_size=embedding_dim,
         hidden_size=hidden_size,
@@ -128,5 +131,43 @@ def build_text_classifier(
         pooling=pool,
         head=head,
         embedding_dropout=embedding_dropout,
-        word_dropout=WordDropout(p=word_dropout, unk_index=unk_index) if word_dropout > 0 else None,
+        word_dropout=build_word_dropout(word_dropout, unk_index),
     )
+
+
+def build_embedding(
+    *,
+    vocab_size: int,
+    embedding_dim: int,
+    pad_index: int,
+    pretrained: torch.Tensor | None = None,
+    freeze: bool = False,
+) -> nn.Embedding:
+    """The token embedding table: `pretrained` (vocab_size, embedding_dim) vectors when given,
+    else learned from N(0, 1/embedding_dim); the pad row starts at zero."""
+    if pretrained is not None:
+        if pretrained.shape != (vocab_size, embedding_dim):
+            raise ValueError(
+                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
+                f"({vocab_size}, {embedding_dim})"
+            )
+        return nn.Embedding.from_pretrained(
+            pretrained.float(), freeze=freeze, padding_idx=pad_index
+        )
+    embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+    nn.init.normal_(embedding.weight, std=embedding_dim**-0.5)
+    with torch.no_grad():
+        embedding.weight[pad_index].zero_()
+    # Frozen without vectors happens when weights come from a checkpoint: the trainable
+    # parameters must be the same set as in the run that wrote it.
+    embedding.weight.requires_grad_(not freeze)
+    return embedding
+
+
+def build_word_dropout(p: float, unk_index: int | None) -> WordDropout | None:
+    """Word dropout with probability `p` (None when 0); it needs the vocabulary's <unk>."""
+    if p <= 0:
+        return None
+    if unk_index is None:
+        raise ValueError(f"word_dropout ({p}) needs an unk_index to replace words with")
+    return WordDropout(p=p, unk_index=unk_index)

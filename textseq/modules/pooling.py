@@ -16,7 +16,7 @@ from textseq.modules.attention import (
     scaled_dot_product_attention,
 )
 
-POOLINGS = ("last", "mean", "max", "attention", "self_attention", "multihead")
+POOLINGS = ("last", "mean", "max", "attention", "self_attention", "multihead", "cls")
 
 
 class LastStatePooling(nn.Module):
@@ -40,6 +40,14 @@ class LastStatePooling(nn.Module):
         forward_final = last[:, :half]  # (B, H/2)
         backward_final = states[:, 0, half:]  # (B, H/2)
         return torch.cat([forward_final, backward_final], dim=-1), None  # (B, H)
+
+
+class ClsPooling(nn.Module):
+    """The state at position 0, where Transformer classifiers put a `[CLS]` token whose
+    self-attention gathers the sentence (Devlin et al. 2019, section 3)."""
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return states[:, 0], None  # (B, H)
 
 
 class MeanPooling(nn.Module):
@@ -131,4 +139,6 @@ def build_pooling(
         return SelfAttentionPooling()
     if kind == "multihead":
         return MultiheadAttentionPooling(input_dim=input_dim, num_heads=num_heads)
+    if kind == "cls":
+        return ClsPooling()
     raise ValueError(f"pooling ({kind!r}) must be one of {', '.join(POOLINGS)}")

@@ -26,6 +26,7 @@ class ClassificationTask(pl.LightningModule):
         optimizer: str = "adamw",
         lr: float = 1e-3,
         embedding_lr_scale: float = 1.0,
+        backbone_lr: float | None = None,
         weight_decay: float = 0.0,
         lr_factor: float = 0.5,
         lr_patience: int = 1,
@@ -42,6 +43,7 @@ class ClassificationTask(pl.LightningModule):
         self.optimizer_name = optimizer
         self.lr = lr
         self.embedding_lr_scale = embedding_lr_scale
+        self.backbone_lr = backbone_lr
         self.weight_decay = weight_decay
         self.lr_factor = lr_factor
         self.lr_patience = lr_patience
@@ -81,6 +83,7 @@ class ClassificationTask(pl.LightningModule):
             name=self.optimizer_name,
             lr=self.lr,
             embedding_lr_scale=self.embedding_lr_scale,
+            backbone_lr=self.backbone_lr,
             weight_decay=self.weight_decay,
         )
         scheduler = build_scheduler(

@@ -15,24 +15,29 @@ def build_optimizer(
     name: str,
     lr: float,
     embedding_lr_scale: float = 1.0,
+    backbone_lr: float | None = None,
     weight_decay: float = 0.0,
 ) -> torch.optim.Optimizer:
-    """`name` over `model`'s trainable parameters: the embedding table (`model.embedding`, if
-    any) at `lr * embedding_lr_scale`, the rest at `lr`. A weight shared by the embedding and
-    another layer (tied weights) is counted once, in the embedding's group."""
+    """`name` over `model`'s trainable parameters in up to three groups: everything else (the
+    head, a recurrent encoder) at `lr`; a pretrained encoder (`model.backbone`, if any) at
+    `backbone_lr` (default `lr`); the embedding table (`model.embedding`, if any) at its
+    group's LR times `embedding_lr_scale`. A weight shared by the embedding and another layer
+    (tied weights) is counted once, in the embedding's group."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer ({name!r}) must be one of {', '.join(OPTIMIZERS)}")
-    embedding = getattr(model, "embedding", None)
-    embedding_ids = (
-        {id(p) for p in embedding.parameters()} if isinstance(embedding, nn.Module) else set()
-    )
+    embedding_ids = _parameter_ids(getattr(model, "embedding", None))
+    backbone_ids = _parameter_ids(getattr(model, "backbone", None))
+    backbone_lr = lr if backbone_lr is None else backbone_lr
+    in_backbone = bool(embedding_ids) and embedding_ids <= backbone_ids
+    embedding_lr = (backbone_lr if in_backbone else lr) * embedding_lr_scale
     trainable = [p for p in model.parameters() if p.requires_grad]
     groups = [
-        {"params": [p for p in trainable if id(p) not in embedding_ids]},
+        {"params": [p for p in trainable if id(p) not in embedding_ids | backbone_ids]},
         {
-            "params": [p for p in trainable if id(p) in embedding_ids],
-            "lr": lr * embedding_lr_scale,
+            "params": [p for p in trainable if id(p) in backbone_ids - embedding_ids],
+            "lr": backbone_lr,
         },
+        {"params": [p for p in trainable if id(p) in embedding_ids], "lr": embedding_lr},
     ]
     groups = [group for group in groups if group["params"]]
     optimizer_class = {
@@ -41,6 +46,11 @@ def build_optimizer(
         "sgd": torch.optim.SGD,
     }[name]
     return optimizer_class(groups, lr=lr, weight_decay=weight_decay)
+
+
+def _parameter_ids(module: object) -> set[int]:
+    """The ids of `module`'s parameters (empty when it is not a module)."""
+    return {id(p) for p in module.parameters()} if isinstance(module, nn.Module) else set()
 
 
 def build_scheduler(

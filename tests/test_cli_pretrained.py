@@ -1,0 +1,89 @@
+"""The command line with a pretrained encoder (the packaged all-MiniLM-L6-v2) on a small slice
+of real SST-2: train, evaluate, predict, and reload with neither the package nor a network."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import textseq
+import textseq.text.pretrained
+from textseq.cli import main
+from textseq.data.sources import load_examples
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "sst2_minilm.yaml"
+
+
+@pytest.fixture(scope="module")
+def dev_slice(datasets_dir, tmp_path_factory) -> Path:
+    """The first 200 SST-2 dev sentences, as a TSV file with the named dataset's labels."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TEXTSEQ_DATASETS", str(datasets_dir))
+    examples = load_examples("sst2:dev")[:200]
+    patch.undo()
+    path = tmp_path_factory.mktemp("data") / "dev200.tsv"
+    rows = ["label\ttext"] + [f"{e.label}\t{e.text}" for e in examples]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(datasets_dir, dev_slice, tmp_path_factory):
+    """MiniLM fine-tuned for one epoch on 320 SST-2 phrases, validated on 200 dev sentences."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TEXTSEQ_DATASETS", str(datasets_dir))
+    patch.setenv("TEXTSEQ_CACHE", str(tmp_path_factory.mktemp("cache")))
+    out = tmp_path_factory.mktemp("runs") / "minilm"
+    overrides = [
+        f"data.val={dev_slice}",
+        "data.limit_train=320",
+        "data.batch_size=16",
+        "trainer.max_epochs=1",
+        "trainer.threads=1",
+        "trainer.progress_bar=false",
+        "optim.lr=0.003",
+    ]
+    code = main(
+        ["-q", "train", str(CONFIG), "--out", str(out)]
+        + [arg for override in overrides for arg in ("--set", override)]
+    )
+    assert code == 0
+    yield out
+    patch.undo()
+
+
+def test_the_model_directory_carries_the_tokenizer_and_the_encoder_config(trained):
+    for name in ("pretrained/config.json", "pretrained/tokenizer.json", "vocab.json"):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["data"]["train_examples"] == 320
+    assert metrics["data"]["vocab_size"] == 30522  # the MiniLM tokenizer's
+
+
+def test_evaluate_agrees_with_training_and_beats_chance(trained, dev_slice, capsys):
+    assert main(["evaluate", str(trained), "--data", str(dev_slice)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert report["n"] == 200
+    assert report["accuracy"] == pytest.approx(metrics["best"]["val_acc"], abs=1e-6)
+    assert report["accuracy"] > 0.6
+
+
+def test_predict_and_reload_without_the_package(trained, capsys, monkeypatch):
+    texts = ["a gripping , beautifully acted film", "a dull , lifeless mess"]
+    assert main(["predict", str(trained), *texts]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["text"] for line in lines] == texts
+
+    def no_package(*args, **kwargs):
+        raise AssertionError("a saved model must not need the package")
+
+    monkeypatch.setattr(textseq.text.pretrained, "package_model_dir", no_package)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reloaded = textseq.load(trained).predict(texts)
+    for line, again in zip(lines, reloaded, strict=True):
+        assert line["label"] == again["label"]
+        for label, p in line["probs"].items():
+            assert again["probs"][label] == pytest.approx(p, abs=1e-5)
