@@ -20,6 +20,9 @@ from textseq.modules.word_dropout import WordDropout
 class ClassifierOutput(NamedTuple):
     logits: torch.Tensor  # (B, C)
     attention: torch.Tensor | None  # (B, T) pooling weights over tokens, or None
+    # Per encoder layer, (B, N, T, T) self-attention weights; only Transformer encoders asked
+    # with `return_layer_attention=True` fill it.
+    layer_attention: list[torch.Tensor] | None = None
 
 
 class TextClassifier(nn.Module):
@@ -43,8 +46,17 @@ class TextClassifier(nn.Module):
         self.pooling = pooling
         self.head = head
 
-    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
-        """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1)."""
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        lengths: torch.Tensor,
+        *,
+        return_layer_attention: bool = False,
+    ) -> ClassifierOutput:
+        """token_ids: (B, T) padded ids; lengths: (B,) true lengths (>= 1).
+
+        `return_layer_attention` is accepted for a common classifier interface and ignored:
+        a recurrent encoder has no per-layer attention (`layer_attention` stays None)."""
         mask = torch.arange(token_ids.size(1), device=token_ids.device) < lengths[:, None]  # (B, T)
         if self.word_dropout is not None:
             token_ids = self.word_dropout(token_ids, mask)  # (B, T), some ids now <unk>
