@@ -127,14 +127,18 @@ class _FakeTransformer(nn.Module):
     """Stands in for a Transformer classifier: per-layer (B, N, T, T) attention that depends on
     the padding mask, returned only when asked for."""
 
-    def __init__(self):
+    def __init__(self, *, cls: bool = False):
         super().__init__()
         self.embedding = nn.Embedding(len(WORDS) + 2, 4, padding_idx=0)
+        self.cls = nn.Parameter(torch.randn(1, 1, 4)) if cls else None
         self.head = nn.Linear(4, 3)
 
     def forward(self, token_ids, lengths, *, return_layer_attention=False):
-        mask = torch.arange(token_ids.size(1)) < lengths[:, None]  # (B, T)
         x = self.embedding(token_ids)  # (B, T, E)
+        if self.cls is not None:  # a [CLS] position in front of the tokens
+            x = torch.cat([self.cls.expand(x.size(0), -1, -1), x], dim=1)  # (B, T+1, E)
+            lengths = lengths + 1
+        mask = torch.arange(x.size(1)) < lengths[:, None]  # (B, T')
         scores = x @ x.transpose(1, 2)  # (B, T, T)
         scores = scores.masked_fill(~mask[:, None, :], -1e9)
         weights = torch.softmax(scores, dim=-1)  # (B, T, T)
@@ -143,12 +147,15 @@ class _FakeTransformer(nn.Module):
         return ClassifierOutput(self.head(pooled), None, layers if return_layer_attention else None)
 
 
-def test_layer_attention_is_cut_to_each_texts_tokens():
+@pytest.mark.parametrize("cls", [False, True])
+def test_layer_attention_is_cut_to_each_texts_tokens(cls):
     torch.manual_seed(0)
-    model, pipeline = _FakeTransformer().eval(), _pipeline()
+    model, pipeline = _FakeTransformer(cls=cls).eval(), _pipeline()
     texts = ["good", "not very good film", "dull plot"]
     for text, explanation in zip(texts, explain_texts(model, pipeline, LABELS, texts), strict=True):
-        t = len(text.split())
+        assert explanation.layer_tokens == ["[CLS]"] * cls + text.split()
+        assert len(explanation.saliency) == len(text.split())
+        t = len(text.split()) + cls
         assert len(explanation.layer_attention) == 3
         for layer in explanation.layer_attention:
             assert layer.shape == (2, t, t)
@@ -167,3 +174,14 @@ def test_empty_text_is_an_error():
 
     with pytest.raises(DataError, match="text 2 is empty"):
         explain_texts(_linear_model(), _pipeline(), LABELS, ["good", "  "])
+
+
+def test_layer_attention_that_fits_no_labelling_is_an_error():
+    class TwoExtra(_FakeTransformer):
+        def forward(self, token_ids, lengths, *, return_layer_attention=False):
+            output = super().forward(token_ids, lengths)
+            layer = torch.zeros(token_ids.size(0), 2, token_ids.size(1) + 2, token_ids.size(1) + 2)
+            return ClassifierOutput(output.logits, None, [layer])
+
+    with pytest.raises(ValueError, match=r"do(es)? not match the 2 input positions"):
+        explain_texts(TwoExtra().eval(), _pipeline(), LABELS, ["good film"])

@@ -160,3 +160,12 @@ def test_embeddings_plot_is_a_png(tmp_path):
     )
     image = _read_png(plot_embeddings(projection, tmp_path / "words.png"))
     assert image.shape[:2] == (600, 700)
+
+
+def test_maps_with_a_cls_position_are_labelled_with_it(tmp_path):
+    explanation = _explanation(layers=0)
+    explanation.layer_attention = _synthetic_layers(2, 2, len(TOKENS) + 1)
+    explanation.layer_tokens = ["[CLS]", *TOKENS]
+    page = save_explanation(explanation, tmp_path / "why.html").read_text(encoding="utf-8")
+    assert page.count("<th>[CLS]</th>") == 2 * 2  # one row label per layer and head
+    _read_png(save_explanation(explanation, tmp_path / "why.png"))

@@ -20,8 +20,10 @@ influential token is ±1; `Explanation.saliency_scale` is max_t |s_t|, so the ra
 
 Attention: `Explanation.attention` holds the pooling weights over tokens (attention poolings:
 they sum to 1 over the tokens); `Explanation.layer_attention` holds, for Transformer encoders,
-one (N, T, T) array per layer (row: query token, column: attended token; each row sums to 1).
-Both cover exactly the real tokens of the text, never padding.
+one (N, T, T) array per layer (row: query token, column: attended token; each row sums to 1),
+its axes labelled by `Explanation.layer_tokens`: the tokens, preceded by `[CLS]` when the
+encoder prepends a classification position of its own (maps one position wider than the
+input). Both cover exactly the real tokens of the text, never padding.
 
     import textseq
     model = textseq.load("runs/sst2")
@@ -59,12 +61,13 @@ class Explanation:
     saliency: list[float]  # (T,) gradient × input / max |gradient × input|, in [-1, 1]
     saliency_scale: float  # max_t |gradient × input|
     attention: list[float] | None = None  # (T,) pooling weights, or None
-    layer_attention: list[np.ndarray] | None = None  # per layer (N, T, T), or None
+    layer_attention: list[np.ndarray] | None = None  # per layer (N, T', T'), or None
+    layer_tokens: list[str] | None = None  # the T' labels of the maps' axes
 
     def to_dict(self, *, digits: int = 6) -> dict[str, Any]:
         """A JSON-ready dict: text, tokens, label, probs, saliency, saliency_scale, attention
-        (null without attention pooling) and layer_attention (per layer, per head, a T × T
-        list of lists; null without a Transformer encoder)."""
+        (null without attention pooling), layer_attention (per layer, per head, a T' × T'
+        list of lists; null without a Transformer encoder) and layer_tokens (its axes)."""
         layers = None
         if self.layer_attention is not None:
             layers = [np.round(layer, digits).tolist() for layer in self.layer_attention]
@@ -79,6 +82,7 @@ class Explanation:
             if self.attention is None
             else [round(a, digits) for a in self.attention],
             "layer_attention": layers,
+            "layer_tokens": self.layer_tokens,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -149,7 +153,7 @@ def _forward_with_saliency(
         chosen = logits.gather(1, target[:, None]).sum()
         (gradient,) = torch.autograd.grad(chosen, tap.x)  # (B, T, E)
         x = tap.x.detach()
-    mask = torch.arange(token_ids.size(1)) < lengths[:, None]  # (B, T)
+    mask = torch.arange(token_ids.size(1), device=lengths.device) < lengths[:, None]  # (B, T)
     saliency = (gradient * x).sum(dim=-1) * mask  # (B, T)
     attention = getattr(output, "attention", None)
     layers = getattr(output, "layer_attention", None)
@@ -159,6 +163,19 @@ def _forward_with_saliency(
         attention=None if attention is None else attention.detach(),
         layer_attention=None if layers is None else [layer.detach() for layer in layers],
     )
+
+
+def _extra_positions(layers: list[torch.Tensor], t: int) -> int:
+    """0 when the (B, N, T', T') maps are over the T input positions, 1 when the encoder put
+    a [CLS] position in front of them; anything else cannot be labelled with tokens."""
+    extra = layers[0].size(-1) - t
+    if extra not in (0, 1) or any(layer.shape[-2:] != layers[0].shape[-2:] for layer in layers):
+        shapes = ", ".join(str(tuple(layer.shape)) for layer in layers)
+        raise ValueError(
+            f"layer attention of shapes {shapes} does not match the {t} input positions "
+            f"(expected (B, N, {t}, {t}), or {t + 1} with a leading [CLS] position)"
+        )
+    return extra
 
 
 def gradient_x_input(
@@ -211,12 +228,15 @@ def explain_texts(
         attention = None
         if result.attention is not None:
             attention = result.attention[row, :length].tolist()
-        layers = None
-        if result.layer_attention is not None:
+        layers, layer_tokens = None, None
+        if result.layer_attention:
+            extra = _extra_positions(result.layer_attention, batch.token_ids.size(1))
+            span = length + extra
             layers = [
-                layer[row, :, :length, :length].float().numpy()  # (N, T, T)
+                layer[row, :, :span, :span].float().numpy()  # (N, T', T')
                 for layer in result.layer_attention
             ]
+            layer_tokens = ["[CLS]"] * extra + tokens[row]
         probs = probabilities[row]
         explanations.append(
             Explanation(
@@ -228,6 +248,7 @@ def explain_texts(
                 saliency_scale=scale,
                 attention=attention,
                 layer_attention=layers,
+                layer_tokens=layer_tokens,
             )
         )
     return explanations

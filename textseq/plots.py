@@ -146,16 +146,17 @@ def explanation_figure(explanation: Explanation) -> Figure:
     width = max(6.0, 0.55 * len(tokens) + 2.0)
     strips_height = 1.1 * len(strips) + 1.4
     layers = explanation.layer_attention
+    layer_tokens = explanation.layer_tokens or tokens
     grid_height = 0.0
     if layers:
-        cell = max(2.5, 0.28 * len(tokens))
+        cell = max(2.5, 0.28 * len(layer_tokens))
         width = max(width, cell * layers[0].shape[0] + 1.5)
         grid_height = cell * len(layers) + 0.5
     figure = _figure(width, strips_height + grid_height)
     top = figure
     if layers:
         top, bottom = figure.subfigures(2, 1, height_ratios=[strips_height, grid_height])
-        draw_attention_grid(bottom, tokens, layers)
+        draw_attention_grid(bottom, layer_tokens, layers)
     probability = explanation.probs[explanation.label]
     top.suptitle(f"predicted {explanation.label} (p = {probability:.3f})", fontsize=11)
     axes = top.subplots(len(strips), 1, squeeze=False)
@@ -271,7 +272,8 @@ def explanation_html(explanation: Explanation) -> str:
         _token_spans(e.tokens, e.saliency, diverging=True, name="saliency"),
     ]
     if e.layer_attention:
-        layers = _check_layers(e.tokens, e.layer_attention)
+        layer_tokens = e.layer_tokens or e.tokens
+        layers = _check_layers(layer_tokens, e.layer_attention)
         parts += [
             "<h2>Self-attention per layer and head</h2>",
             '<p class="note">Row: the attending token; column: the token attended to; '
@@ -279,7 +281,8 @@ def explanation_html(explanation: Explanation) -> str:
         ]
         for layer_index, layer in enumerate(layers):
             tables = "".join(
-                _attention_table(e.tokens, layer[h], f"head {h + 1}") for h in range(layer.shape[0])
+                _attention_table(layer_tokens, layer[h], f"head {h + 1}")
+                for h in range(layer.shape[0])
             )
             parts.append(
                 f"<details open><summary>layer {layer_index + 1}</summary>"
