@@ -19,7 +19,7 @@ from textseq.plots import (
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TOKENS = ["it", "'s", "<b>not</b>", "a", "bad", "film", "&", '"really"']
+TOKENS = ["it", "'s", "<b>not</b>", "a", "bad", "film", "&", '"really"', "$\\frac$"]
 
 
 def _read_png(path):
@@ -58,8 +58,9 @@ def _explanation(*, attention: bool = True, layers: int = 0) -> Explanation:
 def test_attention_grid_of_two_layers_and_two_heads_is_a_png_of_the_expected_size(tmp_path):
     path = plot_attention_grid(TOKENS, _synthetic_layers(2, 2, len(TOKENS)), tmp_path / "g.png")
     image = _read_png(path)
-    # 2 heads × 2.5 in + 1.5 in wide, 2 layers × 2.5 in + 0.5 in high, at 100 dpi.
-    assert image.shape[:2] == (550, 650)
+    # Cells of 0.28 in per token (2.52 in for 9 tokens): 2 heads × 2.52 in + 1.5 in wide,
+    # 2 layers × 2.52 in + 0.5 in high, at 100 dpi.
+    assert image.shape[:2] == (554, 654)
     assert image.std() > 0.05  # not a blank canvas
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 

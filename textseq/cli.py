@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "attention maps (Transformer encoders). Without --out, prints one JSON object: text, "
         "tokens, label, probs, saliency (signed, divided by its largest magnitude "
         "saliency_scale; positive pushes towards the predicted label), attention, "
-        "layer_attention (null when the model has none).",
+        "layer_attention and layer_tokens (null when the model has none).",
     )
     explain.add_argument("model", metavar="DIR", help="model directory")
     explain.add_argument(

@@ -59,6 +59,11 @@ def _write_atomically(path: str | Path, write) -> Path:
     return path
 
 
+def _label(token: str) -> str:
+    """`token` as matplotlib text: a `$` would otherwise start mathtext."""
+    return token.replace("$", r"\$")
+
+
 def _check_layers(tokens: Sequence[str], layers: Sequence[np.ndarray]) -> list[np.ndarray]:
     layers = [np.asarray(layer, dtype=float) for layer in layers]
     if not layers:
@@ -84,7 +89,8 @@ def _token_strip(ax, tokens, values, *, label: str, diverging: bool) -> None:
     else:
         cmap, vmin, vmax = "Oranges", 0.0, max(float(values.max()), 1e-12)
     ax.imshow(values[None, :], cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")  # (1, T)
-    ax.set_xticks(range(len(tokens)), labels=tokens, rotation=45, ha="right", fontsize=9)
+    labels = [_label(token) for token in tokens]
+    ax.set_xticks(range(len(tokens)), labels=labels, rotation=45, ha="right", fontsize=9)
     ax.set_yticks([0], labels=[label], fontsize=9)
     if len(tokens) <= _ANNOTATE_MAX_TOKENS:
         for i, value in enumerate(values):
@@ -109,6 +115,7 @@ def draw_attention_grid(
     heads = layers[0].shape[0]
     axes = figure.subplots(len(layers), heads, squeeze=False)
     show_labels = len(tokens) <= _ANNOTATE_MAX_TOKENS
+    labels = [_label(token) for token in tokens]
     image = None
     for layer_index, layer in enumerate(layers):
         for h in range(heads):
@@ -116,8 +123,8 @@ def draw_attention_grid(
             image = ax.imshow(layer[h], cmap="viridis", vmin=0.0, vmax=1.0)  # (T, T)
             ax.set_title(f"layer {layer_index + 1}, head {h + 1}", fontsize=9)
             if show_labels:
-                ax.set_xticks(range(len(tokens)), labels=tokens, rotation=90, fontsize=7)
-                ax.set_yticks(range(len(tokens)), labels=tokens, fontsize=7)
+                ax.set_xticks(range(len(tokens)), labels=labels, rotation=90, fontsize=7)
+                ax.set_yticks(range(len(tokens)), labels=labels, fontsize=7)
             else:
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -176,7 +183,7 @@ def plot_embeddings(projection: Projection, path: str | Path) -> Path:
     points = projection.points  # (n, 2)
     ax.scatter(points[:, 0], points[:, 1], s=18, color="tab:blue")
     for word, (x, y) in zip(projection.words, points, strict=True):
-        ax.annotate(word, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=9)
+        ax.annotate(_label(word), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=9)
     ax.set_title(f"word embeddings, {projection.method.upper()} to 2-D")
     ax.margins(0.12)
     return _save_figure(figure, Path(path))
