@@ -4,6 +4,7 @@ import textseq
 directory = textseq.train("configs/sst2_bilstm_attention.yaml", out="runs/sst2")
 model = textseq.load(directory)
 model.predict(["a fine film", "a dull, lifeless script"])
+model.explain("not bad at all").save("why.html")  # saliency and attention, see textseq.explain
 """
 
 from __future__ import annotations

@@ -277,7 +277,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.explain and not model.has_attention:
         raise TextseqError(
             f"--explain needs a model with attention pooling; this one pools with "
-            f"{model.config.model.pooling.type!r}"
+            f"{model.config.model.pooling.type!r} (`textseq explain` gives gradient saliency "
+            "for any model)"
         )
     for result in model.predict(texts, explain=args.explain, batch_size=args.batch_size):
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
