@@ -128,6 +128,10 @@ def draw_attention_grid(
             else:
                 ax.set_xticks([])
                 ax.set_yticks([])
+            if layer_index == len(layers) - 1:
+                ax.set_xlabel("attended token", fontsize=8)
+            if h == 0:
+                ax.set_ylabel("attending token", fontsize=8)
     figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
 
 
