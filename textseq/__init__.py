@@ -8,6 +8,7 @@ model.predict(["a fine film", "a dull, lifeless script"])
 lm = textseq.load(textseq.train("configs/ptb_lstm_small.yaml", out="runs/ptb_small"))
 lm.generate("the company said", max_tokens=20, top_p=0.9, seed=1)
 lm.perplexity("the company said it expects higher earnings\n")
+model.explain("not bad at all").save("why.html")  # saliency and attention, see textseq.explain
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The `textseq` command line: train, evaluate, predict (classifiers), generate (language
-models).
+"""The `textseq` command line: train, evaluate, predict, explain, neighbors, embeddings-plot
+(classifiers), generate (language models).
 
 Every verb takes one config file or model directory. Results go to stdout as JSON; progress
 and messages go to stderr. Errors in input print one line and exit with status 2.
@@ -28,6 +28,10 @@ examples:
   textseq evaluate runs/ptb_small --data ptb:test                     # loss, perplexity, tokens
   textseq generate runs/ptb_small --prompt "the market" --top-p 0.9 --seed 1
 
+  textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
+  textseq neighbors runs/sst2 good -k 5
+  textseq embeddings-plot runs/sst2 --words good,great,bad,awful,film,movie --out words.png
+
 data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:SPLIT
 (sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test);
 for language models a plain-text file (.txt, optionally .gz) or a named corpus
@@ -40,8 +44,8 @@ $TEXTSEQ_CACHE (default ~/.cache/textseq).
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textseq",
-        description="Sequence models over text: train, evaluate and use text classifiers and "
-        "language models.",
+        description="Sequence models over text: train, evaluate, use and explain text "
+        "classifiers and language models.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -134,6 +138,57 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass P")
     generate.add_argument("--seed", type=int, default=None, help="random seed (sample i: S+i)")
     generate.add_argument("--num", type=int, default=1, help="number of samples (1)")
+
+    explain = verbs.add_parser(
+        "explain",
+        help="why a model labels a text as it does: saliency and attention",
+        description="Explain one text's label: gradient × input saliency per token (every "
+        "model), attention-pooling weights (attention poolings) and per-layer, per-head "
+        "attention maps (Transformer encoders). Without --out, prints one JSON object: text, "
+        "tokens, label, probs, saliency (signed, divided by its largest magnitude "
+        "saliency_scale; positive pushes towards the predicted label), attention, "
+        "layer_attention and layer_tokens (null when the model has none).",
+    )
+    explain.add_argument("model", metavar="DIR", help="model directory")
+    explain.add_argument(
+        "text", nargs="?", metavar="TEXT", help="the text to explain (default: read stdin)"
+    )
+    explain.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write a figure instead: FILE.png (matplotlib) or FILE.html (self-contained "
+        "page, opens in a browser); prints FILE",
+    )
+
+    neighbors = verbs.add_parser(
+        "neighbors",
+        help="nearest words by cosine similarity in a model's embedding table",
+        description="The K words nearest to WORD by cosine similarity in the model's "
+        'embedding table (WORD itself and special tokens excluded). Prints {"word", '
+        '"neighbors": [{"word", "cosine"}, ...]}.',
+    )
+    neighbors.add_argument("model", metavar="DIR", help="model directory")
+    neighbors.add_argument("word", metavar="WORD", help="a word in the model's vocabulary")
+    neighbors.add_argument("-k", type=int, default=10, help="how many neighbours (10)")
+
+    embeddings_plot = verbs.add_parser(
+        "embeddings-plot",
+        help="2-D map (PCA or t-SNE) of chosen words' embeddings, as a PNG",
+        description="Project chosen words' rows of the embedding table to 2-D (scikit-learn "
+        "PCA or t-SNE) and write a labelled scatter plot. Words not in the vocabulary are "
+        'reported on stderr and in the printed JSON {"out", "method", "words", "missing"}.',
+    )
+    embeddings_plot.add_argument("model", metavar="DIR", help="model directory")
+    embeddings_plot.add_argument(
+        "--words", required=True, help="comma-separated words, e.g. good,great,bad,awful"
+    )
+    embeddings_plot.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
+    embeddings_plot.add_argument(
+        "--method", choices=("pca", "tsne"), default="pca", help="projection (pca)"
+    )
+    embeddings_plot.add_argument(
+        "--seed", type=int, default=0, help="random seed of the projection (0)"
+    )
     return parser
 
 
@@ -175,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": _train,
             "evaluate": _evaluate,
             "predict": _predict,
+            "explain": _explain,
+            "neighbors": _neighbors,
+            "embeddings-plot": _embeddings_plot,
             "generate": _generate,
         }
         return verbs[args.command](args)
@@ -316,11 +374,80 @@ def _predict(args: argparse.Namespace) -> int:
     if args.explain and not model.has_attention:
         raise TextseqError(
             f"--explain needs a model with attention pooling; this one pools with "
-            f"{model.config.model.pooling.type!r}"
+            f"{model.config.model.pooling.type!r} (`textseq explain` gives gradient saliency "
+            "for any model)"
         )
     for result in model.predict(texts, explain=args.explain, batch_size=args.batch_size):
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import textseq
+
+    if args.text is not None:
+        text = args.text
+    elif not sys.stdin.isatty():
+        text = " ".join(line.strip() for line in sys.stdin if line.strip())
+        if not text:
+            raise TextseqError("no text on stdin")
+    else:
+        raise TextseqError("no text: give it as an argument or on stdin")
+    if args.out is not None and not args.out.lower().endswith((".png", ".html", ".htm")):
+        raise TextseqError(f"--out {args.out}: the name must end in .png or .html")
+    explanation = textseq.load(args.model).explain(text)
+    if args.out is None:
+        print(json.dumps(explanation.to_dict(), ensure_ascii=False))
+    else:
+        print(explanation.save(args.out))
+    return 0
+
+
+def _neighbors(args: argparse.Namespace) -> int:
+    import textseq
+
+    if args.k < 1:
+        raise TextseqError(f"-k ({args.k}) must be at least 1")
+    from textseq.embedding_space import lookup_word
+
+    model = textseq.load(args.model)
+    word = lookup_word(model.pipeline.vocab, args.word, normalise=model.pipeline.cleaner)
+    found = model.neighbors(word, k=args.k)
+    neighbors = [{"word": w, "cosine": round(c, 6)} for w, c in found]
+    print(json.dumps({"word": word, "neighbors": neighbors}, ensure_ascii=False))
+    return 0
+
+
+def _embeddings_plot(args: argparse.Namespace) -> int:
+    import textseq
+    from textseq.embedding_space import project_words
+    from textseq.plots import plot_embeddings
+
+    if not args.out.lower().endswith(".png"):
+        raise TextseqError(f"--out {args.out}: the name must end in .png")
+    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    model = textseq.load(args.model)
+    projection = project_words(
+        model.model.embedding.weight,
+        model.pipeline.vocab,
+        words,
+        method=args.method,
+        seed=args.seed,
+        normalise=model.pipeline.cleaner,
+    )
+    if projection.missing:
+        logging.getLogger("textseq").warning(
+            "not in the vocabulary, not plotted: %s", ", ".join(projection.missing)
+        )
+    path = plot_embeddings(projection, args.out)
+    report = {
+        "out": str(path),
+        "method": projection.method,
+        "words": projection.words,
+        "missing": projection.missing,
+    }
+    print(json.dumps(report, ensure_ascii=False))
     return 0
 
 

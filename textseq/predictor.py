@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -15,6 +15,9 @@ from textseq.errors import DataError, ModelDirError
 from textseq.model_dir import check_model_dir
 from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from textseq.explain import Explanation
 
 ATTENTION_POOLINGS = ("attention", "self_attention", "multihead")
 
@@ -109,6 +112,34 @@ class TextClassifierPredictor:
                 ]
             results.append(result)
         return results
+
+    def explain(self, text: str) -> Explanation:
+        """Why the model labels `text` as it does: tokens, label, probabilities, gradient ×
+        input saliency per token, and the attention weights the model has (pooling weights;
+        per-layer, per-head maps for Transformer encoders). See `textseq.explain`."""
+        if not isinstance(text, str):
+            raise TypeError("explain takes one text; use explain_many for a list")
+        return self.explain_many([text])[0]
+
+    def explain_many(self, texts: Sequence[str]) -> list[Explanation]:
+        """`explain` for several texts at once (run as one padded batch)."""
+        from textseq.explain import explain_texts
+
+        return explain_texts(self.model, self.pipeline, self.label_vocab, texts)
+
+    def neighbors(self, word: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The `k` words nearest to `word` by cosine similarity in the embedding table, with
+        their similarities (the word itself and specials excluded). See
+        `textseq.embedding_space.nearest_neighbors`."""
+        from textseq.embedding_space import nearest_neighbors
+
+        return nearest_neighbors(
+            self.model.embedding.weight,
+            self.pipeline.vocab,
+            word,
+            k=k,
+            normalise=self.pipeline.cleaner,
+        )
 
     def predict_labels(
         self, examples: Sequence[TextExample], *, batch_size: int = 256

@@ -1,0 +1,135 @@
+"""A model's word-embedding table as a space: nearest words by cosine similarity, and 2-D
+projections (PCA or t-SNE, with scikit-learn) of chosen words.
+
+Shapes: V vocabulary size, E embedding size, n chosen words.
+
+    import textseq
+    model = textseq.load("runs/sst2")
+    model.neighbors("good", k=5)             # [("great", 0.81), ...]
+    from textseq.embedding_space import project_words
+    projection = project_words(model.model.embedding.weight, model.pipeline.vocab,
+                               ["good", "bad", "film"], method="pca")
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from textseq.errors import DataError, TextseqError
+from textseq.text.vocab import Vocabulary
+
+METHODS = ("pca", "tsne")
+
+
+def lookup_word(vocab: Vocabulary, word: str, *, normalise=None) -> str:
+    """`word` as the vocabulary spells it: as given, else as `normalise` (e.g. the model's text
+    cleaner, which lowercases) turns it. An unknown word or a special token raises DataError
+    naming the closest spellings in the vocabulary."""
+    candidates = [word]
+    if normalise is not None:
+        candidates.append(normalise(word).strip())
+    for candidate in candidates:
+        if candidate in vocab.stoi and candidate not in vocab.specials:
+            return candidate
+    if word in vocab.specials:
+        raise DataError(f"{word!r} is a special token, not a word")
+    words = vocab.itos[len(vocab.specials) :]
+    close = difflib.get_close_matches(candidates[-1], words, n=5, cutoff=0.75)
+    hint = f"; did you mean {', '.join(repr(w) for w in close)}?" if close else ""
+    raise DataError(f"{word!r} is not in the model's vocabulary ({len(words):,} words){hint}")
+
+
+def nearest_neighbors(
+    weight: torch.Tensor, vocab: Vocabulary, word: str, *, k: int = 10, normalise=None
+) -> list[tuple[str, float]]:
+    """The `k` words whose rows of `weight` (V, E) have the highest cosine similarity with
+    `word`'s row, most similar first (ties: lower id first), each with its similarity. The word
+    itself and the vocabulary's specials are never returned."""
+    if k < 1:
+        raise ValueError(f"k ({k}) must be at least 1")
+    if weight.dim() != 2 or weight.size(0) != len(vocab):
+        raise ValueError(
+            f"embedding table of shape {tuple(weight.shape)} does not fit a vocabulary of "
+            f"{len(vocab)} tokens"
+        )
+    word = lookup_word(vocab, word, normalise=normalise)
+    table = weight.detach().float()  # (V, E)
+    unit = table / table.norm(dim=1, keepdim=True).clamp(min=1e-12)  # (V, E)
+    similarity = unit @ unit[vocab.stoi[word]]  # (V,)
+    excluded = [vocab.stoi[word], *(vocab.stoi[s] for s in vocab.specials)]
+    similarity[excluded] = -torch.inf
+    k = min(k, len(vocab) - len(set(excluded)))
+    # A stable sort keeps equal similarities in id (frequency) order.
+    order = torch.sort(similarity, descending=True, stable=True).indices[:k]  # (k,)
+    return [(vocab.itos[i], float(similarity[i])) for i in order.tolist()]
+
+
+@dataclass
+class Projection:
+    """Chosen words placed in 2-D; `missing` lists the requested words not in the vocabulary."""
+
+    words: list[str]
+    points: np.ndarray  # (n, 2)
+    method: str
+    missing: list[str]
+
+
+def tsne_perplexity(n: int) -> float:
+    """A t-SNE perplexity valid for `n` points: the usual 30, lowered to (n - 1) / 3 for few
+    points (scikit-learn requires perplexity < n; a third of the others keeps each point's
+    neighbourhood local), and at least 1."""
+    return float(min(30.0, max(1.0, (n - 1) / 3)))
+
+
+def project_words(
+    weight: torch.Tensor,
+    vocab: Vocabulary,
+    words: Sequence[str],
+    *,
+    method: str = "pca",
+    seed: int = 0,
+    normalise=None,
+) -> Projection:
+    """The rows of `weight` (V, E) for `words`, projected to 2-D by PCA or t-SNE
+    (scikit-learn). Words not in the vocabulary are skipped and listed in `missing`; fewer than
+    two known words is an error."""
+    if method not in METHODS:
+        raise ValueError(f"method ({method!r}) must be one of {', '.join(METHODS)}")
+    try:
+        from sklearn.decomposition import PCA
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise TextseqError(
+            "embedding plots need scikit-learn: pip install 'textseq[plots]'"
+        ) from None
+    found, missing = [], []
+    for word in words:
+        try:
+            spelled = lookup_word(vocab, word, normalise=normalise)
+        except DataError:
+            missing.append(word)
+            continue
+        if spelled not in found:  # "Good" and "good" are one point
+            found.append(spelled)
+    if len(found) < 2:
+        raise DataError(
+            f"need at least 2 words in the vocabulary to plot, found {len(found)} "
+            f"({', '.join(found) or 'none'}); not in the vocabulary: {', '.join(missing)}"
+        )
+    vectors = weight.detach().float()[[vocab.stoi[w] for w in found]].numpy()  # (n, E)
+    if method == "pca":
+        points = PCA(n_components=2, random_state=seed).fit_transform(vectors)  # (n, 2)
+    else:
+        tsne = TSNE(
+            n_components=2,
+            perplexity=tsne_perplexity(len(found)),
+            init="pca" if len(found) > 2 else "random",
+            random_state=seed,
+        )
+        points = tsne.fit_transform(vectors)  # (n, 2)
+    return Projection(words=found, points=np.asarray(points), method=method, missing=missing)

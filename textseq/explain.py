@@ -1,0 +1,254 @@
+"""Seeing what a classifier does: attention weights read out of the model, and gradient × input
+saliency per token for any model, attention or not.
+
+Shapes: B batch, T longest length, E embedding size, C classes, N heads, L encoder layers.
+
+Saliency is gradient × input (Shrikumar et al. 2016, "Not just a black box"; Denil et al. 2014;
+the gradient alone is the saliency map of Simonyan et al. 2014). For token t with input
+embedding x_t ∈ R^E (the output of the model's `embedding` module) and z_c the logit (before
+the softmax) of the predicted class c:
+
+    s_t = (∂ z_c / ∂ x_t) · x_t
+
+*Sign*: s_t > 0 means token t pushes the model towards the predicted class, s_t < 0 away from
+it. For a model whose logits are linear in the embeddings, z = W (1/T Σ_t x_t) + b, the scores
+add up to the logit: Σ_t s_t = z_c - b_c.
+
+*Normalisation*: `Explanation.saliency` is s / max_t |s_t|, so it lies in [-1, 1] and the most
+influential token is ±1; `Explanation.saliency_scale` is max_t |s_t|, so the raw scores are
+`saliency * saliency_scale`. `gradient_x_input` returns the raw scores.
+
+Attention: `Explanation.attention` holds the pooling weights over tokens (attention poolings:
+they sum to 1 over the tokens); `Explanation.layer_attention` holds, for Transformer encoders,
+one (N, T, T) array per layer (row: query token, column: attended token; each row sums to 1),
+its axes labelled by `Explanation.layer_tokens`: the tokens, preceded by `[CLS]` when the
+encoder prepends a classification position of its own (maps one position wider than the
+input). Both cover exactly the real tokens of the text, never padding.
+
+    import textseq
+    model = textseq.load("runs/sst2")
+    explanation = model.explain("not bad at all")
+    explanation.saliency, explanation.attention
+    explanation.save("why.html")  # or why.png
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from textseq.data.batching import Collator, EncodedDataset
+from textseq.errors import DataError
+from textseq.text.pipeline import TextPipeline
+from textseq.text.vocab import Vocabulary
+
+
+@dataclass
+class Explanation:
+    """Why a classifier labelled one text as it did. See the module docstring for the
+    definitions, sign convention and normalisation."""
+
+    text: str
+    tokens: list[str]
+    label: str
+    probs: dict[str, float]
+    saliency: list[float]  # (T,) gradient × input / max |gradient × input|, in [-1, 1]
+    saliency_scale: float  # max_t |gradient × input|
+    attention: list[float] | None = None  # (T,) pooling weights, or None
+    layer_attention: list[np.ndarray] | None = None  # per layer (N, T', T'), or None
+    layer_tokens: list[str] | None = None  # the T' labels of the maps' axes
+
+    def to_dict(self, *, digits: int = 6) -> dict[str, Any]:
+        """A JSON-ready dict: text, tokens, label, probs, saliency, saliency_scale, attention
+        (null without attention pooling), layer_attention (per layer, per head, a T' × T'
+        list of lists; null without a Transformer encoder) and layer_tokens (its axes)."""
+        layers = None
+        if self.layer_attention is not None:
+            layers = [np.round(layer, digits).tolist() for layer in self.layer_attention]
+        return {
+            "text": self.text,
+            "tokens": self.tokens,
+            "label": self.label,
+            "probs": {label: round(p, digits) for label, p in self.probs.items()},
+            "saliency": [round(s, digits) for s in self.saliency],
+            "saliency_scale": self.saliency_scale,
+            "attention": None
+            if self.attention is None
+            else [round(a, digits) for a in self.attention],
+            "layer_attention": layers,
+            "layer_tokens": self.layer_tokens,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the explanation as a PNG figure or a self-contained HTML page, chosen by the
+        suffix of `path` (.png, .html or .htm)."""
+        from textseq.plots import save_explanation
+
+        return save_explanation(self, path)
+
+
+class _EmbeddingTap:
+    """A forward hook on the model's `embedding` that swaps its output for a leaf tensor which
+    requires grad, so ∂ logits / ∂ embeddings can be read without touching `forward` (and works
+    for frozen embedding tables too)."""
+
+    def __init__(self, embedding: nn.Module):
+        self.embedding = embedding
+        self.inputs: list[torch.Tensor] = []
+
+    def __enter__(self) -> _EmbeddingTap:
+        self.handle = self.embedding.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.remove()
+
+    def _hook(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+        x = output.detach().requires_grad_(True)  # (B, T, E)
+        self.inputs.append(x)
+        return x
+
+    @property
+    def x(self) -> torch.Tensor:
+        if len(self.inputs) != 1:
+            raise RuntimeError(
+                f"the model called its embedding {len(self.inputs)} times in one forward pass; "
+                "saliency needs exactly one call"
+            )
+        return self.inputs[0]
+
+
+@dataclass
+class _Forward:
+    logits: torch.Tensor  # (B, C)
+    saliency: torch.Tensor  # (B, T), zero at padding
+    attention: torch.Tensor | None  # (B, T)
+    layer_attention: list[torch.Tensor] | None  # L × (B, N, T, T)
+
+
+def _forward_with_saliency(
+    model: nn.Module,
+    token_ids: torch.Tensor,
+    lengths: torch.Tensor,
+    target: torch.Tensor | None,
+    *,
+    layer_attention: bool,
+) -> _Forward:
+    if not isinstance(getattr(model, "embedding", None), nn.Module):
+        raise TypeError(f"{type(model).__name__} has no `embedding` module to explain through")
+    extra = {"return_layer_attention": True} if layer_attention else {}
+    with _EmbeddingTap(model.embedding) as tap, torch.enable_grad():
+        output = model(token_ids, lengths, **extra)
+        logits = output.logits  # (B, C)
+        if target is None:
+            target = logits.argmax(dim=-1)  # (B,)
+        # Rows do not interact in eval mode, so the gradient of the sum of each row's chosen
+        # logit gives every row its own gradient in one backward pass.
+        chosen = logits.gather(1, target[:, None]).sum()
+        (gradient,) = torch.autograd.grad(chosen, tap.x)  # (B, T, E)
+        x = tap.x.detach()
+    mask = torch.arange(token_ids.size(1), device=lengths.device) < lengths[:, None]  # (B, T)
+    saliency = (gradient * x).sum(dim=-1) * mask  # (B, T)
+    attention = getattr(output, "attention", None)
+    layers = getattr(output, "layer_attention", None)
+    return _Forward(
+        logits=logits.detach(),
+        saliency=saliency.detach(),
+        attention=None if attention is None else attention.detach(),
+        layer_attention=None if layers is None else [layer.detach() for layer in layers],
+    )
+
+
+def _extra_positions(layers: list[torch.Tensor], t: int) -> int:
+    """0 when the (B, N, T', T') maps are over the T input positions, 1 when the encoder put
+    a [CLS] position in front of them; anything else cannot be labelled with tokens."""
+    extra = layers[0].size(-1) - t
+    if extra not in (0, 1) or any(layer.shape[-2:] != layers[0].shape[-2:] for layer in layers):
+        shapes = ", ".join(str(tuple(layer.shape)) for layer in layers)
+        raise ValueError(
+            f"layer attention of shapes {shapes} does not match the {t} input positions "
+            f"(expected (B, N, {t}, {t}), or {t + 1} with a leading [CLS] position)"
+        )
+    return extra
+
+
+def gradient_x_input(
+    model: nn.Module,
+    token_ids: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    target: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Raw gradient × input saliency s_t = (∂ z_c / ∂ x_t) · x_t, (B, T), exactly zero at
+    padding positions.
+
+    token_ids: (B, T) padded ids; lengths: (B,); target: (B,) class ids c (default: each row's
+    predicted class). `model` is a classifier with an `embedding` module, called as
+    `model(token_ids, lengths)` and returning an object with `logits` (B, C); put it in eval
+    mode first, or dropout makes the scores random.
+    """
+    return _forward_with_saliency(model, token_ids, lengths, target, layer_attention=False).saliency
+
+
+def explain_texts(
+    model: nn.Module,
+    pipeline: TextPipeline,
+    labels: Vocabulary,
+    texts: Sequence[str],
+) -> list[Explanation]:
+    """One `Explanation` per text. The texts are padded into one batch; each explanation
+    covers only its own tokens."""
+    if isinstance(texts, str):
+        raise TypeError("explain_texts takes a list of texts; wrap a single text in a list")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"text {position + 1} is empty; every text needs some content")
+    if not texts:
+        return []
+    model.eval()
+    tokens = [pipeline.tokens(text) for text in texts]
+    dataset = EncodedDataset([pipeline.vocab.encode(t) for t in tokens])
+    batch = Collator(pipeline.vocab.pad_index)([dataset[i] for i in range(len(dataset))])
+    result = _forward_with_saliency(
+        model, batch.token_ids, batch.lengths, None, layer_attention=True
+    )
+    probabilities = torch.softmax(result.logits.float(), dim=-1)  # (B, C)
+    explanations = []
+    for row, text in enumerate(texts):
+        length = int(batch.lengths[row])
+        raw = result.saliency[row, :length].double()  # (T,)
+        scale = float(raw.abs().max())
+        normalised = raw / scale if scale > 0 else raw
+        attention = None
+        if result.attention is not None:
+            attention = result.attention[row, :length].tolist()
+        layers, layer_tokens = None, None
+        if result.layer_attention:
+            extra = _extra_positions(result.layer_attention, batch.token_ids.size(1))
+            span = length + extra
+            layers = [
+                layer[row, :, :span, :span].float().numpy()  # (N, T', T')
+                for layer in result.layer_attention
+            ]
+            layer_tokens = ["[CLS]"] * extra + tokens[row]
+        probs = probabilities[row]
+        explanations.append(
+            Explanation(
+                text=text,
+                tokens=tokens[row],
+                label=labels.itos[int(probs.argmax())],
+                probs={label: float(p) for label, p in zip(labels.itos, probs, strict=True)},
+                saliency=normalised.tolist(),
+                saliency_scale=scale,
+                attention=attention,
+                layer_attention=layers,
+                layer_tokens=layer_tokens,
+            )
+        )
+    return explanations
