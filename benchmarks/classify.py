@@ -5,8 +5,11 @@ baseline, trained on the same split and scored on the same evaluation set in one
         --variant "learned embeddings: model.embedding.vectors=null model.embedding.dim=100"
     python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml \
         configs/sst2_transformer.yaml configs/sst2_minilm.yaml --set trainer.threads=1 --jobs 3
+    python benchmarks/classify.py sst2 "configs/sst2_bilstm_attention.yaml trainer.max_epochs=2" \
+        configs/sst2_minilm.yaml
 
-Several configs are trained one after the other, or `--jobs N` at a time in separate
+A CONFIG argument may carry overrides of its own after the path ("PATH K=V K=V"). Several
+configs are trained one after the other, or `--jobs N` at a time in separate
 processes (give each `--set trainer.threads=1` so they do not fight over the cores; the
 training times then include that sharing). Prints a table: accuracy, macro-F1, training
 seconds and inference sentences/s for each system, with ratios to the baseline. The baseline
@@ -94,7 +97,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("dataset", help="named dataset, e.g. sst2, imdb")
-    parser.add_argument("configs", nargs="+", metavar="CONFIG", help="textseq YAML configs")
+    parser.add_argument(
+        "configs",
+        nargs="+",
+        metavar="CONFIG",
+        help="textseq YAML config, optionally followed by its own overrides: 'PATH K=V K=V'",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -127,7 +135,8 @@ def main() -> int:
     from textseq.config import load_config
     from textseq.data.sources import load_examples
 
-    config = load_config(args.configs[0], args.overrides)
+    configs = [(spec.split()[0], spec.split()[1:]) for spec in args.configs]
+    config = load_config(configs[0][0], args.overrides + configs[0][1])
     if config.data.train.partition(":")[0] != args.dataset:
         print(f"note: the config trains on {config.data.train}", file=sys.stderr)
     train = load_examples(config.data.train)
@@ -140,10 +149,10 @@ def main() -> int:
     rows = {}
     print(f"TF-IDF + logistic regression on {len(train):,} examples ...", file=sys.stderr)
     rows["tf-idf + logistic regression"] = tfidf_baseline(train, evaluation)
-    runs = [("textseq " + Path(path).stem, path, []) for path in args.configs]
+    runs = [("textseq " + Path(path).stem, path, extra) for path, extra in configs]
     for variant in args.variant:
         name, _, extra = variant.partition(":")
-        runs.append((f"textseq {name.strip()}", args.configs[0], extra.split()))
+        runs.append((f"textseq {name.strip()}", configs[0][0], configs[0][1] + extra.split()))
     if args.jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -29,13 +29,14 @@ def dev_slice(datasets_dir, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def trained(datasets_dir, dev_slice, tmp_path_factory):
-    """MiniLM fine-tuned for one epoch on 320 SST-2 phrases, validated on 200 dev sentences."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("TEXTSEQ_DATASETS", str(datasets_dir))
-    patch.setenv("TEXTSEQ_CACHE", str(tmp_path_factory.mktemp("cache")))
-    out = tmp_path_factory.mktemp("runs") / "minilm"
+def test_train_evaluate_predict_and_reload_offline(
+    datasets_dir, dev_slice, tmp_path, capsys, monkeypatch
+):
+    """MiniLM fine-tuned for one epoch on 320 SST-2 phrases, validated on 200 dev sentences.
+    (One test, so that parallel test workers never train it twice.)"""
+    monkeypatch.setenv("TEXTSEQ_DATASETS", str(datasets_dir))
+    monkeypatch.setenv("TEXTSEQ_CACHE", str(tmp_path / "cache"))
+    trained = tmp_path / "minilm"
     overrides = [
         f"data.val={dev_slice}",
         "data.limit_train=320",
@@ -46,32 +47,27 @@ def trained(datasets_dir, dev_slice, tmp_path_factory):
         "optim.lr=0.003",
     ]
     code = main(
-        ["-q", "train", str(CONFIG), "--out", str(out)]
+        ["-q", "train", str(CONFIG), "--out", str(trained)]
         + [arg for override in overrides for arg in ("--set", override)]
     )
     assert code == 0
-    yield out
-    patch.undo()
+    capsys.readouterr()
 
-
-def test_the_model_directory_carries_the_tokenizer_and_the_encoder_config(trained):
+    # the model directory carries the tokenizer and the encoder's config
     for name in ("pretrained/config.json", "pretrained/tokenizer.json", "vocab.json"):
         assert (trained / name).is_file(), name
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["data"]["train_examples"] == 320
     assert metrics["data"]["vocab_size"] == 30522  # the MiniLM tokenizer's
 
-
-def test_evaluate_agrees_with_training_and_beats_chance(trained, dev_slice, capsys):
+    # evaluate agrees with training's validation and beats chance
     assert main(["evaluate", str(trained), "--data", str(dev_slice)]) == 0
     report = json.loads(capsys.readouterr().out)
-    metrics = json.loads((trained / "metrics.json").read_text())
     assert report["n"] == 200
     assert report["accuracy"] == pytest.approx(metrics["best"]["val_acc"], abs=1e-6)
     assert report["accuracy"] > 0.6
 
-
-def test_predict_and_reload_without_the_package(trained, capsys, monkeypatch):
+    # predict, then reload with neither the package nor a network: same probabilities
     texts = ["a gripping , beautifully acted film", "a dull , lifeless mess"]
     assert main(["predict", str(trained), *texts]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

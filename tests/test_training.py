@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+import yaml
 
 import textseq
 from textseq.data.readers import read_examples
@@ -62,6 +63,16 @@ def test_tiny_training_learns_the_toy_task(tmp_path):
     for name in ("config.yaml", "vocab.json", "labels.json", "model.safetensors", "last.ckpt"):
         assert (directory / name).is_file()
     assert not (tmp_path / "model.partial").exists()
+    # A model directory written before encoder types existed (no model.encoder.type, no
+    # transformer keys) loads as the RNN model it is and predicts the same.
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    for key in ("type", "num_heads", "ff_dim", "norm_first", "activation", "positional"):
+        del config["model"]["encoder"][key]
+    del config["model"]["encoder"]["max_positions"], config["model"]["encoder"]["pretrained"]
+    del config["optim"]["backbone_lr"]
+    (directory / "config.yaml").write_text(yaml.safe_dump(config))
+    again = textseq.load(directory).predict(["w5 w1 w9 w10", "w5 w6 w9 w10"])
+    assert [r["probs"] for r in again] == [hit["probs"], miss["probs"]]
 
 
 def test_tiny_transformer_training_learns_the_toy_task(tmp_path):
