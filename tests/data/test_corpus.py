@@ -99,3 +99,30 @@ def test_missing_corpus_says_where_to_get_it(data_env):
     message = str(error.value)
     assert "wikitext-2-v1.zip" in message
     assert "wikitext2/train.txt.gz" in message
+
+
+def test_wikitext2_download_is_converted_checked_and_cached(data_env, monkeypatch, tmp_path):
+    """The archive's layout (wikitext-2/wiki.SPLIT.tokens) is cut into gzip'd splits in the
+    cache once; a split whose line count differs from the official one is refused."""
+    import zipfile
+
+    from textseq.data import datasets
+
+    archive = tmp_path / "wikitext-2-v1.zip"
+    counts = CORPORA["wikitext2"].split_lines
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for split, lines in counts.items():
+            body = " = Title = \n" + " the cat sat \n" * (lines - 1)
+            zipped.writestr(f"wikitext-2/wiki.{split}.tokens", body)
+    calls = []
+    monkeypatch.setattr(datasets, "fetch", lambda remote: calls.append(remote.url) or archive)
+    lines = read_corpus_lines("wikitext2:valid")
+    assert len(lines) == counts["valid"] and lines[0] == " = Title = "
+    assert (data_env.cache / "datasets" / "wikitext2" / "valid.txt.gz").is_file()
+    read_corpus_lines("wikitext2:valid")
+    assert len(calls) == 1  # the second read comes from the cache
+
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("wikitext-2/wiki.test.tokens", "too short\n")
+    with pytest.raises(DataError, match="wikitext2:test has 1 lines, but the official split"):
+        read_corpus_lines("wikitext2:test")
