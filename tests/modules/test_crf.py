@@ -204,7 +204,7 @@ def test_token_softmax_interface():
     emissions, mask = padded_batch([3, 1], 3)
     marginals = output.marginals(emissions, mask)
     assert torch.allclose(marginals.sum(2), mask.double())
-    paths, scores = output.nbest(emissions, mask)
+    paths, _ = output.nbest(emissions, mask)
     assert paths[:, 0].tolist() == output.decode(emissions, mask).tolist()
     with pytest.raises(ValueError, match="needs a CRF"):
         output.nbest(emissions, mask, n=2)

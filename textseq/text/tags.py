@@ -14,6 +14,7 @@ to make invalid sequences impossible.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -85,6 +86,17 @@ def bio_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
+def normalise_bio(tags: Sequence[str]) -> list[str]:
+    """BIO with every entity opened by B-X: IOB1 (where I-X starts an entity and B-X only
+    separates two adjacent entities of one type) and lenient BIO become strict BIO (IOB2)."""
+    result = ["O"] * len(tags)
+    for kind, start, end in bio_spans(tags):
+        result[start] = f"B-{kind}"
+        for position in range(start + 1, end):
+            result[position] = f"I-{kind}"
+    return result
+
+
 def spans_of(tags: Sequence[str], scheme: str) -> list[Span]:
     """The entities of `tags` written in `scheme` (none for plain tags)."""
     if scheme == "plain":
@@ -120,11 +132,7 @@ def is_valid(tags: Sequence[str], scheme: str) -> bool:
     start, pairs, end = allowed_transitions(sorted(set(tags)), scheme)
     index = {tag: i for i, tag in enumerate(sorted(set(tags)))}
     ids = [index[tag] for tag in tags]
-    return (
-        start[ids[0]]
-        and end[ids[-1]]
-        and all(pairs[a][b] for a, b in zip(ids, ids[1:], strict=False))
-    )
+    return start[ids[0]] and end[ids[-1]] and all(pairs[a][b] for a, b in itertools.pairwise(ids))
 
 
 def allowed_transitions(
