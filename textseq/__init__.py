@@ -21,18 +21,26 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from textseq.lm_predictor import LanguageModelPredictor
     from textseq.predictor import TextClassifierPredictor
+    from textseq.tag_predictor import TaggerPredictor
 
 
-def load(directory: str | Path) -> TextClassifierPredictor | LanguageModelPredictor:
+def load(
+    directory: str | Path,
+) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
-    (`predict`, `evaluate`) or a language model (`generate`, `perplexity`, `evaluate`), as its
-    manifest says."""
+    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
+    tagger (`predict`, `marginals`, `evaluate`), as its manifest says."""
     from textseq.model_dir import check_model_dir
 
-    if check_model_dir(directory).get("task") == "lm":
+    task = check_model_dir(directory).get("task")
+    if task == "lm":
         from textseq.lm_predictor import LanguageModelPredictor
 
         return LanguageModelPredictor.load(directory)
+    if task == "tag":
+        from textseq.tag_predictor import TaggerPredictor
+
+        return TaggerPredictor.load(directory)
     from textseq.predictor import TextClassifierPredictor
 
     return TextClassifierPredictor.load(directory)
