@@ -313,10 +313,26 @@ def from_dict(data: dict[str, Any] | None, cls: type = Config, prefix: str = "")
             raise ConfigError(_unknown_key_message(prefix + str(key), list(fields), prefix))
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
+            # A section given in part keeps the defaults of its parent's field, which may
+            # differ from the section class's own (a tagger's 50-d embeddings).
+            factory = fields[key].default_factory
+            if isinstance(value, dict) and factory is not dataclasses.MISSING:
+                value = _merged(dataclasses.asdict(factory()), value)
             values[key] = from_dict(value, hint, prefix=f"{prefix}{key}.")
         else:
             values[key] = _check_value(value, hint, prefix + key)
     return cls(**values)
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `update`'s keys put in, recursively for nested mappings."""
+    result = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def _unknown_key_message(key: str, valid: list[str], prefix: str) -> str:
