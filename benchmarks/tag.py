@@ -127,7 +127,7 @@ def main() -> int:
     logging.getLogger("textseq").addHandler(handler)
     logging.getLogger("textseq").setLevel(logging.INFO)
 
-    overrides = list(args.overrides) + ["trainer.progress_bar=false"]
+    overrides = [*args.overrides, "trainer.progress_bar=false"]
     if args.epochs is not None:
         overrides.append(f"trainer.max_epochs={args.epochs}")
     cfg = load_config(args.config, overrides)
