@@ -48,14 +48,14 @@ def casing_of(word: str) -> int:
         return 1
     if digits / max(len(word), 1) > 0.5:
         return 2
+    if digits:
+        return 6
     if word.islower():
         return 3
     if word.isupper():
         return 4
     if word[:1].isupper():
         return 5
-    if digits:
-        return 6
     return 7
 
 
