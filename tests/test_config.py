@@ -11,6 +11,7 @@ import yaml
 from textseq.config import (
     Config,
     DataConfig,
+    TagConfig,
     apply_overrides,
     dump_yaml,
     from_dict,
@@ -358,3 +359,40 @@ def test_missing_and_empty_config_files(tmp_path):
     empty.write_text("# nothing\n", encoding="utf-8")
     assert load_config(empty) == Config()
     assert load_config(str(empty)) == Config()
+
+
+# --- tagging (task: tag) -------------------------------------------------------------------
+
+
+def test_task_tag_selects_the_tagging_schema_with_its_own_defaults():
+    config = load_config({"task": "tag", "model": {"embedding": {"vectors": "glove.6B.50d"}}})
+    assert isinstance(config, TagConfig)
+    # A section given in part keeps the tagger's defaults, not the generic section's.
+    assert config.model.embedding.dim == 50 and config.model.embedding.dropout == 0.5
+    assert config.trainer.monitor == "val_f1" and config.text.tokenizer == "whitespace"
+    assert load_config({"task": "tag"}, ["model.encoder.type=transformer"]).model.encoder.type == (
+        "transformer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.tags=pos", "data.tags 'pos' are plain tags: set model.scheme=plain"),
+        ("model.dropout=1.0", r"model.dropout (1.0) must be in [0, 1)"),
+        ("model.chars.kernel_size=0", "model.chars.kernel_size must be at least 1"),
+        ("model.casing_dim=-1", "model.casing_dim must be at least 0"),
+        ("optim.class_weights=balanced", "optim.class_weights must be null for a tagger"),
+        ("model.encoder.type=transformer", "model.encoder.num_heads (3) must divide"),
+    ],
+)
+def test_tag_range_checks(override, message):
+    overrides = [override] + (["model.encoder.num_heads=3"] if "transformer" in override else [])
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": "tag"}, overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_unknown_tag_key_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"did you mean 'model.chars.kernel_size'"):
+        load_config({"task": "tag"}, ["model.chars.kernel=3"])
