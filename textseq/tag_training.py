@@ -60,7 +60,7 @@ def train_tagger(
     if resume_dir is not None:
         encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
     else:
-        encoder = fit_tag_encoder(cfg, train_sentences, keyed_vectors)
+        encoder = fit_tag_encoder(cfg, train_sentences, keyed_vectors, val_sentences)
     train_set = encoder.dataset(train_sentences)
     val_set = encoder.dataset(val_sentences)
     log.info(
@@ -194,10 +194,14 @@ def _load_vectors(cfg: TagConfig):
 
 
 def fit_tag_encoder(
-    cfg: TagConfig, train_sentences: Sequence[TaggedSentence], keyed_vectors=None
+    cfg: TagConfig,
+    train_sentences: Sequence[TaggedSentence],
+    keyed_vectors=None,
+    val_sentences: Sequence[TaggedSentence] = (),
 ) -> TagEncoder:
-    """Word, character and tag vocabularies from the training sentences alone, plus the
-    pretrained vectors' words with `model.words_from_vectors`."""
+    """Word and character vocabularies from the training sentences alone, plus the
+    pretrained vectors' words with `model.words_from_vectors`; the tag set from the training
+    and validation sentences."""
     extra: list[str] = []
     if keyed_vectors is not None and cfg.model.words_from_vectors:
         key = str.lower if cfg.text.lowercase else str
@@ -210,6 +214,7 @@ def fit_tag_encoder(
         max_vocab_size=cfg.text.max_vocab_size,
         char_min_freq=cfg.model.chars.min_freq,
         extra_words=extra,
+        more_tags=val_sentences,
     )
 
 

@@ -74,9 +74,12 @@ class TagEncoder:
         max_vocab_size: int | None = None,
         char_min_freq: int = 1,
         extra_words: Iterable[str] = (),
+        more_tags: Sequence[TaggedSentence] = (),
     ) -> TagEncoder:
-        """Vocabularies from the training sentences alone (plus `extra_words`, the words of
-        pretrained vectors, when given)."""
+        """Word and character vocabularies from the training sentences alone (plus
+        `extra_words`, the words of pretrained vectors, when given); tags from the training
+        sentences and `more_tags` (the validation sentences, so that a rare tag missing from a
+        small training sample is not an error)."""
         key = str.lower if lowercase else str
         words = Vocabulary.build(
             [[key(t) for t in s.tokens] for s in sentences],
@@ -92,10 +95,11 @@ class TagEncoder:
         chars = Vocabulary(
             sorted((c for c, n in char_counts.items() if n >= char_min_freq), key=lambda c: c)
         )
+        tagged = [*sentences, *more_tags]
         if scheme == "plain":
-            tag_names = sorted({tag for s in sentences for tag in s.tags})
+            tag_names = sorted({tag for s in tagged for tag in s.tags})
         else:
-            types = {span.type for s in sentences for span in spans_of(s.tags, "bio")}
+            types = {span.type for s in tagged for span in spans_of(s.tags, "bio")}
             tag_names = scheme_tags(sorted(types), scheme)
         return cls(
             words=words,
