@@ -8,6 +8,10 @@ model.predict(["a fine film", "a dull, lifeless script"])
 lm = textseq.load(textseq.train("configs/ptb_lstm_small.yaml", out="runs/ptb_small"))
 lm.generate("the company said", max_tokens=20, top_p=0.9, seed=1)
 lm.perplexity("the company said it expects higher earnings\n")
+
+tagger = textseq.load(textseq.train("configs/conll2003_bilstm_crf.yaml", out="runs/ner"))
+tagger.predict(["U.N. official Ekeus heads for Baghdad ."])  # tags, entities, confidences
+tokens, tags, probabilities = tagger.marginals("Peter Blackburn")  # tokens x tags
 """
 
 from __future__ import annotations
