@@ -11,6 +11,7 @@ import yaml
 from textseq.config import (
     Config,
     DataConfig,
+    LMConfig,
     TagConfig,
     apply_overrides,
     dump_yaml,
@@ -310,7 +311,7 @@ def test_shipped_configs_spell_out_and_comment_every_key(path):
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#"), "the config needs a header comment saying how to run it"
     data = read_yaml(path)
-    assert _yaml_leaf_keys(data) == _leaf_keys(schema_for(data.get("task", "classify")))
+    assert _yaml_leaf_keys(data) == _leaf_keys(schema_for(data["task"]))
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#") and not stripped.endswith(":"):
@@ -318,7 +319,82 @@ def test_shipped_configs_spell_out_and_comment_every_key(path):
 
 
 def test_shipped_configs_exist():
-    assert any(p.name == "sst2_bilstm_attention.yaml" for p in CONFIGS)
+    names = {p.name for p in CONFIGS}
+    assert "sst2_bilstm_attention.yaml" in names
+    assert {
+        "ptb_lstm_small.yaml",
+        "ptb_lstm_medium.yaml",
+        "shakespeare_char_lstm.yaml",
+        "shakespeare_char_transformer.yaml",
+    } <= names
+
+
+# --- the language-model schema -------------------------------------------------------------
+
+
+def test_the_task_key_chooses_the_schema():
+    assert isinstance(load_config({}), Config)
+    lm = load_config({"task": "lm"})
+    assert isinstance(lm, LMConfig)
+    assert lm.trainer.monitor == "val_loss"  # the LM's own defaults for shared sections
+    assert lm.text.tokenizer == "whitespace" and lm.text.strip_html is False
+    # A shared section given in part keeps the task's defaults for the rest.
+    assert load_config({"task": "lm", "trainer": {"max_epochs": 2}}).trainer.monitor == "val_loss"
+    assert isinstance(load_config({}, ["task=lm", "data.bptt=70"]), LMConfig)
+    assert load_config({}, ["task=lm", "data.bptt=70"]).data.bptt == 70
+    with pytest.raises(
+        ConfigError, match="config key 'task' must be one of 'classify', 'lm', 'tag', got"
+    ):
+        load_config({"task": "translate"})
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides", "message"),
+    [
+        (
+            {"task": "lm", "data": {"bpt": 3}},
+            [],
+            "unknown config key 'data.bpt'; did you mean 'data.bptt'?",
+        ),
+        (
+            {"task": "lm"},
+            ["model.rnn.hiden_size=3"],
+            "unknown config key 'model.rnn.hiden_size'; did you mean 'model.rnn.hidden_size'?",
+        ),
+        (
+            {"task": "lm"},
+            ["model.encoder.cell=gru"],  # a classifier key is not an LM key
+            "unknown config key 'model.encoder'",
+        ),
+        ({"task": "lm"}, ["data.bptt=x"], "config key 'data.bptt' must be an integer, got 'x'"),
+        ({"task": "lm"}, ["data.bptt=1"], "data.bptt (1) must be at least 2"),
+        ({"task": "lm"}, ["trainer.monitor=val_acc"], "trainer.monitor ('val_acc') must be"),
+        ({"task": "lm"}, ["model.rnn.dropout=1"], "model.rnn.dropout (1.0) must be in [0, 1)"),
+        (
+            {"task": "lm"},
+            ["model.rnn.hidden_size=300"],
+            "model.tie_weights needs model.embedding.dim (200) equal to model.rnn.hidden_size "
+            "(300)",
+        ),
+        (
+            {"task": "lm", "model": {"type": "transformer", "embedding": {"dim": 30}}},
+            ["model.tie_weights=false"],
+            "model.transformer.num_heads (4) must divide model.embedding.dim (30)",
+        ),
+        ({"task": "lm"}, ["optim.optimizer=rmsprop"], "config key 'optim.optimizer' must be one"),
+    ],
+)
+def test_lm_keys_are_validated(data, overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(data, overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_lm_config_round_trips_through_yaml(tmp_path):
+    config = load_config({"task": "lm"}, ["data.variable_bptt=true", "model.type=transformer"])
+    path = tmp_path / "lm.yaml"
+    path.write_text(dump_yaml(config), encoding="utf-8")
+    assert load_config(path) == config
 
 
 def test_dump_yaml_round_trips(tmp_path):

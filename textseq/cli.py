@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model from a YAML config and write a model directory",
         description="Train a model from a YAML config and write a model directory "
-        "(config.yaml, vocab.json, labels.json, model.safetensors, metrics.json, last.ckpt).",
+        "(config.yaml, vocab.json, labels.json for classifiers, model.safetensors, "
+        "metrics.json, last.ckpt). The config's task key (classify, lm or tag) chooses the schema.",
     )
     train.add_argument("config", nargs="?", help="YAML config file (optional with --resume)")
     train.add_argument(
@@ -237,6 +238,9 @@ def _configure_logging(*, quiet: bool) -> None:
     # Deprecation notices from inside dependencies are not actionable for users.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    # Language-model windows are an IterableDataset read in one process; its length only sizes
+    # the progress bar.
+    warnings.filterwarnings("ignore", message=".*`IterableDataset` has `__len__` defined.*")
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -184,7 +184,7 @@ class LMTransformerConfig:
 @dataclass
 class LMModelConfig:
     type: Literal["rnn", "transformer"] = "rnn"
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    embedding: EmbeddingConfig = field(default_factory=lambda: EmbeddingConfig(dim=200))
     rnn: LMRecurrentConfig = field(default_factory=LMRecurrentConfig)
     transformer: LMTransformerConfig = field(default_factory=LMTransformerConfig)
     # Share the input embedding with the output projection (Press & Wolf 2017; Inan et al.
@@ -300,8 +300,12 @@ def schema_for(task: Any) -> type:
 # --- validation ----------------------------------------------------------------------------
 
 
-def from_dict(data: dict[str, Any] | None, cls: type = Config, prefix: str = "") -> Any:
-    """Builds `cls` from nested dicts, checking every key and value."""
+def from_dict(
+    data: dict[str, Any] | None, cls: type = Config, prefix: str = "", base: Any = None
+) -> Any:
+    """Builds `cls` from nested dicts, checking every key and value. Keys not given keep the
+    value in `base` when given (a task's own defaults for a shared section), else the class
+    default."""
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'the config'} must be a mapping, got {data!r}")
@@ -313,26 +317,14 @@ def from_dict(data: dict[str, Any] | None, cls: type = Config, prefix: str = "")
             raise ConfigError(_unknown_key_message(prefix + str(key), list(fields), prefix))
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
-            # A section given in part keeps the defaults of its parent's field, which may
-            # differ from the section class's own (a tagger's 50-d embeddings).
-            factory = fields[key].default_factory
-            if isinstance(value, dict) and factory is not dataclasses.MISSING:
-                value = _merged(dataclasses.asdict(factory()), value)
-            values[key] = from_dict(value, hint, prefix=f"{prefix}{key}.")
+            default = fields[key].default_factory  # sections always have a factory
+            section_base = getattr(base, key) if base is not None else default()
+            values[key] = from_dict(value, hint, prefix=f"{prefix}{key}.", base=section_base)
         else:
             values[key] = _check_value(value, hint, prefix + key)
+    if base is not None:
+        return dataclasses.replace(base, **values)
     return cls(**values)
-
-
-def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `update`'s keys put in, recursively for nested mappings."""
-    result = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _merged(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 def _unknown_key_message(key: str, valid: list[str], prefix: str) -> str:

@@ -29,7 +29,7 @@ from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
 from textseq.data.sources import load_examples, split_off
 from textseq.errors import ConfigError, DataError, ModelDirError
-from textseq.model_dir import partial_dir, publish, required_files, write_json, write_manifest
+from textseq.model_dir import REQUIRED_BY_TASK, partial_dir, publish, write_json, write_manifest
 from textseq.models.classifier import TextClassifier, build_text_classifier
 from textseq.tasks.classification import MONITOR_MODES, ClassificationTask
 from textseq.text.pipeline import (
@@ -272,7 +272,8 @@ def _resume_checkpoint(resume_dir: Path) -> str:
                 if (resume_dir / "config.yaml").is_file()
                 else "classify"
             )
-            for needed in required_files(task):
+            # The weights come from the checkpoint; the rest of a model directory must be there.
+            for needed in ("config.yaml", "vocab.json", *REQUIRED_BY_TASK.get(task, ())):
                 if not (resume_dir / needed).is_file():
                     raise ModelDirError(f"cannot resume from {resume_dir}: {needed} is missing")
             return str(candidate)
