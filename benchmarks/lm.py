@@ -4,8 +4,9 @@ configs trained on the same data with the same budget in one run, side by side.
     python benchmarks/lm.py --set trainer.max_epochs=1 --set data.limit_train=300000
 
 Prints, for each model: validation loss in nats per character (and bits per character),
-training seconds, parameters, generation speed in characters per second (sampling, one
-sequence, token by token as `textseq generate` does) and one generated sample. `--set`
+training seconds, parameters, generation speed in characters per second of wall time and of
+CPU time (sampling, one sequence, token by token as `textseq generate` does) and one
+generated sample. `--set`
 overrides apply to every model (e.g. a smaller budget); a model's own overrides follow its
 name: `--model "lstm: model.rnn.hidden_size=512"`. Data comes from the named corpus (its
 mirror is read when $TEXTSEQ_DATASETS is set).
@@ -39,11 +40,12 @@ def run(name: str, config: Path, overrides: list[str], out: Path, args) -> dict:
     model = textseq.load(directory)
     scored = model.evaluate(read_corpus_lines(args.eval), batch_size=16)
     model.generate(args.prompt, max_tokens=20, seed=0)  # warm-up
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sample = model.generate(
         args.prompt, max_tokens=args.tokens, temperature=args.temperature, seed=args.seed
     )[0]
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     return {
         "val_nats_per_char": scored["loss"],
         "val_bits_per_char": scored["bits_per_character"],
@@ -53,6 +55,8 @@ def run(name: str, config: Path, overrides: list[str], out: Path, args) -> dict:
         "train_chars": metrics["data"]["train_tokens"],
         "parameters": sum(p.numel() for p in {id(p): p for p in model.model.parameters()}.values()),
         "chars_per_second": args.tokens / seconds,
+        # On a shared machine wall time depends on the other processes; CPU time does not.
+        "chars_per_cpu_second": args.tokens / cpu_seconds,
         "threads": torch.get_num_threads(),
         "sample": sample,
     }
@@ -95,7 +99,7 @@ def main() -> int:
           f"{' '.join(args.overrides) or 'none'}\n")  # fmt: skip
     header = (
         f"{'model':<13}{'params':>10}{'train chars':>13}{'epochs':>8}{'train s':>9}"
-        f"{'val nats/char':>15}{'val bpc':>9}{'gen chars/s':>13}"
+        f"{'val nats/char':>15}{'val bpc':>9}{'gen chars/s':>13}{'per CPU s':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -104,6 +108,7 @@ def main() -> int:
             f"{name:<13}{row['parameters']:>10,}{row['train_chars']:>13,}{row['epochs']:>8}"
             f"{row['train_seconds']:>9.1f}{row['val_nats_per_char']:>15.4f}"
             f"{row['val_bits_per_char']:>9.4f}{row['chars_per_second']:>13,.0f}"
+            f"{row['chars_per_cpu_second']:>11,.0f}"
         )
     for name, row in rows.items():
         print(f"\n--- {name} sample (prompt {args.prompt!r}, temperature {args.temperature}, "
