@@ -12,6 +12,7 @@ from textseq.config import (
     Config,
     DataConfig,
     LMConfig,
+    TagConfig,
     apply_overrides,
     dump_yaml,
     from_dict,
@@ -341,7 +342,9 @@ def test_the_task_key_chooses_the_schema():
     assert load_config({"task": "lm", "trainer": {"max_epochs": 2}}).trainer.monitor == "val_loss"
     assert isinstance(load_config({}, ["task=lm", "data.bptt=70"]), LMConfig)
     assert load_config({}, ["task=lm", "data.bptt=70"]).data.bptt == 70
-    with pytest.raises(ConfigError, match="config key 'task' must be one of 'classify', 'lm', got"):
+    with pytest.raises(
+        ConfigError, match="config key 'task' must be one of 'classify', 'lm', 'tag', got"
+    ):
         load_config({"task": "translate"})
 
 
@@ -479,3 +482,40 @@ def test_old_configs_without_an_encoder_type_are_rnn_models():
     config = load_config({"model": {"encoder": {"cell": "gru"}}})
     assert config.model.encoder.type == "rnn"
     assert load_config({}, ["model.encoder.type=transformer"]).model.encoder.num_heads == 4
+
+
+# --- tagging (task: tag) -------------------------------------------------------------------
+
+
+def test_task_tag_selects_the_tagging_schema_with_its_own_defaults():
+    config = load_config({"task": "tag", "model": {"embedding": {"vectors": "glove.6B.50d"}}})
+    assert isinstance(config, TagConfig)
+    # A section given in part keeps the tagger's defaults, not the generic section's.
+    assert config.model.embedding.dim == 50 and config.model.embedding.dropout == 0.5
+    assert config.trainer.monitor == "val_f1" and config.text.tokenizer == "whitespace"
+    assert load_config({"task": "tag"}, ["model.encoder.type=transformer"]).model.encoder.type == (
+        "transformer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.tags=pos", "data.tags 'pos' are plain tags: set model.scheme=plain"),
+        ("model.dropout=1.0", r"model.dropout (1.0) must be in [0, 1)"),
+        ("model.chars.kernel_size=0", "model.chars.kernel_size must be at least 1"),
+        ("model.casing_dim=-1", "model.casing_dim must be at least 0"),
+        ("optim.class_weights=balanced", "optim.class_weights must be null for a tagger"),
+        ("model.encoder.type=transformer", "model.encoder.num_heads (3) must divide"),
+    ],
+)
+def test_tag_range_checks(override, message):
+    overrides = [override] + (["model.encoder.num_heads=3"] if "transformer" in override else [])
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": "tag"}, overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_unknown_tag_key_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"did you mean 'model.chars.kernel_size'"):
+        load_config({"task": "tag"}, ["model.chars.kernel=3"])

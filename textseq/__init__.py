@@ -4,11 +4,15 @@ import textseq
 directory = textseq.train("configs/sst2_bilstm_attention.yaml", out="runs/sst2")
 model = textseq.load(directory)
 model.predict(["a fine film", "a dull, lifeless script"])
+model.explain("not bad at all").save("why.html")  # saliency and attention, see textseq.explain
 
 lm = textseq.load(textseq.train("configs/ptb_lstm_small.yaml", out="runs/ptb_small"))
 lm.generate("the company said", max_tokens=20, top_p=0.9, seed=1)
 lm.perplexity("the company said it expects higher earnings\n")
-model.explain("not bad at all").save("why.html")  # saliency and attention, see textseq.explain
+
+tagger = textseq.load(textseq.train("configs/conll2003_bilstm_crf.yaml", out="runs/ner"))
+tagger.predict(["U.N. official Ekeus heads for Baghdad ."])  # tags, entities, confidences
+tokens, tags, probabilities = tagger.marginals("Peter Blackburn")  # tokens x tags
 """
 
 from __future__ import annotations
@@ -22,18 +26,26 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from textseq.lm_predictor import LanguageModelPredictor
     from textseq.predictor import TextClassifierPredictor
+    from textseq.tag_predictor import TaggerPredictor
 
 
-def load(directory: str | Path) -> TextClassifierPredictor | LanguageModelPredictor:
+def load(
+    directory: str | Path,
+) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
-    (`predict`, `evaluate`) or a language model (`generate`, `perplexity`, `evaluate`), as its
-    manifest says."""
+    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
+    tagger (`predict`, `marginals`, `evaluate`), as its manifest says."""
     from textseq.model_dir import check_model_dir
 
-    if check_model_dir(directory).get("task") == "lm":
+    task = check_model_dir(directory).get("task")
+    if task == "lm":
         from textseq.lm_predictor import LanguageModelPredictor
 
         return LanguageModelPredictor.load(directory)
+    if task == "tag":
+        from textseq.tag_predictor import TaggerPredictor
+
+        return TaggerPredictor.load(directory)
     from textseq.predictor import TextClassifierPredictor
 
     return TextClassifierPredictor.load(directory)

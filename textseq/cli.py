@@ -1,5 +1,5 @@
-"""The `textseq` command line: train, evaluate, predict, explain, neighbors, embeddings-plot
-(classifiers), generate (language models).
+"""The `textseq` command line: train, evaluate, predict (classifiers and taggers), explain,
+neighbors, embeddings-plot (classifiers), generate (language models).
 
 Every verb takes one config file or model directory. Results go to stdout as JSON; progress
 and messages go to stderr. Errors in input print one line and exit with status 2.
@@ -27,6 +27,10 @@ examples:
   textseq train configs/ptb_lstm_small.yaml --out runs/ptb_small     # a language model
   textseq evaluate runs/ptb_small --data ptb:test                     # loss, perplexity, tokens
   textseq generate runs/ptb_small --prompt "the market" --top-p 0.9 --seed 1
+  textseq train configs/conll2003_bilstm_crf.yaml --out runs/ner             # a tagger
+  textseq evaluate runs/ner --data conll2003:test      # entity P/R/F1 per type, token accuracy
+  textseq predict runs/ner "U.N. official Ekeus heads for Baghdad ."
+  textseq predict runs/ner --tokens "U.N. official Ekeus heads for Baghdad ." --nbest 3
 
   textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
   textseq neighbors runs/sst2 good -k 5
@@ -35,7 +39,9 @@ examples:
 data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:SPLIT
 (sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test);
 for language models a plain-text file (.txt, optionally .gz) or a named corpus
-(ptb:train|valid|test, tiny_shakespeare:train|valid, wikitext2:train|valid|test).
+(ptb:train|valid|test, tiny_shakespeare:train|valid, wikitext2:train|valid|test);
+for taggers a CoNLL file (token per line, optionally .gz) or conll2003:train|dev|test
+(NER or POS tags, as the model was trained).
 Named datasets are read from $TEXTSEQ_DATASETS when set, else downloaded once into
 $TEXTSEQ_CACHE (default ~/.cache/textseq).
 """
@@ -45,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textseq",
         description="Sequence models over text: train, evaluate, use and explain text "
-        "classifiers and language models.",
+        "classifiers, taggers and language models.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -60,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model from a YAML config and write a model directory",
         description="Train a model from a YAML config and write a model directory "
         "(config.yaml, vocab.json, labels.json for classifiers, model.safetensors, "
-        "metrics.json, last.ckpt). The config's task key (classify or lm) chooses the schema.",
+        "metrics.json, last.ckpt). The config's task key (classify, lm or tag) chooses the schema.",
     )
     train.add_argument("config", nargs="?", help="YAML config file (optional with --resume)")
     train.add_argument(
@@ -87,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a model. A classifier on labelled data prints n, accuracy, "
         "macro_f1, per_class precision/recall/f1/support, labels and confusion_matrix (rows: "
         "true label, columns: predicted). A language model on a corpus prints loss (nats per "
-        "token), perplexity (word level) or bits_per_character (character level), and tokens.",
+        "token), perplexity (word level) or bits_per_character (character level), and tokens. "
+        "A tagger on CoNLL data prints n, tokens, accuracy (per token), entity-level precision, "
+        "recall, f1 and per_type scores (seqeval), and sentences_per_second.",
     )
     evaluate.add_argument("model", metavar="DIR", help="model directory")
     evaluate.add_argument("--data", required=True, metavar="SPEC", help="file or NAME:SPLIT")
@@ -98,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="texts per batch (classifiers, 256) or contiguous streams (language models, 10)",
     )
+    _conll_options(evaluate)
 
     predict = verbs.add_parser(
         "predict",
         help="label texts; writes one JSON line per text",
         description="Label texts given as arguments, in a file (--file), or on stdin (one per "
-        'line). Writes one JSON line per text: {"text", "label", "probs": {label: p}}.',
+        'line). Writes one JSON line per text: {"text", "label", "probs": {label: p}} for a '
+        'classifier; {"tokens", "tags", "confidences", "entities": [{"text", "type", "start", '
+        '"end", "confidence"}]} for a tagger (start, end: token positions, end exclusive).',
     )
     predict.add_argument("model", metavar="DIR", help="model directory")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label")
@@ -118,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _column_options(predict, labels=False)
     predict.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+    predict.add_argument(
+        "--tokens",
+        action="store_true",
+        help="(taggers) the texts are already tokenised: split them on whitespace only",
+    )
+    predict.add_argument(
+        "--nbest",
+        type=int,
+        default=1,
+        help='(taggers with a CRF) add "nbest": the N best tag sequences with their scores',
+    )
 
     generate = verbs.add_parser(
         "generate",
@@ -201,6 +223,18 @@ def _column_options(parser: argparse.ArgumentParser, *, labels: bool = True) -> 
         parser.add_argument(
             "--label-column", default="label", help="label column of a file (label)"
         )
+
+
+def _conll_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-column", type=int, default=0, help="(taggers) token column of a CoNLL file (0)"
+    )
+    parser.add_argument(
+        "--tag-column",
+        type=int,
+        default=-1,
+        help="(taggers) tag column of a CoNLL file; negative counts from the end (-1)",
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -288,6 +322,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from textseq.data.sources import load_examples
 
     model = textseq.load(args.model)
+    if _is_tagger(model):
+        from textseq.data.conll import load_tagged
+
+        sentences = load_tagged(
+            args.data,
+            tag_set=model.config.data.tags,
+            token_column=args.token_column,
+            tag_column=args.tag_column,
+        )
+        print(json.dumps(model.evaluate(sentences, batch_size=args.batch_size or 256)))
+        return 0
     if _is_language_model(model):
         from textseq.data.corpus import read_corpus_lines
 
@@ -307,13 +352,20 @@ def _is_language_model(model) -> bool:
     return isinstance(model, LanguageModelPredictor)
 
 
+def _is_tagger(model) -> bool:
+    from textseq.tag_predictor import TaggerPredictor
+
+    return isinstance(model, TaggerPredictor)
+
+
 def _generate(args: argparse.Namespace) -> int:
     import textseq
 
     model = textseq.load(args.model)
     if not _is_language_model(model):
         raise TextseqError(
-            f"{args.model} holds a classifier; generate needs a language model (task: lm). "
+            f"{args.model} holds a {'tagger' if _is_tagger(model) else 'classifier'}; generate "
+            "needs a language model (task: lm). "
             f"Label texts with: textseq predict {args.model} TEXT"
         )
     for name, value, low in (("--max-tokens", args.max_tokens, 0), ("--num", args.num, 1)):
@@ -375,6 +427,23 @@ def _predict(args: argparse.Namespace) -> int:
             f"{args.model} holds a language model, which does not label texts; continue a "
             f"prompt with: textseq generate {args.model} --prompt TEXT"
         )
+    if _is_tagger(model):
+        if args.explain:
+            raise TextseqError(
+                "--explain is for classifiers; a tagger's per-token tag probabilities are in "
+                '"confidences", and TaggerPredictor.marginals gives the whole matrix'
+            )
+        if args.nbest < 1:
+            raise TextseqError(f"--nbest ({args.nbest}) must be at least 1")
+        if args.nbest > 1 and model.config.model.output != "crf":
+            raise TextseqError("--nbest needs a tagger with a CRF output layer")
+        inputs = [text.split() if args.tokens else text for text in texts]
+        for result in model.predict(inputs, nbest=args.nbest, batch_size=args.batch_size):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return 0
+    if args.tokens or args.nbest != 1:
+        raise TextseqError("--tokens and --nbest are for taggers")
     if args.explain and not model.has_attention:
         raise TextseqError(
             f"--explain needs a model with attention pooling; this one pools with "

@@ -7,8 +7,8 @@ the wrong type or outside its choices is an error that names the key. Command-li
 disagree.
 
 Each task has its own top-level schema, chosen by the `task` key (`classify`: `Config`;
-`lm`: `LMConfig`); sections that mean the same thing in every task (`text`, `model.embedding`,
-`optim`, `trainer`) are the same dataclasses.
+`lm`: `LMConfig`; `tag`: `TagConfig`); sections that mean the same thing in every task
+(`text`, `model.embedding`, `optim`, `trainer`) are the same dataclasses.
 """
 
 from __future__ import annotations
@@ -227,8 +227,82 @@ class LMConfig:
         return dataclasses.asdict(self)
 
 
-SCHEMAS: dict[str, type] = {"classify": Config, "lm": LMConfig}  # the one place tasks are listed
-AnyConfig = Config | LMConfig
+# --- sequence labelling (task: tag) --------------------------------------------------------
+
+
+@dataclass
+class TagDataConfig:
+    train: str = "conll2003:train"  # a CoNLL file (optionally .gz) or NAME:SPLIT (conll2003)
+    val: str | None = "conll2003:dev"  # None: hold out val_fraction of the training sentences
+    val_fraction: float = 0.1
+    tags: Literal["ner", "pos"] = "ner"  # the tag set read from a named dataset
+    token_column: int = 0  # column of the token in a CoNLL file
+    tag_column: int = -1  # column of the tag in a CoNLL file (negative: from the end)
+    limit_train: int | None = None  # keep only N training sentences (quick runs)
+    limit_val: int | None = None
+    batch_size: int = 32  # sentences per batch
+    eval_batch_size: int = 256
+    bucket: bool = True  # length-bucketed batches
+    num_workers: int = 0  # DataLoader worker processes
+
+
+@dataclass
+class CharConfig:
+    type: Literal["none", "cnn", "lstm"] = "cnn"  # cnn: Ma & Hovy 2016; lstm: Lample et al. 2016
+    dim: int = 30  # character embedding size
+    hidden_size: int = 30  # filters of the CNN, or units per direction of the BiLSTM
+    kernel_size: int = 3  # width of the CNN's filters (characters)
+    min_freq: int = 1  # characters seen fewer times in training are <unk>
+
+
+@dataclass
+class TagEncoderConfig:
+    type: Literal["rnn", "transformer"] = "rnn"
+    cell: Literal["lstm", "gru", "rnn_tanh", "rnn_relu"] = "lstm"  # (rnn)
+    hidden_size: int = 200  # units per direction (rnn) or model width d_model (transformer)
+    num_layers: int = 1
+    bidirectional: bool = True  # (rnn)
+    dropout: float = 0.0  # between stacked rnn layers; inside transformer layers
+    num_heads: int = 4  # (transformer)
+    ff_dim: int = 512  # (transformer) feed-forward size
+    max_length: int = 512  # (transformer) longest sentence (sinusoidal positions)
+
+
+@dataclass
+class TagModelConfig:
+    embedding: EmbeddingConfig = field(default_factory=lambda: EmbeddingConfig(dim=50, dropout=0.5))
+    # Add every word the pretrained vectors know to the vocabulary, so that a test word never
+    # seen in training still finds its vector (the vectors' rows stay as they are).
+    words_from_vectors: bool = True
+    chars: CharConfig = field(default_factory=CharConfig)
+    casing_dim: int = 0  # size of the casing feature's embedding (0: no casing feature)
+    encoder: TagEncoderConfig = field(default_factory=TagEncoderConfig)
+    dropout: float = 0.5  # on the encoder's output (model.embedding.dropout: on its input)
+    output: Literal["crf", "softmax"] = "crf"  # linear-chain CRF or independent softmax
+    scheme: Literal["bio", "iobes", "plain"] = "iobes"  # how entity tags are modelled
+    constrained: bool = True  # forbid invalid BIO/IOBES transitions in the CRF
+
+
+@dataclass
+class TagConfig:
+    task: Literal["tag"] = "tag"
+    seed: int = 13
+    data: TagDataConfig = field(default_factory=TagDataConfig)
+    text: TextConfig = field(
+        default_factory=lambda: TextConfig(
+            lowercase=True, strip_html=False, remove_urls=False, tokenizer="whitespace"
+        )
+    )
+    model: TagModelConfig = field(default_factory=TagModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(monitor="val_f1"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {"classify": Config, "lm": LMConfig, "tag": TagConfig}  # every task
+AnyConfig = Config | LMConfig | TagConfig
 
 
 def schema_for(task: Any) -> type:
@@ -428,13 +502,15 @@ def load_config(
 ) -> AnyConfig:
     """A validated config from a YAML path, a dict or a config object, with overrides applied:
     a `Config` for classification, an `LMConfig` for `task: lm`."""
-    if isinstance(source, Config | LMConfig):
+    if isinstance(source, Config | LMConfig | TagConfig):
         source = source.to_dict()
     data = read_yaml(source) if isinstance(source, str | Path) else dict(source or {})
     schema = schema_for(_task_of(data, list(overrides)))
     config = from_dict(apply_overrides(data, list(overrides), schema), schema)
     if isinstance(config, LMConfig):
         validate_lm(config)
+    elif isinstance(config, TagConfig):
+        validate_tag(config)
     else:
         validate(config)
     return config
@@ -587,6 +663,43 @@ def validate(config: Config) -> None:
         raise ConfigError(
             "model.encoder.pretrained must name the encoder (a directory, package:NAME or a "
             "hub name) when model.encoder.type is pretrained"
+        )
+
+
+def validate_tag(config: TagConfig) -> None:
+    """Checks of a tagging config that types cannot express."""
+    model = config.model
+    checks = _shared_checks(config)
+    checks += [
+        (model.encoder.hidden_size >= 1, "model.encoder.hidden_size must be at least 1"),
+        (model.encoder.num_layers >= 1, "model.encoder.num_layers must be at least 1"),
+        (model.chars.dim >= 1, "model.chars.dim must be at least 1"),
+        (model.chars.hidden_size >= 1, "model.chars.hidden_size must be at least 1"),
+        (model.chars.kernel_size >= 1, "model.chars.kernel_size must be at least 1"),
+        (model.chars.min_freq >= 1, "model.chars.min_freq must be at least 1"),
+        (model.casing_dim >= 0, "model.casing_dim must be at least 0"),
+        (
+            config.trainer.monitor in ("val_f1", "val_acc", "val_loss"),
+            f"trainer.monitor ({config.trainer.monitor!r}) must be val_f1, val_acc or val_loss",
+        ),
+        (
+            config.optim.class_weights is None,
+            "optim.class_weights must be null for a tagger",
+        ),
+        (
+            not (config.data.tags == "pos" and model.scheme != "plain"),
+            f"data.tags 'pos' are plain tags: set model.scheme=plain (it is {model.scheme!r})",
+        ),
+    ]
+    for key in ("model.encoder.dropout", "model.dropout"):
+        value = _get(config, key)
+        checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
+    _check_all(checks)
+    encoder = model.encoder
+    if encoder.type == "transformer" and encoder.hidden_size % encoder.num_heads:
+        raise ConfigError(
+            f"model.encoder.num_heads ({encoder.num_heads}) must divide "
+            f"model.encoder.hidden_size ({encoder.hidden_size}), the transformer's width"
         )
 
 

@@ -4,6 +4,8 @@
     config.yaml         the resolved config the model was trained with
     vocab.json          token vocabulary
     labels.json         label names, in output order (classifiers only)
+    chars.json          character vocabulary (taggers only)
+    tags.json           tag names, in output order (taggers only)
     tokenizer.json      the trained subword tokenizer (BPE models only)
     pretrained/         a pretrained encoder's tokenizer files and config.json (its weights
                         are in model.safetensors with the rest)
@@ -31,7 +33,7 @@ MANIFEST = "textseq.json"
 FORMAT = "textseq.model"
 FORMAT_VERSION = 1
 REQUIRED = ("config.yaml", "vocab.json", "model.safetensors")
-REQUIRED_BY_TASK = {"classify": ("labels.json",), "lm": ()}
+REQUIRED_BY_TASK = {"classify": ("labels.json",), "lm": (), "tag": ("chars.json", "tags.json")}
 
 
 def required_files(task: str) -> tuple[str, ...]:

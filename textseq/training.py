@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import EpochSeeding, MetricsHistory
-from textseq.config import Config, LMConfig, dump_yaml, load_config, read_yaml
+from textseq.config import Config, LMConfig, TagConfig, dump_yaml, load_config, read_yaml
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
@@ -82,6 +82,12 @@ def train(
         from textseq.lm_training import train_language_model
 
         return train_language_model(
+            cfg, final=final, resume_dir=resume_dir, checkpoint=checkpoint, callbacks=callbacks
+        )
+    if isinstance(cfg, TagConfig):
+        from textseq.tag_training import train_tagger
+
+        return train_tagger(
             cfg, final=final, resume_dir=resume_dir, checkpoint=checkpoint, callbacks=callbacks
         )
 
@@ -211,7 +217,7 @@ def train(
 
 
 def make_trainer(
-    cfg: Config | LMConfig,
+    cfg: Config | LMConfig | TagConfig,
     work: Path,
     *,
     history: MetricsHistory,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
@@ -27,11 +29,14 @@ class TextDataModule(pl.LightningDataModule):
         bucket: bool = True,
         seed: int = 0,
         num_workers: int = 0,
+        collate: Callable | None = None,
     ):
         super().__init__()
         self.train_set = train
         self.val_set = val
-        self.collate = Collator(pad_index)
+        # Any dataset with per-item `lengths` fits; `collate` pads its items (default: token
+        # ids into a TextBatch).
+        self.collate = collate if collate is not None else Collator(pad_index)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.bucket = bucket

@@ -1,0 +1,149 @@
+"""The tagging system: a `SequenceTagger` plus its loss, metrics and optimiser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from textseq.data.tagging import TagBatch
+from textseq.tasks.classification import MONITOR_MODES
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from textseq.text.tags import convert
+
+
+def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Entity-level precision, recall and F1 (CoNLL's exact span match, seqeval's default
+    mode) overall (micro) and per entity type, from BIO tag sequences."""
+    from seqeval.metrics import classification_report
+
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0, digits=6)
+    per_type = {
+        name: {
+            "precision": round(float(row["precision"]), 6),
+            "recall": round(float(row["recall"]), 6),
+            "f1": round(float(row["f1-score"]), 6),
+            "support": int(row["support"]),
+        }
+        for name, row in report.items()
+        if not name.endswith(" avg")
+    }
+    micro = report["micro avg"]
+    return {
+        "precision": round(float(micro["precision"]), 6),
+        "recall": round(float(micro["recall"]), 6),
+        "f1": round(float(micro["f1-score"]), 6),
+        "per_type": per_type,
+    }
+
+
+def token_accuracy(gold: list[list[str]], predicted: list[list[str]]) -> float:
+    pairs = [
+        pair for gs, ps in zip(gold, predicted, strict=True) for pair in zip(gs, ps, strict=True)
+    ]
+    return sum(g == p for g, p in pairs) / max(len(pairs), 1)
+
+
+class TaggingTask(pl.LightningModule):
+    """Trains a tagger with the negative log-likelihood of its output layer (the CRF's
+    sequence likelihood, or per-token cross-entropy), averaged over real tokens.
+
+    Logged: train_loss; val_loss, val_acc (token accuracy) and, for entity schemes, val_f1
+    (entity-level micro F1 from seqeval, on BIO tags).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        tag_names: Sequence[str],
+        scheme: str,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        embedding_lr_scale: float = 1.0,
+        weight_decay: float = 0.0,
+        lr_factor: float = 0.5,
+        lr_patience: int = 1,
+        lr_decay_after: int | None = None,
+        monitor: str = "val_f1",
+    ):
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
+        if monitor not in MONITOR_MODES:
+            raise ValueError(f"monitor ({monitor!r}) must be one of {', '.join(MONITOR_MODES)}")
+        self.model = model
+        self.tag_names = list(tag_names)
+        self.scheme = scheme
+        self.optimizer_name = optimizer
+        self.lr = lr
+        self.embedding_lr_scale = embedding_lr_scale
+        self.weight_decay = weight_decay
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
+        self.lr_decay_after = lr_decay_after
+        self.monitor = monitor
+        self._gold: list[list[str]] = []
+        self._predicted: list[list[str]] = []
+        self._val_loss: list[tuple[float, int]] = []
+
+    def forward(self, batch: TagBatch) -> torch.Tensor:
+        return self.model(batch.word_ids, batch.lengths, batch.char_ids, batch.casing_ids)
+
+    def training_step(self, batch: TagBatch, batch_index: int) -> torch.Tensor:
+        emissions = self(batch)  # (B, T, K)
+        loss = self.model.output.loss(emissions, batch.tags, batch.mask)
+        self.log(
+            "train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch)
+        )
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._gold, self._predicted, self._val_loss = [], [], []
+
+    def validation_step(self, batch: TagBatch, batch_index: int) -> None:
+        mask = batch.mask  # (B, T)
+        emissions = self(batch)  # (B, T, K)
+        loss = self.model.output.loss(emissions, batch.tags, mask)
+        self._val_loss.append((float(loss), int(mask.sum())))
+        paths = self.model.output.decode(emissions, mask)  # (B, T)
+        for b, length in enumerate(batch.lengths.tolist()):
+            self._gold.append(self.as_bio(batch.tags[b, :length].tolist()))
+            self._predicted.append(self.as_bio(paths[b, :length].tolist()))
+
+    def as_bio(self, ids: list[int]) -> list[str]:
+        """Tag ids as tag names, entity tags in BIO (plain tags as they are)."""
+        names = [self.tag_names[i] for i in ids]
+        return (
+            names
+            if self.scheme in ("plain", "bio")
+            else convert(names, source=self.scheme, target="bio")
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        tokens = sum(n for _, n in self._val_loss)
+        loss = sum(value * n for value, n in self._val_loss) / max(tokens, 1)
+        self.log("val_loss", loss, prog_bar=True)
+        self.log("val_acc", token_accuracy(self._gold, self._predicted), prog_bar=True)
+        if self.scheme != "plain":
+            self.log("val_f1", entity_scores(self._gold, self._predicted)["f1"], prog_bar=True)
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(
+            self.model,
+            name=self.optimizer_name,
+            lr=self.lr,
+            embedding_lr_scale=self.embedding_lr_scale,
+            weight_decay=self.weight_decay,
+        )
+        scheduler = build_scheduler(
+            optimizer,
+            monitor=self.monitor,
+            mode=MONITOR_MODES[self.monitor],
+            factor=self.lr_factor,
+            patience=self.lr_patience,
+            decay_after=self.lr_decay_after,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
