@@ -114,9 +114,7 @@ def test_predict_raw_and_pretokenised(tagger, capsys):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_reloaded_tagger_marginals_and_heatmap(tagger, tmp_path):
-    from textseq.tag_plots import marginals_heatmap
-
+def test_reloaded_tagger_marginals_and_heatmap(tagger, tmp_path, capsys):
     model = textseq.load(tagger)
     tokens, tags, probabilities = model.marginals(SENTENCE)
     assert probabilities.shape == (7, len(tags))
@@ -125,8 +123,18 @@ def test_reloaded_tagger_marginals_and_heatmap(tagger, tmp_path):
     ids = model.tag_ids([tokens])[0]
     chosen = [probabilities[t, i].item() for t, i in enumerate(ids)]
     assert result["confidences"] == pytest.approx(chosen, abs=1e-5)
-    png = marginals_heatmap(tokens, tags, probabilities, tmp_path / "marginals.png")
+    # textseq explain: the same marginals as JSON, or drawn as a PNG heatmap
+    assert main(["-q", "explain", str(tagger), SENTENCE]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["tokens"] == tokens and printed["tags"] == result["tags"]
+    assert printed["tag_names"] == list(tags)
+    assert torch.allclose(torch.tensor(printed["marginals"]), probabilities, atol=1e-5)
+    png = tmp_path / "marginals.png"
+    assert main(["-q", "explain", str(tagger), SENTENCE, "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["-q", "explain", str(tagger), SENTENCE, "--out", str(tmp_path / "m.html")]) == 2
+    assert "drawn as a PNG" in capsys.readouterr().err
+    assert not (tmp_path / "m.html").exists()
 
 
 def test_tagger_errors(tagger, tmp_path, capsys):

@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "attention maps (Transformer encoders). Without --out, prints one JSON object: text, "
         "tokens, label, probs, saliency (signed, divided by its largest magnitude "
         "saliency_scale; positive pushes towards the predicted label), attention, "
-        "layer_attention and layer_tokens (null when the model has none).",
+        "layer_attention and layer_tokens (null when the model has none). For a tagger: "
+        "tokens, tags, tag_names and marginals (p(tag | sentence) per token), drawn as a "
+        "heatmap with --out FILE.png.",
     )
     explain.add_argument("model", metavar="DIR", help="model directory")
     explain.add_argument(
@@ -431,7 +433,7 @@ def _predict(args: argparse.Namespace) -> int:
         if args.explain:
             raise TextseqError(
                 "--explain is for classifiers; a tagger's per-token tag probabilities are in "
-                '"confidences", and TaggerPredictor.marginals gives the whole matrix'
+                f'"confidences", and textseq explain {args.model} TEXT gives the whole matrix'
             )
         if args.nbest < 1:
             raise TextseqError(f"--nbest ({args.nbest}) must be at least 1")
@@ -469,7 +471,10 @@ def _explain(args: argparse.Namespace) -> int:
         raise TextseqError("no text: give it as an argument or on stdin")
     if args.out is not None and not args.out.lower().endswith((".png", ".html", ".htm")):
         raise TextseqError(f"--out {args.out}: the name must end in .png or .html")
-    explanation = textseq.load(args.model).explain(text)
+    model = textseq.load(args.model)
+    if _is_language_model(model):
+        raise TextseqError(f"{args.model} holds a language model; explain is for classifiers")
+    explanation = model.explain(text)
     if args.out is None:
         print(json.dumps(explanation.to_dict(), ensure_ascii=False))
     else:

@@ -93,6 +93,33 @@ class Explanation:
         return save_explanation(self, path)
 
 
+@dataclass
+class TagExplanation:
+    """A tagger's uncertainty over one sentence: for every token t and tag k the marginal
+    p(y_t = k | sentence) (forward-backward for a CRF, the softmax for a per-token output);
+    each row sums to 1."""
+
+    tokens: list[str]
+    tags: list[str]  # the predicted tags, as `predict` prints them (BIO for entities)
+    tag_names: list[str]  # the columns of `marginals`
+    marginals: np.ndarray  # (T, K)
+
+    def to_dict(self, *, digits: int = 6) -> dict[str, Any]:
+        """A JSON-ready dict: tokens, tags, tag_names and marginals (T lists of K floats)."""
+        return {
+            "tokens": self.tokens,
+            "tags": self.tags,
+            "tag_names": self.tag_names,
+            "marginals": np.round(self.marginals, digits).tolist(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the marginals as a heatmap (PNG: tokens down, tags across)."""
+        from textseq.plots import plot_tag_marginals
+
+        return plot_tag_marginals(self.tokens, self.tag_names, self.marginals, path)
+
+
 class _EmbeddingTap:
     """A forward hook on the model's `embedding` that swaps its output for a leaf tensor which
     requires grad, so ∂ logits / ∂ embeddings can be read without touching `forward` (and works

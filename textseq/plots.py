@@ -180,6 +180,41 @@ def save_explanation_png(explanation: Explanation, path: str | Path) -> Path:
     return _save_figure(explanation_figure(explanation), Path(path))
 
 
+def plot_tag_marginals(
+    tokens: Sequence[str],
+    tag_names: Sequence[str],
+    marginals: np.ndarray,  # (T, K), rows summing to 1
+    path: str | Path,
+) -> Path:
+    """A tagger's per-token tag marginals as a heatmap (tokens down, tags across, the value
+    written in each cell of at least 0.05), saved as a PNG."""
+    if Path(path).suffix.lower() != ".png":
+        raise TextseqError(f"{path}: a tagger's marginals are drawn as a PNG (FILE.png)")
+    matrix = np.asarray(marginals, dtype=float)
+    if matrix.shape != (len(tokens), len(tag_names)):
+        raise ValueError(
+            f"marginals have shape {matrix.shape}, expected ({len(tokens)}, {len(tag_names)})"
+        )
+    figure = _figure(1.5 + 0.55 * len(tag_names), 1.2 + 0.35 * len(tokens))
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(tag_names)), labels=[_label(t) for t in tag_names], rotation=60)
+    axes.set_yticks(range(len(tokens)), labels=[_label(t) for t in tokens])
+    for row, column in zip(*np.nonzero(matrix >= 0.05), strict=True):
+        value = matrix[row, column]
+        axes.text(
+            column,
+            row,
+            f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if value > 0.6 else "black",
+        )
+    figure.colorbar(image, ax=axes, fraction=0.04, label="p(tag | sentence)")
+    return _save_figure(figure, Path(path))
+
+
 def plot_embeddings(projection: Projection, path: str | Path) -> Path:
     """A PNG scatter of projected words, each point labelled with its word."""
     figure = _figure(7.0, 6.0)

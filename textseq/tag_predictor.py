@@ -21,6 +21,7 @@ from textseq.config import TagConfig, load_config, read_yaml
 from textseq.data.conll import TaggedSentence
 from textseq.data.tagging import TagCollator, TagEncoder
 from textseq.errors import DataError, ModelDirError
+from textseq.explain import TagExplanation
 from textseq.model_dir import check_model_dir
 from textseq.models.tagger import SequenceTagger
 from textseq.tasks.tagging import entity_scores, token_accuracy
@@ -207,13 +208,20 @@ class TaggerPredictor:
 
     def marginals(self, tokens: str | Sequence[str]) -> tuple[list[str], list[str], torch.Tensor]:
         """(tokens, tag names, probabilities (tokens x tags)): p(y_t = tag | sentence) for
-        every token and tag; each row sums to 1. Raw text is tokenised first. This is what
-        `textseq.tag_plots.marginals_heatmap` draws."""
+        every token and tag; each row sums to 1. Raw text is tokenised first. `explain` wraps
+        it with the predicted tags for `textseq explain`."""
         token_list = self.tokenize(tokens) if isinstance(tokens, str) else list(tokens)
         for _, batch, emissions in self._batches([token_list], 1):
             matrix = self.model.output.marginals(emissions, batch.mask)[0]  # (T, K)
             return token_list, self.tags, matrix.float()
         raise DataError("no tokens")
+
+    def explain(self, text: str | Sequence[str]) -> TagExplanation:
+        """The per-token tag marginals of one sentence with its predicted tags (what
+        `textseq explain` prints, or draws as a heatmap with `.save("FILE.png")`)."""
+        tokens, tag_names, matrix = self.marginals(text)
+        tags = self.predict([tokens])[0]["tags"]
+        return TagExplanation(tokens, tags, list(tag_names), matrix.numpy())
 
     # --- evaluation ----------------------------------------------------------------------
 
