@@ -9,9 +9,11 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
+import torch
 import yaml
 
 import textseq
+from textseq.callbacks import MetricsHistory
 from textseq.data.readers import read_examples
 from textseq.errors import ConfigError
 
@@ -115,8 +117,12 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert (partial / "checkpoints" / "last.ckpt").is_file()
     with pytest.raises(textseq.errors.ModelDirError, match="unfinished run"):
         textseq.load(tmp_path / "split")
+    saved = torch.load(partial / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
+    [first_seconds] = [v["train_seconds"] for k, v in saved.items() if "MetricsHistory" in k]
     resumed = textseq.train(resume=partial)
     assert resumed == tmp_path / "split"
+    # The training time counts the interrupted invocation's epoch too.
+    assert json.loads((resumed / "metrics.json").read_text())["train_seconds"] > first_seconds > 0
     expected = json.loads((whole / "metrics.json").read_text())["epochs"]
     actual = json.loads((resumed / "metrics.json").read_text())["epochs"]
     assert len(actual) == len(expected) == 3
@@ -265,3 +271,12 @@ def test_frozen_pretrained_vectors_train_and_resume_from_a_finished_model(tmp_pa
     assert [row["epoch"] for row in epochs] == [1, 2]
     after = textseq.load(first)
     assert torch.equal(after.model.embedding.weight, weights)
+
+
+def test_training_seconds_add_up_over_the_invocations_of_a_resumed_run():
+    history = MetricsHistory()
+    history.load_state_dict({"epochs": [], "validations": [], "train_seconds": 100.0})
+    history.on_fit_start(None, None)
+    assert 100.0 <= history.train_seconds < 110.0
+    assert history.state_dict()["train_seconds"] >= 100.0
+    assert MetricsHistory().train_seconds == 0.0

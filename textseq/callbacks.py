@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -42,6 +43,18 @@ class MetricsHistory(pl.Callback):
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
         self.validations: list[dict[str, float]] = []
+        self._earlier_seconds = 0.0  # training time of the invocations a resumed run continues
+        self._started: float | None = None
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall-clock seconds spent in `fit`, summed over every invocation of a resumed run
+        (up to the checkpoint it resumed from)."""
+        running = 0.0 if self._started is None else time.perf_counter() - self._started
+        return self._earlier_seconds + running
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
@@ -75,11 +88,19 @@ class MetricsHistory(pl.Callback):
             log.info("epoch %d/%d: %s", row["epoch"], trainer.max_epochs, shown)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "validations": self.validations}
+        return {
+            "epochs": self.epochs,
+            "validations": self.validations,
+            "train_seconds": self.train_seconds,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.epochs = list(state_dict["epochs"])
         self.validations = list(state_dict.get("validations", []))
+        # Restored before or after on_fit_start: either way only this invocation's time runs on.
+        self._earlier_seconds = float(state_dict.get("train_seconds", 0.0))
+        if self._started is not None:
+            self._started = time.perf_counter()
 
 
 def _finite(value: Any) -> float:

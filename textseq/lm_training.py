@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,7 +48,13 @@ def train_language_model(
     """Trains the language model `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import _prepare_work_dir, _pretrained_vectors, _save_weights, make_trainer
+    from textseq.training import (
+        _prepare_work_dir,
+        _pretrained_vectors,
+        _save_weights,
+        fit,
+        make_trainer,
+    )
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -98,18 +103,8 @@ def train_language_model(
     )
     history = MetricsHistory()
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    started = time.perf_counter()
-    try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
-    except BaseException:
-        if is_main and (work / "checkpoints" / "last.ckpt").is_file():
-            log.error(
-                "training stopped early; its last finished epoch is saved, continue with: "
-                "textseq train --resume %s",
-                work,
-            )
-        raise
-    seconds = time.perf_counter() - started
+    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
+    seconds = history.train_seconds
     if not trainer.is_global_zero:
         return final
     if checkpointing.best_model_path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import shutil
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,18 +169,8 @@ def train(
     )
     history = MetricsHistory()
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    started = time.perf_counter()
-    try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
-    except BaseException:
-        if is_main and (work / "checkpoints" / "last.ckpt").is_file():
-            log.error(
-                "training stopped early; its last finished epoch is saved, continue with: "
-                "textseq train --resume %s",
-                work,
-            )
-        raise
-    seconds = time.perf_counter() - started
+    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
+    seconds = history.train_seconds
     if not trainer.is_global_zero:
         return final
 
@@ -214,6 +203,28 @@ def train(
     publish(work, final)
     log.info("model written to %s", final)
     return final
+
+
+def fit(
+    trainer: pl.Trainer,
+    task: pl.LightningModule,
+    *,
+    datamodule: pl.LightningDataModule,
+    checkpoint: str | None,
+    work: Path,
+) -> None:
+    """`trainer.fit`, resuming from `checkpoint` if given; when it fails after an epoch was
+    saved, the error log names the command that continues the run."""
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    except BaseException:
+        if trainer.is_global_zero and (work / "checkpoints" / "last.ckpt").is_file():
+            log.error(
+                "training stopped early; its last finished epoch is saved, continue with: "
+                "textseq train --resume %s",
+                work,
+            )
+        raise
 
 
 def make_trainer(
