@@ -42,6 +42,7 @@ def test_train_evaluate_predict_and_reload_offline(
         "data.limit_train=320",
         "data.batch_size=16",
         "trainer.max_epochs=1",
+        "trainer.val_check_interval=1.0",
         "trainer.threads=1",
         "trainer.progress_bar=false",
         "optim.lr=0.003",
