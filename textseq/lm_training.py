@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 
-from textseq.callbacks import MetricsHistory
 from textseq.config import LMConfig, dump_yaml
 from textseq.data.corpus import LMDataModule, read_corpus_lines
 from textseq.errors import ConfigError, DataError
-from textseq.model_dir import partial_dir, publish, write_json, write_manifest
+from textseq.model_dir import partial_dir
 from textseq.tasks.language_modelling import LanguageModelTask
 from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline, save_pipeline
 from textseq.text.tokenizers import create_tokenizer
@@ -48,13 +46,7 @@ def train_language_model(
     """Trains the language model `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import (
-        _prepare_work_dir,
-        _pretrained_vectors,
-        _save_weights,
-        fit,
-        make_trainer,
-    )
+    from textseq.training import _prepare_work_dir, _pretrained_vectors, fit_and_publish
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -101,42 +93,23 @@ def train_language_model(
         variable_bptt=cfg.data.variable_bptt,
         seed=cfg.seed,
     )
-    history = MetricsHistory()
-    trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
-    seconds = history.train_seconds
-    if not trainer.is_global_zero:
-        return final
-    if checkpointing.best_model_path:
-        state = torch.load(checkpointing.best_model_path, map_location="cpu", weights_only=True)
-        task.load_state_dict(state["state_dict"])
-    _save_weights(model, work / "model.safetensors")
-    last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
-    shutil.copyfile(last, work / "last.ckpt")
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)
-    scored = [row for row in history.epochs if "val_loss" in row]
-    best = min(scored, key=lambda row: row["val_loss"]) if scored else None
-    write_json(
-        work / "metrics.json",
-        {
-            "monitor": "val_loss",
-            "best_epoch": None if best is None else int(best["epoch"]),
-            "best": None if best is None else {k: v for k, v in best.items() if k != "epoch"},
-            "train_seconds": round(seconds, 2),
-            "epochs": history.epochs,
-            "data": {
-                "train_tokens": train_ids.numel(),
-                "val_tokens": val_ids.numel(),
-                "vocab_size": len(pipeline.vocab),
-                "level": "character" if is_character_level(cfg) else "word",
-                "vector_coverage": None if coverage is None else str(coverage),
-            },
+    return fit_and_publish(
+        cfg,
+        task,
+        model,
+        datamodule=datamodule,
+        work=work,
+        final=final,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        data={
+            "train_tokens": train_ids.numel(),
+            "val_tokens": val_ids.numel(),
+            "vocab_size": len(pipeline.vocab),
+            "level": "character" if is_character_level(cfg) else "word",
+            "vector_coverage": None if coverage is None else str(coverage),
         },
     )
-    write_manifest(work, task=cfg.task)
-    publish(work, final)
-    log.info("model written to %s", final)
-    return final
 
 
 def _read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:

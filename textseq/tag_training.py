@@ -10,21 +10,19 @@ that are the same for every task (output directory, trainer, weights, manifest) 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 
-from textseq.callbacks import MetricsHistory
 from textseq.config import TagConfig, dump_yaml
 from textseq.data.conll import TaggedSentence, load_tagged
 from textseq.data.datamodule import TextDataModule
 from textseq.data.sources import split_off
 from textseq.data.tagging import TagCollator, TagEncoder
 from textseq.errors import ConfigError
-from textseq.model_dir import partial_dir, publish, write_json, write_manifest
+from textseq.model_dir import partial_dir
 from textseq.models.tagger import SequenceTagger, build_sequence_tagger
 from textseq.tasks.tagging import TaggingTask
 from textseq.text.tags import allowed_transitions
@@ -43,7 +41,7 @@ def train_tagger(
     """Trains the tagger `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import _prepare_work_dir, _sample, _save_weights, fit, make_trainer
+    from textseq.training import _prepare_work_dir, _sample, fit_and_publish
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -111,42 +109,24 @@ def train_tagger(
         num_workers=cfg.data.num_workers,
         collate=TagCollator(),
     )
-    history = MetricsHistory()
-    trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
-    seconds = history.train_seconds
-    if not trainer.is_global_zero:
-        return final
-    if checkpointing.best_model_path:
-        state = torch.load(checkpointing.best_model_path, map_location="cpu", weights_only=True)
-        task.load_state_dict(state["state_dict"])
-    _save_weights(model, work / "model.safetensors")
-    last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
-    shutil.copyfile(last, work / "last.ckpt")
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)
-    from textseq.training import _metrics_summary
-
-    write_json(
-        work / "metrics.json",
-        _metrics_summary(
-            history.epochs,
-            history.validations,
-            monitor=cfg.trainer.monitor,
-            seconds=seconds,
-            data={
-                "train_sentences": len(train_set),
-                "val_sentences": len(val_set),
-                "tags": encoder.tags.itos,
-                "vocab_size": len(encoder.words),
-                "chars": len(encoder.chars),
-                "vector_coverage": None if coverage is None else str(coverage),
-            },
-        ),
+    return fit_and_publish(
+        cfg,
+        task,
+        model,
+        datamodule=datamodule,
+        work=work,
+        final=final,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        data={
+            "train_sentences": len(train_set),
+            "val_sentences": len(val_set),
+            "tags": encoder.tags.itos,
+            "vocab_size": len(encoder.words),
+            "chars": len(encoder.chars),
+            "vector_coverage": None if coverage is None else str(coverage),
+        },
     )
-    write_manifest(work, task=cfg.task)
-    publish(work, final)
-    log.info("model written to %s", final)
-    return final
 
 
 def read_tagged_splits(cfg: TagConfig) -> tuple[list[TaggedSentence], list[TaggedSentence]]:

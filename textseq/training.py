@@ -167,17 +167,53 @@ def train(
         seed=cfg.seed,
         num_workers=cfg.data.num_workers,
     )
+    return fit_and_publish(
+        cfg,
+        task,
+        model,
+        datamodule=datamodule,
+        work=work,
+        final=final,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        data={
+            "train_examples": len(train_set),
+            "val_examples": len(val_set),
+            "labels": labels.itos,
+            "vocab_size": len(pipeline.vocab),
+            "truncated_train_texts": report.truncated,
+            "vector_coverage": None if coverage is None else str(coverage),
+        },
+    )
+
+
+def fit_and_publish(
+    cfg: Config | LMConfig | TagConfig,
+    task: pl.LightningModule,
+    model: torch.nn.Module,
+    *,
+    datamodule: pl.LightningDataModule,
+    work: Path,
+    final: Path,
+    checkpoint: str | None,
+    callbacks: Sequence[pl.Callback] = (),
+    data: dict[str, Any],
+) -> Path:
+    """The run choreography every task shares, once its data, model and work directory exist.
+
+    Trains `task` (resuming from `checkpoint`), keeps the best validation's weights of `model`
+    as `model.safetensors` and Lightning's `last.ckpt` for resuming, writes `metrics.json`
+    (its `data` section is the task's own) and the manifest, then publishes `work` as `final`
+    in one rename. Returns `final`; other DDP ranks return it without writing.
+    """
     history = MetricsHistory()
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
     fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
-    seconds = history.train_seconds
     if not trainer.is_global_zero:
         return final
-
-    best_path = checkpointing.best_model_path
-    if best_path:
-        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-        task.load_state_dict(state)
+    if checkpointing.best_model_path:
+        state = torch.load(checkpointing.best_model_path, map_location="cpu", weights_only=True)
+        task.load_state_dict(state["state_dict"])
     _save_weights(model, work / "model.safetensors")
     last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
     shutil.copyfile(last, work / "last.ckpt")
@@ -188,15 +224,8 @@ def train(
             history.epochs,
             history.validations,
             monitor=cfg.trainer.monitor,
-            seconds=seconds,
-            data={
-                "train_examples": len(train_set),
-                "val_examples": len(val_set),
-                "labels": labels.itos,
-                "vocab_size": len(pipeline.vocab),
-                "truncated_train_texts": report.truncated,
-                "vector_coverage": None if coverage is None else str(coverage),
-            },
+            seconds=history.train_seconds,
+            data=data,
         ),
     )
     write_manifest(work, task=cfg.task)
