@@ -208,3 +208,33 @@ def test_token_softmax_interface():
     assert paths[:, 0].tolist() == output.decode(emissions, mask).tolist()
     with pytest.raises(ValueError, match="needs a CRF"):
         output.nbest(emissions, mask, n=2)
+
+
+@pytest.mark.parametrize(("tags", "scheme"), [(None, "plain"), (IOBES_TAGS, "iobes")])
+def test_batched_viterbi_equals_one_sentence_at_a_time(tags, scheme):
+    """The batched recursion and back-trace (masked updates, gathers) decode each sentence as
+    if it were alone, for many lengths in one batch, and agree with n-best's first path."""
+    crf = make_crf(tags, scheme, seed=13, num_tags=6)
+    rng = random.Random(1)
+    lengths = [rng.randint(1, 30) for _ in range(40)]
+    emissions, mask = padded_batch(lengths, crf.num_tags, seed=14)
+    emissions = emissions.float() * 3
+    batched = crf.viterbi(emissions, mask)
+    first_of_nbest = crf.nbest(emissions, mask, n=1)[0][:, 0]
+    for b, length in enumerate(lengths):
+        alone = crf.viterbi(emissions[b : b + 1, :length], mask[b : b + 1, :length])[0]
+        assert batched[b, :length].tolist() == alone.tolist()
+        assert first_of_nbest[b, :length].tolist() == alone.tolist()
+        # Padding repeats the last real tag.
+        assert set(batched[b, length:].tolist()) <= {alone[-1].item()}
+
+
+def test_viterbi_path_scores_the_n_best_maximum():
+    """The Viterbi path's score s(y) is the best score n-best reports, on longer sentences
+    than brute force can enumerate."""
+    crf = make_crf(TAGS, "bio", seed=15)
+    emissions, mask = padded_batch([25, 9, 17], len(TAGS), seed=16)
+    emissions = emissions.float()
+    path = crf.viterbi(emissions, mask)
+    _, scores = crf.nbest(emissions, mask, n=2)
+    assert torch.allclose(crf.sequence_score(emissions, path, mask), scores[:, 0], atol=1e-4)

@@ -10,8 +10,13 @@ p(y | x) = exp(s(y)) / Z with Z = sum over every sequence y' of exp(s(y')).
 
 - `log_partition`: log Z by the forward algorithm, alpha_t(j) = logsumexp_i(alpha_{t-1}(i)
   + A[i, j]) + E[t, j], in O(n K^2).
-- `nbest` / `viterbi`: the n highest-scoring sequences (max-product instead of sum-product,
-  keeping the n best partial paths into every tag).
+- `viterbi`: the highest-scoring sequence (max-product instead of sum-product, with
+  back-pointers); `nbest`: the n highest-scoring ones, keeping the n best partial paths into
+  every tag.
+
+Every recursion is vectorised over the batch: one (B, K, K) operation per time step over
+time-major, contiguous emissions, padding handled by masked updates, back-traces by gathers;
+no per-sentence Python loop and no host synchronisation inside the loops.
 - `marginals`: p(y_t = j | x) by forward-backward, alpha_t(j) + beta_t(j) - log Z.
 - `sequence_log_probability`: log p of a partial assignment (tags fixed at some positions),
   which gives an entity's probability under the model.
@@ -88,14 +93,16 @@ class LinearChainCRF(nn.Module):
 
     def _forward_alphas(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """alpha (B, T, K): log of the summed exp-scores of every prefix ending in tag j at t,
-        carried unchanged through padding."""
+        carried unchanged through padding. One logsumexp over (B, K_prev, K) per time step
+        for the whole batch; the loop runs over time-major, contiguous emissions."""
         start, transitions, _ = self.scores()
-        alpha = start + emissions[:, 0]  # (B, K)
+        emissions = emissions.transpose(0, 1).contiguous()  # (T, B, K)
+        real = mask.transpose(0, 1).unsqueeze(2)  # (T, B, 1)
+        alpha = start + emissions[0]  # (B, K)
         alphas = [alpha]
-        for t in range(1, emissions.size(1)):
+        for t in range(1, emissions.size(0)):
             step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1)  # (B, K)
-            step = step + emissions[:, t]  # (B, K)
-            alpha = torch.where(mask[:, t, None], step, alpha)  # (B, K)
+            alpha = torch.where(real[t], step + emissions[t], alpha)  # (B, K)
             alphas.append(alpha)
         return torch.stack(alphas, dim=1)  # (B, T, K)
 
@@ -133,8 +140,10 @@ class LinearChainCRF(nn.Module):
             raise ValueError(f"n ({n}) must be at least 1")
         start, transitions, end = self.scores()
         batch, length, num_tags = emissions.shape
+        emissions = emissions.transpose(0, 1).contiguous()  # (T, B, K)
+        real_steps = mask.transpose(0, 1)[:, :, None, None]  # (T, B, 1, 1)
         best = emissions.new_full((batch, n, num_tags), float("-inf"))  # (B, N, K)
-        best[:, 0] = start + emissions[:, 0]
+        best[:, 0] = start + emissions[0]
         # Through padding every path is carried unchanged: rank r of tag j points to itself.
         identity = (
             torch.arange(n, device=emissions.device)[:, None] * num_tags
@@ -145,10 +154,9 @@ class LinearChainCRF(nn.Module):
             candidates = best.unsqueeze(3) + transitions  # (B, N, K_prev, K)
             candidates = candidates.reshape(batch, n * num_tags, num_tags)  # (B, N*K_prev, K)
             top, index = candidates.topk(n, dim=1)  # (B, N, K), (B, N, K)
-            step = top + emissions[:, t, None, :]  # (B, N, K)
-            real = mask[:, t, None, None]  # (B, 1, 1)
-            best = torch.where(real, step, best)  # (B, N, K)
-            pointers.append(torch.where(real, index, identity))  # (B, N, K)
+            step = top + emissions[t, :, None, :]  # (B, N, K)
+            best = torch.where(real_steps[t], step, best)  # (B, N, K)
+            pointers.append(torch.where(real_steps[t], index, identity))  # (B, N, K)
         final = (best + end).reshape(batch, n * num_tags)  # (B, N*K)
         scores, flat = final.topk(n, dim=1)  # (B, N), (B, N)
         rank, tag = flat // num_tags, flat % num_tags  # (B, N) each
@@ -161,9 +169,32 @@ class LinearChainCRF(nn.Module):
         return paths, scores
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The highest-scoring tag sequence: emissions (B, T, K), mask (B, T) -> (B, T)."""
-        paths, _ = self.nbest(emissions, mask, n=1)  # (B, 1, T)
-        return paths[:, 0]  # (B, T)
+        """The highest-scoring tag sequence: emissions (B, T, K), mask (B, T) -> (B, T),
+        padded by repeating the last real tag.
+
+        Viterbi (1967) for the whole batch at once: delta_t(j) = max_i(delta_{t-1}(i) +
+        A[i, j]) + E[t, j] with back-pointers psi_t(j) = argmax_i; padding carries delta
+        unchanged and points every tag to itself. The backtrace follows the pointers of all
+        sentences together with one gather per step. (`nbest` with n=1 gives the same path;
+        this is its cheaper special case, max instead of top-n.)
+        """
+        start, transitions, end = self.scores()
+        length, num_tags = emissions.size(1), emissions.size(2)
+        emissions = emissions.transpose(0, 1).contiguous()  # (T, B, K)
+        real = mask.transpose(0, 1).unsqueeze(2)  # (T, B, 1)
+        identity = torch.arange(num_tags, device=emissions.device).expand_as(emissions[0])  # (B, K)
+        delta = start + emissions[0]  # (B, K)
+        pointers = []
+        for t in range(1, length):
+            best, previous = (delta.unsqueeze(2) + transitions).max(dim=1)  # (B, K) each
+            delta = torch.where(real[t], best + emissions[t], delta)  # (B, K)
+            pointers.append(torch.where(real[t], previous, identity))  # (B, K)
+        tag = (delta + end).argmax(dim=1, keepdim=True)  # (B, 1)
+        path = [tag]
+        for previous in reversed(pointers):
+            tag = previous.gather(1, tag)  # (B, 1)
+            path.append(tag)
+        return torch.cat(path[::-1], dim=1)  # (B, T)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.viterbi(emissions, mask)
@@ -180,14 +211,15 @@ class LinearChainCRF(nn.Module):
         _, transitions, end = self.scores()
         alphas = self._forward_alphas(emissions, mask)  # (B, T, K)
         log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (B,)
-        beta = end.expand_as(emissions[:, 0])  # (B, K)
+        steps = emissions.transpose(0, 1).contiguous()  # (T, B, K)
+        real = mask.transpose(0, 1).unsqueeze(2)  # (T, B, 1)
+        beta = end.expand_as(steps[0])  # (B, K)
         betas = [beta]
-        for t in range(emissions.size(1) - 2, -1, -1):
-            step = torch.logsumexp(
-                transitions + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2
-            )  # (B, K)
+        for t in range(steps.size(0) - 2, -1, -1):
+            following = (steps[t + 1] + beta).unsqueeze(1)  # (B, 1, K)
+            step = torch.logsumexp(transitions + following, dim=2)  # (B, K)
             # A position followed by padding is its sentence's last: beta is `end` there.
-            beta = torch.where(mask[:, t + 1, None], step, end.expand_as(step))  # (B, K)
+            beta = torch.where(real[t + 1], step, end.expand_as(step))  # (B, K)
             betas.append(beta)
         betas = torch.stack(betas[::-1], dim=1)  # (B, T, K)
         probs = torch.exp(alphas + betas - log_z[:, None, None])  # (B, T, K)
