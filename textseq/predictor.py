@@ -12,6 +12,7 @@ from textseq.config import Config, load_config, read_yaml
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.errors import DataError, ModelDirError
+from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.model_dir import check_model_dir
 from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
@@ -33,15 +34,24 @@ class TextClassifierPredictor:
         labels: Vocabulary,
         config: Config,
         directory: Path | None = None,
+        quantize: str | None = None,
+        precision: str = "fp32",
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, precision)
+        self.model = prepare_for_inference(model, quantize=quantize)
         self.pipeline = pipeline
         self.label_vocab = labels
         self.config = config
         self.directory = directory
+        self.quantize = quantize
+        self.precision = precision
 
     @classmethod
-    def load(cls, directory: str | Path) -> TextClassifierPredictor:
+    def load(
+        cls, directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
+    ) -> TextClassifierPredictor:
+        """The classifier in `directory`; `quantize="int8"` or `precision="bf16"` choose how
+        it runs (see `textseq.inference`)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -66,7 +76,13 @@ class TextClassifierPredictor:
                 f"describes: {error}"
             ) from None
         return cls(
-            model=model, pipeline=pipeline, labels=labels, config=config, directory=directory
+            model=model,
+            pipeline=pipeline,
+            labels=labels,
+            config=config,
+            directory=directory,
+            quantize=quantize,
+            precision=precision,
         )
 
     @property
@@ -160,7 +176,8 @@ class TextClassifierPredictor:
         attention: list[torch.Tensor] = [torch.empty(0)] * len(dataset)
         for batch_indices in sampler:
             batch = collate([dataset[i] for i in batch_indices])
-            output = self.model(batch.token_ids, batch.lengths)
+            with autocast(self.precision):
+                output = self.model(batch.token_ids, batch.lengths)
             probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
             if keep_attention and output.attention is not None:
                 for row, index in enumerate(batch.index.tolist()):
