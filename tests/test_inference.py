@@ -106,3 +106,119 @@ def test_evaluate_and_predict_take_quantize(classifier, capsys):
     assert json.loads(capsys.readouterr().out)["label"] in ("negative", "positive")
     with pytest.raises(SystemExit):
         main(["predict", str(classifier), "--quantize", "int4", "a fine film"])
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quantize"), [("onnx", None), ("torchscript", None), ("onnx", "int8")]
+)
+def test_export_passes_its_parity_check_and_runs_any_batch_shape(
+    classifier, tmp_path, fmt, quantize, capsys
+):
+    from textseq.export import OnnxRunner
+
+    out = tmp_path / f"model.{fmt}"
+    args = ["export", str(classifier), "--format", fmt, "--out", str(out), "--limit", "200"]
+    assert main([*args, *(["--quantize", quantize] if quantize else [])]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-4)
+    assert report["inputs"] == 203 and report["export_ms_per_batch"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    # The file runs on a batch shape it was never traced with, and gives the model's answer.
+    model = textseq.load(classifier)
+    texts = ["a gripping , beautifully acted film", "dull", "not bad at all , really"]
+    ids = [model.pipeline.vocab.encode(model.pipeline.tokens(t)) for t in texts]
+    lengths = torch.tensor([len(x) for x in ids])
+    token_ids = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
+    for row, x in enumerate(ids):
+        token_ids[row, : len(x)] = torch.tensor(x)
+    run = OnnxRunner(out) if fmt == "onnx" else torch.jit.load(str(out))
+    logits, attention = run(token_ids, lengths)
+    expected = [r["probs"]["positive"] for r in model.predict(texts)]
+    got = torch.softmax(torch.as_tensor(logits), dim=-1)[:, 1].tolist()
+    assert got == pytest.approx(expected, abs=0.1 if quantize else 1e-4)
+    assert torch.as_tensor(attention)[1, 1:].abs().sum() == 0  # padding gets no attention
+
+
+def test_a_broken_export_is_refused_and_nothing_is_written(classifier, tmp_path, monkeypatch):
+    import textseq.export as export
+
+    original = export._write_torchscript
+
+    def broken(subject, path, *, quantize):  # exports a model whose last layer is negated
+        head = subject.predictor.model.head
+        last = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.neg_()
+            original(subject, path, quantize=quantize)
+            last.weight.neg_()
+
+    monkeypatch.setattr(export, "_write_torchscript", broken)
+    out = tmp_path / "model.pt"
+    with pytest.raises(export.ExportError, match="nothing was written"):
+        export.export_model(classifier, format="torchscript", out=out, limit=50)
+    assert list(tmp_path.iterdir()) == []
+    assert main(["export", str(classifier), "--format", "torchscript", "--out", str(out)]) == 2
+
+
+@pytest.fixture(scope="module")
+def transformer(data_env, tmp_path_factory):
+    return _train(
+        CONFIGS / "sst2_transformer.yaml",
+        tmp_path_factory.mktemp("runs") / "sst2_transformer",
+        "data.limit_train=1000",
+        "data.limit_val=100",
+        "trainer.max_epochs=1",
+        "model.embedding.vectors=null",
+        "model.embedding.dim=32",
+        "model.encoder.num_layers=1",
+        "model.encoder.num_heads=4",
+        "model.encoder.ff_dim=32",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_transformer_classifier_exports(transformer, tmp_path, fmt):
+    from textseq.export import export_model
+
+    report = export_model(transformer, format=fmt, out=tmp_path / "t", limit=100)
+    assert report.max_prob_diff <= 1e-4 and report.label_agreement == 1.0
+
+
+@pytest.fixture(scope="module")
+def tagger(data_env, tmp_path_factory):
+    return _train(
+        CONFIGS / "conll2003_bilstm_crf.yaml",
+        tmp_path_factory.mktemp("runs") / "ner",
+        "data.limit_train=200",
+        "data.limit_val=60",
+        "model.words_from_vectors=false",
+        "model.encoder.hidden_size=16",
+        "trainer.max_epochs=1",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_tagger_exports_emissions_whose_marginals_match(tagger, tmp_path, fmt):
+    from textseq.export import export_model
+
+    report = export_model(tagger, format=fmt, out=tmp_path / "ner", limit=60)
+    assert report.task == "tag" and not report.viterbi_in_graph
+    assert report.max_prob_diff <= 1e-4 and report.label_agreement == 1.0
+
+
+def test_tagger_runs_quantised(tagger):
+    fp32 = textseq.load(tagger)
+    int8 = textseq.load(tagger, quantize="int8")
+    assert is_quantized(int8.model)
+    sentences = [["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."]]
+    assert len(int8.predict(sentences)[0]["tags"]) == len(fp32.predict(sentences)[0]["tags"])
+
+
+def test_export_refuses_a_language_model_and_bad_formats(classifier):
+    from textseq.export import export_model
+
+    with pytest.raises(ValueError, match="format \\('tflite'\\)"):
+        export_model(classifier, format="tflite")
