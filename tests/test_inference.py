@@ -140,6 +140,11 @@ def test_export_passes_its_parity_check_and_runs_any_batch_shape(
     got = torch.softmax(torch.as_tensor(logits), dim=-1)[:, 1].tolist()
     assert got == pytest.approx(expected, abs=0.1 if quantize else 1e-4)
     assert torch.as_tensor(attention)[1, 1:].abs().sum() == 0  # padding gets no attention
+    if fmt == "onnx":  # the predictor runs the file in ONNX Runtime
+        onnx = textseq.load(classifier, onnx=out).predict(texts)
+        assert [r["probs"]["positive"] for r in onnx] == pytest.approx(
+            expected, abs=0.1 if quantize else 1e-4
+        )
 
 
 def test_a_broken_export_is_refused_and_nothing_is_written(classifier, tmp_path, monkeypatch):

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from textseq.errors import TextseqError
+from textseq.inference import use_masked_recurrence
 
 FORMATS = ("onnx", "torchscript")
 # Largest allowed probability difference from the fp32 PyTorch model. int8 changes the
@@ -121,15 +122,6 @@ class TaggerGraph(nn.Module):
         return self.model(word_ids, lengths, char_ids, casing_ids)  # (B, T, K)
 
 
-def use_masked_recurrence(model: nn.Module, masked: bool = True) -> None:
-    """Switches every RNNEncoder in `model` to its mask-based path (or back)."""
-    from textseq.modules.rnn import RNNEncoder
-
-    for module in model.modules():
-        if isinstance(module, RNNEncoder):
-            module.packed = not masked
-
-
 # --- held-out inputs -----------------------------------------------------------------------
 
 
@@ -150,6 +142,8 @@ def _subject(directory: Path, *, data: str | None, limit: int, batch_size: int) 
     import textseq
 
     predictor = textseq.load(directory)
+    # The reference, and what TorchScript traces, is the model as trained: packed sequences.
+    use_masked_recurrence(predictor.model, False)
     config = predictor.config
     task = getattr(config, "task", "classify")
     if task == "lm":
@@ -340,6 +334,20 @@ class OnnxRunner:
     def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
         feed = {name: x.numpy() for name, x in zip(self.input_names, inputs, strict=True)}
         return [torch.from_numpy(out) for out in self.session.run(None, feed)]
+
+
+class OnnxClassifier:
+    """An exported classifier run by ONNX Runtime, called like the PyTorch classifier:
+    (token_ids, lengths) -> ClassifierOutput. What `textseq.load(DIR, onnx=FILE)` runs."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None):
+        self.runner = OnnxRunner(path, threads=threads or torch.get_num_threads())
+
+    def __call__(self, token_ids: torch.Tensor, lengths: torch.Tensor):
+        from textseq.models.classifier import ClassifierOutput
+
+        outputs = self.runner(token_ids, lengths)
+        return ClassifierOutput(outputs[0], outputs[1] if len(outputs) > 1 else None)
 
 
 def _runner(format: str, path: Path):

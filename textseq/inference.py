@@ -12,6 +12,11 @@ load time (`textseq.load(DIR, quantize="int8", precision="bf16")`, `--quantize i
   matrix products use bf16 (fast on CPUs with AVX-512 BF16 or AMX); outputs are cast back to
   fp32 before the softmax.
 
+Recurrent encoders of fp32 and bf16 models run through their mask-based path
+(`RNNEncoder.forward_masked`: the same outputs as packed sequences, tested), which skips
+packing's sorting and copying: about a sixth faster on bucketed batches. int8 models keep the
+packed path, which the quantised LSTM/GRU modules implement.
+
 The two are alternatives: a quantised model runs its int8 layers as int8 whatever the
 precision, so asking for both is refused.
 """
@@ -59,11 +64,22 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
         )
 
 
+def use_masked_recurrence(model: nn.Module, masked: bool = True) -> None:
+    """Switches every RNNEncoder in `model` to its mask-based path (or back to packing)."""
+    from textseq.modules.rnn import RNNEncoder
+
+    for module in model.modules():
+        if isinstance(module, RNNEncoder):
+            module.packed = not masked
+
+
 def prepare_for_inference(model: nn.Module, *, quantize: str | None = None) -> nn.Module:
-    """The model a predictor runs: in eval mode, quantised when asked."""
+    """The model a predictor runs: in eval mode, quantised when asked, else with masked
+    recurrence."""
     model = model.eval()
     if quantize == "int8":
-        model = quantize_dynamic_int8(model)
+        return quantize_dynamic_int8(model)
+    use_masked_recurrence(model, True)
     return model
 
 

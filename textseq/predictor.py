@@ -38,7 +38,12 @@ class TextClassifierPredictor:
         precision: str = "fp32",
     ):
         check_inference_options(quantize, precision)
-        self.model = prepare_for_inference(model, quantize=quantize)
+        # An nn.Module, or an exported graph's runner (textseq.export.OnnxClassifier)
+        self.model = (
+            prepare_for_inference(model, quantize=quantize)
+            if isinstance(model, torch.nn.Module)
+            else model
+        )
         self.pipeline = pipeline
         self.label_vocab = labels
         self.config = config
@@ -48,10 +53,17 @@ class TextClassifierPredictor:
 
     @classmethod
     def load(
-        cls, directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
+        cls,
+        directory: str | Path,
+        *,
+        quantize: str | None = None,
+        precision: str = "fp32",
+        onnx: str | Path | None = None,
     ) -> TextClassifierPredictor:
         """The classifier in `directory`; `quantize="int8"` or `precision="bf16"` choose how
-        it runs (see `textseq.inference`)."""
+        it runs (see `textseq.inference`). `onnx`: run this file, written by `textseq export
+        DIR --format onnx`, in ONNX Runtime instead of the PyTorch model (predict and
+        evaluate; not explain or neighbors)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -75,6 +87,17 @@ class TextClassifierPredictor:
                 f"{directory / 'model.safetensors'} does not fit the model its config "
                 f"describes: {error}"
             ) from None
+        if onnx is not None:
+            from textseq.export import OnnxClassifier
+
+            if quantize is not None or precision != "fp32":
+                raise ValueError(
+                    "onnx runs the exported file as it is: quantise it with textseq export "
+                    "--quantize int8, not at load time"
+                )
+            if not Path(onnx).is_file():
+                raise ModelDirError(f"no such ONNX file: {onnx}")
+            model = OnnxClassifier(onnx)
         return cls(
             model=model,
             pipeline=pipeline,
