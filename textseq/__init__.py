@@ -35,6 +35,7 @@ def load(
     *,
     quantize: str | None = None,
     precision: str = "fp32",
+    onnx: str | Path | None = None,
 ) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
     (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
@@ -42,12 +43,15 @@ def load(
 
     `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
-    `textseq.inference`)."""
+    `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
+    DIR --format onnx`, in ONNX Runtime."""
     from textseq.inference import check_inference_options
     from textseq.model_dir import check_model_dir
 
     check_inference_options(quantize, precision)
     task = check_model_dir(directory).get("task")
+    if onnx is not None and task not in (None, "classify"):
+        raise ValueError(f"onnx ({onnx}) runs exported classifiers; {directory} holds a {task}")
     if task == "lm":
         from textseq.lm_predictor import LanguageModelPredictor
 
@@ -63,7 +67,9 @@ def load(
         return TaggerPredictor.load(directory, quantize=quantize, precision=precision)
     from textseq.predictor import TextClassifierPredictor
 
-    return TextClassifierPredictor.load(directory, quantize=quantize, precision=precision)
+    return TextClassifierPredictor.load(
+        directory, quantize=quantize, precision=precision, onnx=onnx
+    )
 
 
 def train(
