@@ -4,6 +4,7 @@ import textseq
 directory = textseq.train("configs/sst2_bilstm_attention.yaml", out="runs/sst2")
 model = textseq.load(directory)
 model.predict(["a fine film", "a dull, lifeless script"])
+fast = textseq.load(directory, quantize="int8")  # int8 LSTM/Linear layers, see textseq.inference
 model.explain("not bad at all").save("why.html")  # saliency and attention, see textseq.explain
 
 lm = textseq.load(textseq.train("configs/ptb_lstm_small.yaml", out="runs/ptb_small"))
@@ -31,24 +32,44 @@ if TYPE_CHECKING:
 
 def load(
     directory: str | Path,
+    *,
+    quantize: str | None = None,
+    precision: str = "fp32",
+    onnx: str | Path | None = None,
 ) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
     (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
-    tagger (`predict`, `marginals`, `evaluate`), as its manifest says."""
+    tagger (`predict`, `marginals`, `evaluate`), as its manifest says.
+
+    `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
+    `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
+    `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
+    DIR --format onnx`, in ONNX Runtime."""
+    from textseq.inference import check_inference_options
     from textseq.model_dir import check_model_dir
 
+    check_inference_options(quantize, precision)
     task = check_model_dir(directory).get("task")
+    if onnx is not None and task not in (None, "classify"):
+        raise ValueError(f"onnx ({onnx}) runs exported classifiers; {directory} holds a {task}")
     if task == "lm":
         from textseq.lm_predictor import LanguageModelPredictor
 
-        return LanguageModelPredictor.load(directory)
+        if precision != "fp32":
+            raise ValueError(
+                f"precision ({precision!r}) is for classifiers and taggers; language models "
+                "run in fp32 (or quantize='int8')"
+            )
+        return LanguageModelPredictor.load(directory, quantize=quantize)
     if task == "tag":
         from textseq.tag_predictor import TaggerPredictor
 
-        return TaggerPredictor.load(directory)
+        return TaggerPredictor.load(directory, quantize=quantize, precision=precision)
     from textseq.predictor import TextClassifierPredictor
 
-    return TextClassifierPredictor.load(directory)
+    return TextClassifierPredictor.load(
+        directory, quantize=quantize, precision=precision, onnx=onnx
+    )
 
 
 def train(

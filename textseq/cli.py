@@ -1,5 +1,6 @@
 """The `textseq` command line: train, evaluate, predict (classifiers and taggers), explain,
-neighbors, embeddings-plot (classifiers), generate (language models).
+neighbors, embeddings-plot (classifiers), generate (language models), export (classifiers and
+taggers, to ONNX or TorchScript).
 
 Every verb takes one config file or model directory. Results go to stdout as JSON; progress
 and messages go to stderr. Errors in input print one line and exit with status 2.
@@ -31,6 +32,9 @@ examples:
   textseq evaluate runs/ner --data conll2003:test      # entity P/R/F1 per type, token accuracy
   textseq predict runs/ner "U.N. official Ekeus heads for Baghdad ."
   textseq predict runs/ner --tokens "U.N. official Ekeus heads for Baghdad ." --nbest 3
+
+  textseq predict runs/sst2 --quantize int8 --file reviews.txt  # int8 LSTM/Linear layers
+  textseq export runs/sst2 --format onnx --quantize int8  # parity-checked runs/sst2/model.int8.onnx
 
   textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
   textseq neighbors runs/sst2 good -k 5
@@ -107,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="texts per batch (classifiers, 256) or contiguous streams (language models, 10)",
     )
     _conll_options(evaluate)
+    _inference_options(evaluate)
 
     predict = verbs.add_parser(
         "predict",
@@ -140,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help='(taggers with a CRF) add "nbest": the N best tag sequences with their scores',
     )
+    _inference_options(predict)
 
     generate = verbs.add_parser(
         "generate",
@@ -185,6 +191,43 @@ def build_parser() -> argparse.ArgumentParser:
         "page, opens in a browser); prints FILE",
     )
 
+    export = verbs.add_parser(
+        "export",
+        help="write a classifier or tagger as an ONNX or TorchScript file, parity-checked",
+        description="Export a classifier (RNN or Transformer encoder) or a tagger to one graph "
+        "file with dynamic batch and length axes. The export runs on held-out inputs (the "
+        "model's validation data, or --data) next to the PyTorch model; it prints the largest "
+        "probability difference and the latency of both as one JSON object, and writes "
+        "nothing when the difference exceeds the tolerance. Graph inputs: token_ids (B, T) and "
+        "lengths (B,) -> logits (B, C) [and attention (B, T)] for classifiers; word_ids, "
+        "lengths [, char_ids, casing_ids] -> emissions (B, T, K) for taggers, whose CRF "
+        "Viterbi decoding runs outside the graph (textseq's LinearChainCRF.decode).",
+    )
+    export.add_argument("model", metavar="DIR", help="model directory")
+    export.add_argument(
+        "--format", required=True, choices=("onnx", "torchscript"), help="graph format"
+    )
+    export.add_argument(
+        "--quantize", choices=("int8",), default=None, help="dynamic int8 quantisation"
+    )
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="file to write (default: DIR/model[.int8].onnx or DIR/model[.int8].torchscript.pt)",
+    )
+    export.add_argument(
+        "--data", metavar="SPEC", help="held-out inputs for the check (default: the val data)"
+    )
+    export.add_argument(
+        "--limit", type=int, default=512, help="held-out inputs in the parity check (512)"
+    )
+    export.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="largest allowed probability difference (1e-4; 0.1 with --quantize int8)",
+    )
+
     neighbors = verbs.add_parser(
         "neighbors",
         help="nearest words by cosine similarity in a model's embedding table",
@@ -225,6 +268,34 @@ def _column_options(parser: argparse.ArgumentParser, *, labels: bool = True) -> 
         parser.add_argument(
             "--label-column", default="label", help="label column of a file (label)"
         )
+
+
+def _inference_options(parser: argparse.ArgumentParser) -> None:
+    from textseq.inference import PRECISIONS, QUANTIZATIONS
+
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZATIONS,
+        default=None,
+        help="run with dynamically quantised int8 LSTM/GRU/Linear layers (faster on CPU; "
+        "evaluate shows the accuracy it costs)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="(classifiers, taggers) bf16: run under bf16 autocast (fp32)",
+    )
+
+
+def _load(args: argparse.Namespace):
+    """The model of `args.model`, run as --quantize and --precision say."""
+    import textseq
+
+    try:
+        return textseq.load(args.model, quantize=args.quantize, precision=args.precision)
+    except ValueError as error:
+        raise TextseqError(str(error)) from None
 
 
 def _conll_options(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "neighbors": _neighbors,
             "embeddings-plot": _embeddings_plot,
             "generate": _generate,
+            "export": _export,
         }
         return verbs[args.command](args)
     except TextseqError as error:
@@ -320,10 +392,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import textseq
     from textseq.data.sources import load_examples
 
-    model = textseq.load(args.model)
+    model = _load(args)
     if _is_tagger(model):
         from textseq.data.conll import load_tagged
 
@@ -405,7 +476,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import textseq
     from textseq.data.readers import read_examples
 
     if args.texts and args.file:
@@ -423,7 +493,7 @@ def _predict(args: argparse.Namespace) -> int:
             raise TextseqError("no texts on stdin")
     else:
         raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
-    model = textseq.load(args.model)
+    model = _load(args)
     if _is_language_model(model):
         raise TextseqError(
             f"{args.model} holds a language model, which does not label texts; continue a "
@@ -479,6 +549,39 @@ def _explain(args: argparse.Namespace) -> int:
         print(json.dumps(explanation.to_dict(), ensure_ascii=False))
     else:
         print(explanation.save(args.out))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from textseq.export import export_model
+
+    try:
+        report = export_model(
+            args.model,
+            format=args.format,
+            quantize=args.quantize,
+            out=args.out,
+            data=args.data,
+            limit=args.limit,
+            tolerance=args.tolerance,
+        )
+    except ValueError as error:
+        raise TextseqError(str(error)) from None
+    logger = logging.getLogger("textseq")
+    logger.info(
+        "parity on %d held-out inputs: largest probability difference %.3g (tolerance %g), "
+        "labels agree %.2f%%; latency per batch of %d: PyTorch fp32 %.1f ms, export %.1f ms",
+        report.inputs,
+        report.max_prob_diff,
+        report.tolerance,
+        100 * report.label_agreement,
+        report.batch_size,
+        report.torch_ms_per_batch,
+        report.export_ms_per_batch,
+    )
+    if report.task == "tag":
+        logger.info("the graph outputs emissions: CRF Viterbi decoding runs outside it")
+    print(json.dumps(report.to_dict()))
     return 0
 
 

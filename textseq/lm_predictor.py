@@ -11,6 +11,7 @@ import torch
 from textseq.config import LMConfig, load_config, read_yaml
 from textseq.errors import DataError, ModelDirError
 from textseq.generation import generate_ids
+from textseq.inference import check_inference_options, prepare_for_inference
 from textseq.lm_training import (
     build_language_model,
     corpus_ids,
@@ -33,15 +34,20 @@ class LanguageModelPredictor:
         pipeline: TextPipeline,
         config: LMConfig,
         directory: Path | None = None,
+        quantize: str | None = None,
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, "fp32")
+        self.model = prepare_for_inference(model, quantize=quantize)
+        self.quantize = quantize
         self.pipeline = pipeline
         self.config = config
         self.directory = directory
         self.eos_index = pipeline.vocab.stoi[EOS]
 
     @classmethod
-    def load(cls, directory: str | Path) -> LanguageModelPredictor:
+    def load(cls, directory: str | Path, *, quantize: str | None = None) -> LanguageModelPredictor:
+        """The language model in `directory`; `quantize="int8"` quantises its LSTM/GRU and
+        Linear layers (see `textseq.inference`)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -59,7 +65,9 @@ class LanguageModelPredictor:
                 f"{directory / 'model.safetensors'} does not fit the model its config "
                 f"describes: {error}"
             ) from None
-        return cls(model=model, pipeline=pipeline, config=config, directory=directory)
+        return cls(
+            model=model, pipeline=pipeline, config=config, directory=directory, quantize=quantize
+        )
 
     @property
     def character_level(self) -> bool:

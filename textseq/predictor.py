@@ -12,6 +12,7 @@ from textseq.config import Config, load_config, read_yaml
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.errors import DataError, ModelDirError
+from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.model_dir import check_model_dir
 from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
@@ -33,15 +34,36 @@ class TextClassifierPredictor:
         labels: Vocabulary,
         config: Config,
         directory: Path | None = None,
+        quantize: str | None = None,
+        precision: str = "fp32",
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, precision)
+        # An nn.Module, or an exported graph's runner (textseq.export.OnnxClassifier)
+        self.model = (
+            prepare_for_inference(model, quantize=quantize)
+            if isinstance(model, torch.nn.Module)
+            else model
+        )
         self.pipeline = pipeline
         self.label_vocab = labels
         self.config = config
         self.directory = directory
+        self.quantize = quantize
+        self.precision = precision
 
     @classmethod
-    def load(cls, directory: str | Path) -> TextClassifierPredictor:
+    def load(
+        cls,
+        directory: str | Path,
+        *,
+        quantize: str | None = None,
+        precision: str = "fp32",
+        onnx: str | Path | None = None,
+    ) -> TextClassifierPredictor:
+        """The classifier in `directory`; `quantize="int8"` or `precision="bf16"` choose how
+        it runs (see `textseq.inference`). `onnx`: run this file, written by `textseq export
+        DIR --format onnx`, in ONNX Runtime instead of the PyTorch model (predict and
+        evaluate; not explain or neighbors)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -65,8 +87,25 @@ class TextClassifierPredictor:
                 f"{directory / 'model.safetensors'} does not fit the model its config "
                 f"describes: {error}"
             ) from None
+        if onnx is not None:
+            from textseq.export import OnnxClassifier
+
+            if quantize is not None or precision != "fp32":
+                raise ValueError(
+                    "onnx runs the exported file as it is: quantise it with textseq export "
+                    "--quantize int8, not at load time"
+                )
+            if not Path(onnx).is_file():
+                raise ModelDirError(f"no such ONNX file: {onnx}")
+            model = OnnxClassifier(onnx)
         return cls(
-            model=model, pipeline=pipeline, labels=labels, config=config, directory=directory
+            model=model,
+            pipeline=pipeline,
+            labels=labels,
+            config=config,
+            directory=directory,
+            quantize=quantize,
+            precision=precision,
         )
 
     @property
@@ -160,7 +199,8 @@ class TextClassifierPredictor:
         attention: list[torch.Tensor] = [torch.empty(0)] * len(dataset)
         for batch_indices in sampler:
             batch = collate([dataset[i] for i in batch_indices])
-            output = self.model(batch.token_ids, batch.lengths)
+            with autocast(self.precision):
+                output = self.model(batch.token_ids, batch.lengths)
             probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
             if keep_attention and output.attention is not None:
                 for row, index in enumerate(batch.index.tolist()):

@@ -22,6 +22,7 @@ from textseq.data.conll import TaggedSentence
 from textseq.data.tagging import TagCollator, TagEncoder
 from textseq.errors import DataError, ModelDirError
 from textseq.explain import TagExplanation
+from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.model_dir import check_model_dir
 from textseq.models.tagger import SequenceTagger
 from textseq.tasks.tagging import entity_scores, token_accuracy
@@ -39,8 +40,13 @@ class TaggerPredictor:
         encoder: TagEncoder,
         config: TagConfig,
         directory: Path | None = None,
+        quantize: str | None = None,
+        precision: str = "fp32",
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, precision)
+        self.model = prepare_for_inference(model, quantize=quantize)
+        self.quantize = quantize
+        self.precision = precision
         self.encoder = encoder
         self.config = config
         self.directory = directory
@@ -48,7 +54,11 @@ class TaggerPredictor:
         self.tokenizer = create_tokenizer(config.text.tokenizer)
 
     @classmethod
-    def load(cls, directory: str | Path) -> TaggerPredictor:
+    def load(
+        cls, directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
+    ) -> TaggerPredictor:
+        """The tagger in `directory`; `quantize="int8"` or `precision="bf16"` choose how its
+        encoder runs (see `textseq.inference`; the CRF always runs in fp32)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -70,7 +80,14 @@ class TaggerPredictor:
                 f"{directory / 'model.safetensors'} does not fit the model its config "
                 f"describes: {error}"
             ) from None
-        return cls(model=model, encoder=encoder, config=config, directory=directory)
+        return cls(
+            model=model,
+            encoder=encoder,
+            config=config,
+            directory=directory,
+            quantize=quantize,
+            precision=precision,
+        )
 
     @property
     def tags(self) -> list[str]:
@@ -96,9 +113,11 @@ class TaggerPredictor:
             for start in range(0, len(order), batch_size):
                 positions = order[start : start + batch_size]
                 batch = collate([dataset[i] for i in positions])
-                emissions = self.model(
-                    batch.word_ids, batch.lengths, batch.char_ids, batch.casing_ids
-                )  # (B, T, K)
+                with autocast(self.precision):
+                    emissions = self.model(
+                        batch.word_ids, batch.lengths, batch.char_ids, batch.casing_ids
+                    )  # (B, T, K)
+                emissions = emissions.float()  # (B, T, K), the CRF runs in fp32
                 yield positions, batch, emissions
 
     def tag_ids(self, token_lists: Sequence[Sequence[str]], *, batch_size: int = 256):

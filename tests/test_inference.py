@@ -1,0 +1,229 @@
+"""Quantised (int8) and bf16 inference chosen at load time, on small models trained on real
+SST-2 and CoNLL-2003 slices; and the export of those models (`textseq export`)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import textseq
+from textseq.cli import main
+from textseq.data.sources import load_examples
+from textseq.inference import is_quantized
+
+pytestmark = pytest.mark.e2e
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(scope="module")
+def data_env(datasets_dir, tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TEXTSEQ_DATASETS", str(datasets_dir))
+    patch.setenv("TEXTSEQ_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield datasets_dir
+    patch.undo()
+
+
+def _train(config: Path, out: Path, *overrides: str) -> Path:
+    threads = torch.get_num_threads()
+    args = ["-q", "train", str(config), "--out", str(out)]
+    for override in (*overrides, "trainer.threads=1", "trainer.progress_bar=false"):
+        args += ["--set", override]
+    code = main(args)
+    torch.set_num_threads(threads)
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def classifier(data_env, tmp_path_factory):
+    """The default BiLSTM-attention config, smaller, one epoch on 2,000 SST-2 phrases."""
+    return _train(
+        CONFIGS / "sst2_bilstm_attention.yaml",
+        tmp_path_factory.mktemp("runs") / "sst2",
+        "data.limit_train=2000",
+        "data.limit_val=300",
+        "trainer.max_epochs=1",
+        "model.encoder.hidden_size=24",
+        "model.pooling.attention_dim=24",
+        "model.head.hidden_size=24",
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_texts(data_env):
+    return [e.text for e in load_examples("sst2:dev")][:300]
+
+
+def test_int8_model_has_quantised_layers_and_agrees_with_fp32(classifier, dev_texts):
+    fp32 = textseq.load(classifier)
+    int8 = textseq.load(classifier, quantize="int8")
+    assert not is_quantized(fp32.model) and is_quantized(int8.model)
+    kinds = {type(m).__name__ for m in int8.model.modules()}
+    assert {"LSTM", "Linear"} <= kinds
+    assert all(
+        type(m).__module__.startswith("torch.ao.nn.quantized")
+        for m in int8.model.modules()
+        if type(m).__name__ in ("LSTM", "Linear")
+    )
+    ours = fp32.predict(dev_texts)
+    theirs = int8.predict(dev_texts)
+    agreement = sum(a["label"] == b["label"] for a, b in zip(ours, theirs, strict=True))
+    assert agreement / len(dev_texts) >= 0.95
+    largest = max(
+        abs(a["probs"]["positive"] - b["probs"]["positive"])
+        for a, b in zip(ours, theirs, strict=True)
+    )
+    assert 0 < largest < 0.2  # int8 changes the numbers, a little
+
+
+def test_bf16_agrees_with_fp32(classifier, dev_texts):
+    fp32 = textseq.load(classifier).predict(dev_texts)
+    bf16 = textseq.load(classifier, precision="bf16").predict(dev_texts)
+    agreement = sum(a["label"] == b["label"] for a, b in zip(fp32, bf16, strict=True))
+    assert agreement / len(dev_texts) >= 0.95
+
+
+def test_bad_options_are_refused_with_the_value(classifier):
+    with pytest.raises(ValueError, match="quantize \\('int4'\\)"):
+        textseq.load(classifier, quantize="int4")
+    with pytest.raises(ValueError, match="precision \\('fp8'\\)"):
+        textseq.load(classifier, precision="fp8")
+    with pytest.raises(ValueError, match="alternatives"):
+        textseq.load(classifier, quantize="int8", precision="bf16")
+
+
+def test_evaluate_and_predict_take_quantize(classifier, capsys):
+    assert main(["evaluate", str(classifier), "--data", "sst2:dev"]) == 0
+    fp32 = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(classifier), "--data", "sst2:dev", "--quantize", "int8"]) == 0
+    int8 = json.loads(capsys.readouterr().out)
+    assert int8["n"] == fp32["n"] == 872
+    assert abs(int8["accuracy"] - fp32["accuracy"]) < 0.03
+    assert main(["predict", str(classifier), "--quantize", "int8", "a fine film"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] in ("negative", "positive")
+    with pytest.raises(SystemExit):
+        main(["predict", str(classifier), "--quantize", "int4", "a fine film"])
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quantize"), [("onnx", None), ("torchscript", None), ("onnx", "int8")]
+)
+def test_export_passes_its_parity_check_and_runs_any_batch_shape(
+    classifier, tmp_path, fmt, quantize, capsys
+):
+    from textseq.export import OnnxRunner
+
+    out = tmp_path / f"model.{fmt}"
+    args = ["export", str(classifier), "--format", fmt, "--out", str(out), "--limit", "200"]
+    assert main([*args, *(["--quantize", quantize] if quantize else [])]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-4)
+    assert report["inputs"] == 203 and report["export_ms_per_batch"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    # The file runs on a batch shape it was never traced with, and gives the model's answer.
+    model = textseq.load(classifier)
+    texts = ["a gripping , beautifully acted film", "dull", "not bad at all , really"]
+    ids = [model.pipeline.vocab.encode(model.pipeline.tokens(t)) for t in texts]
+    lengths = torch.tensor([len(x) for x in ids])
+    token_ids = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
+    for row, x in enumerate(ids):
+        token_ids[row, : len(x)] = torch.tensor(x)
+    run = OnnxRunner(out) if fmt == "onnx" else torch.jit.load(str(out))
+    logits, attention = run(token_ids, lengths)
+    expected = [r["probs"]["positive"] for r in model.predict(texts)]
+    got = torch.softmax(torch.as_tensor(logits), dim=-1)[:, 1].tolist()
+    assert got == pytest.approx(expected, abs=0.1 if quantize else 1e-4)
+    assert torch.as_tensor(attention)[1, 1:].abs().sum() == 0  # padding gets no attention
+    if fmt == "onnx":  # the predictor runs the file in ONNX Runtime
+        onnx = textseq.load(classifier, onnx=out).predict(texts)
+        assert [r["probs"]["positive"] for r in onnx] == pytest.approx(
+            expected, abs=0.1 if quantize else 1e-4
+        )
+
+
+def test_a_broken_export_is_refused_and_nothing_is_written(classifier, tmp_path, monkeypatch):
+    import textseq.export as export
+
+    original = export._write_torchscript
+
+    def broken(subject, path, *, quantize):  # exports a model whose last layer is negated
+        head = subject.predictor.model.head
+        last = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.neg_()
+            original(subject, path, quantize=quantize)
+            last.weight.neg_()
+
+    monkeypatch.setattr(export, "_write_torchscript", broken)
+    out = tmp_path / "model.pt"
+    with pytest.raises(export.ExportError, match="nothing was written"):
+        export.export_model(classifier, format="torchscript", out=out, limit=50)
+    assert list(tmp_path.iterdir()) == []
+    assert main(["export", str(classifier), "--format", "torchscript", "--out", str(out)]) == 2
+
+
+@pytest.fixture(scope="module")
+def transformer(data_env, tmp_path_factory):
+    return _train(
+        CONFIGS / "sst2_transformer.yaml",
+        tmp_path_factory.mktemp("runs") / "sst2_transformer",
+        "data.limit_train=1000",
+        "data.limit_val=100",
+        "trainer.max_epochs=1",
+        "model.embedding.vectors=null",
+        "model.embedding.dim=32",
+        "model.encoder.num_layers=1",
+        "model.encoder.num_heads=4",
+        "model.encoder.ff_dim=32",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_transformer_classifier_exports(transformer, tmp_path, fmt):
+    from textseq.export import export_model
+
+    report = export_model(transformer, format=fmt, out=tmp_path / "t", limit=100)
+    assert report.max_prob_diff <= 1e-4 and report.label_agreement == 1.0
+
+
+@pytest.fixture(scope="module")
+def tagger(data_env, tmp_path_factory):
+    return _train(
+        CONFIGS / "conll2003_bilstm_crf.yaml",
+        tmp_path_factory.mktemp("runs") / "ner",
+        "data.limit_train=200",
+        "data.limit_val=60",
+        "model.words_from_vectors=false",
+        "model.encoder.hidden_size=16",
+        "trainer.max_epochs=1",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_tagger_exports_emissions_whose_marginals_match(tagger, tmp_path, fmt):
+    from textseq.export import export_model
+
+    report = export_model(tagger, format=fmt, out=tmp_path / "ner", limit=60)
+    assert report.task == "tag" and not report.viterbi_in_graph
+    assert report.max_prob_diff <= 1e-4 and report.label_agreement == 1.0
+
+
+def test_tagger_runs_quantised(tagger):
+    fp32 = textseq.load(tagger)
+    int8 = textseq.load(tagger, quantize="int8")
+    assert is_quantized(int8.model)
+    sentences = [["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."]]
+    assert len(int8.predict(sentences)[0]["tags"]) == len(fp32.predict(sentences)[0]["tags"])
+
+
+def test_export_refuses_a_language_model_and_bad_formats(classifier):
+    from textseq.export import export_model
+
+    with pytest.raises(ValueError, match="format \\('tflite'\\)"):
+        export_model(classifier, format="tflite")
