@@ -225,6 +225,8 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        stats = test_client.get("/stats").json()
+    assert stats == {"model_calls": len(calls), "texts": 2 * requests}
     assert all(a is not None and a.status_code == 200 for a in answers)
     assert sum(calls) == 2 * requests
     assert len(calls) < requests

@@ -3,6 +3,7 @@
     POST /predict   {"texts": ["a fine film", ...]} -> {"predictions": [...]}, one dict per
                     text, the same dicts `textseq predict` prints (and `model.predict` returns)
     GET  /health    {"status": "ok"}
+    GET  /stats     {"model_calls", "texts"}: how many model calls served how many texts so far
     GET  /metadata  task, labels (a classifier's labels or a tagger's tags), the model's
                     config, the textseq version that serves it and the server's limits
 
@@ -133,7 +134,7 @@ class MicroBatcher:
     `submit(texts)` waits for the predictions of `texts`. One batching task collects waiting
     requests into batches of at most `max_batch` texts (a request larger than that runs alone),
     waiting at most `max_wait_ms` after the first for more to arrive, and calls `predict` once
-    per batch in a single worker thread. `calls` counts those model calls.
+    per batch in a single worker thread. `calls` counts those model calls, `texts` their texts.
     """
 
     def __init__(self, predict: PredictFn, *, max_batch: int, max_wait_ms: float):
@@ -145,6 +146,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.calls = 0
+        self.texts = 0
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task | None = None
         self._held: _Pending | None = None  # taken from the queue, but did not fit the batch
@@ -172,29 +174,36 @@ class MicroBatcher:
         await self._queue.put(_Pending(list(texts), future))
         return await future
 
-    async def _next(self, timeout: float | None) -> _Pending:
+    def _take_waiting(self) -> _Pending | None:
+        """A request that is already waiting (the held one first), without waiting."""
         if self._held is not None:
             pending, self._held = self._held, None
             return pending
         assert self._queue is not None
-        if timeout is None:
-            return await self._queue.get()
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        assert self._queue is not None
         while True:
-            batch = [await self._next(None)]
-            size = len(batch[0].texts)
+            first = self._take_waiting() or await self._queue.get()
+            batch, size = [first], len(first.texts)
             deadline = loop.time() + self.max_wait
             while size < self.max_batch:
-                remaining = deadline - loop.time()
-                if remaining <= 0 and (self._queue is None or self._queue.empty()):
-                    break
-                try:
-                    pending = await self._next(max(remaining, 0.0))
-                except TimeoutError:
-                    break
+                # Requests that queued up while the previous batch ran join at once; then
+                # new ones are waited for until the deadline.
+                pending = self._take_waiting()
+                if pending is None:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        pending = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
                 if size + len(pending.texts) > self.max_batch:
                     self._held = pending  # it opens the next batch
                     break
@@ -209,6 +218,7 @@ class MicroBatcher:
         texts = [text for pending in batch for text in pending.texts]
         try:
             self.calls += 1
+            self.texts += len(texts)
             results = await loop.run_in_executor(self._executor, self.predict, texts)
         except Exception as error:
             if len(batch) == 1:
@@ -303,6 +313,10 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/stats")
+    async def stats() -> dict[str, int]:
+        return {"model_calls": batcher.calls, "texts": batcher.texts}
 
     @app.get("/metadata")
     async def get_metadata() -> dict[str, Any]:
