@@ -103,7 +103,14 @@ def train_language_model(
     )
     history = MetricsHistory()
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
+    fit(
+        trainer,
+        task,
+        datamodule=datamodule,
+        checkpoint=checkpoint,
+        work=work,
+        compile_model=cfg.trainer.compile,
+    )
     seconds = history.train_seconds
     if not trainer.is_global_zero:
         return final
