@@ -2,6 +2,7 @@
 tiny tagger trained here: same answers as `predict`, every bad input answered with a JSON
 error while the server keeps serving, and concurrent requests sharing model calls."""
 
+import dataclasses
 import json
 import random
 import threading
@@ -15,7 +16,14 @@ import textseq
 from textseq import __version__
 from textseq.cli import main
 from textseq.errors import TextseqError
-from textseq.serving import MicroBatcher, ServeSettings, create_app, load_servable
+from textseq.serving import (
+    SETTINGS_ENV,
+    MicroBatcher,
+    ServeSettings,
+    app_from_environment,
+    create_app,
+    load_servable,
+)
 
 WORDS = [f"w{i}" for i in range(30)]
 TRIGGERS = ["w1", "w2", "w3"]
@@ -321,3 +329,15 @@ def test_language_models_and_bad_settings_are_refused(tmp_path, classifier_dir):
         ServeSettings(model_dir=str(classifier_dir), max_batch=0)
     assert main(["serve", str(classifier_dir), "--max-wait-ms", "-1"]) == 2
     assert main(["serve", str(tmp_path / "missing")]) == 2
+
+
+def test_worker_processes_build_the_app_from_the_environment(classifier_dir, monkeypatch):
+    # `--workers N`: each uvicorn worker process builds its app from the settings in the
+    # environment.
+    settings = ServeSettings(model_dir=str(classifier_dir), max_texts=3, max_batch=2)
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps(dataclasses.asdict(settings)))
+    with TestClient(app_from_environment()) as test_client:
+        assert test_client.get("/metadata").json()["limits"]["max_texts"] == 3
+        answer = test_client.post("/predict", json={"texts": ["w1 w5", "w6", "w7 w2"]})
+        predictions = answer.json()["predictions"]
+        assert len(predictions) == 3 and predictions[0]["label"] == "yes"
