@@ -149,6 +149,7 @@ class ParallelEncoder:
     unk_index = SPECIALS.index(UNK)
     sos_index = SPECIALS.index(SOS)
     eos_index = SPECIALS.index(EOS)
+    forbidden = (SPECIALS.index(PAD), SPECIALS.index(SOS))  # ids a decoder must never produce
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(text.lower() if self.lowercase else text)
