@@ -3,6 +3,7 @@ the brute-force best, batched decoding equals one sentence at a time, <eos> ends
 
 import itertools
 import math
+from typing import ClassVar
 
 import pytest
 import torch
@@ -83,7 +84,11 @@ def test_wide_beam_finds_the_brute_force_best(alpha, seed):
     results = beam_search(model, src, lengths, beam_size=64, alpha=alpha, **limit, **COMMON)
     for i, (best,) in enumerate(results):
         expected, score = brute_force_best(
-            model, src[i : i + 1, : lengths[i]], lengths[i : i + 1], words=words, max_steps=4,
+            model,
+            src[i : i + 1, : lengths[i]],
+            lengths[i : i + 1],
+            words=words,
+            max_steps=4,
             alpha=alpha,
         )
         assert best.tokens == expected
@@ -111,7 +116,7 @@ class ScriptedModel:
     """A step model whose next-token distribution depends on the previous token only:
     after <sos>: <eos> 0.6, word 4 0.4; after 4: word 5 (0.9) or <eos>; after 5: <eos>."""
 
-    table = {SOS: {EOS: 0.6, 4: 0.4}, 4: {5: 0.9, EOS: 0.1}, 5: {EOS: 1.0}}
+    table: ClassVar = {SOS: {EOS: 0.6, 4: 0.4}, 4: {5: 0.9, EOS: 0.1}, 5: {EOS: 1.0}}
 
     def encode(self, src, src_lengths):
         return torch.zeros(src.size(0), src.size(1), 1)
@@ -151,7 +156,9 @@ def test_nbest_is_sorted_and_distinct():
 def test_max_length_forces_eos():
     model = tiny_model()
     src, lengths = batch(b=4)
-    for hypothesis in greedy_decode(model, src, lengths, max_length_a=0.0, max_length_b=2, **COMMON):
+    for hypothesis in greedy_decode(
+        model, src, lengths, max_length_a=0.0, max_length_b=2, **COMMON
+    ):
         assert len(hypothesis.tokens) <= 1
 
 

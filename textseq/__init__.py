@@ -13,6 +13,9 @@ lm.perplexity("the company said it expects higher earnings\n")
 tagger = textseq.load(textseq.train("configs/conll2003_bilstm_crf.yaml", out="runs/ner"))
 tagger.predict(["U.N. official Ekeus heads for Baghdad ."])  # tags, entities, confidences
 tokens, tags, probabilities = tagger.marginals("Peter Blackburn")  # tokens x tags
+
+translator = textseq.load(textseq.train("configs/multi30k_gru_bahdanau.yaml", out="runs/de_en"))
+translator.translate(["ein mann mit einem orangefarbenen hut ."], beam_size=5, nbest=2)
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ if TYPE_CHECKING:
     from textseq.lm_predictor import LanguageModelPredictor
     from textseq.predictor import TextClassifierPredictor
     from textseq.tag_predictor import TaggerPredictor
+    from textseq.translate_predictor import TranslatorPredictor
 
 
 def load(
     directory: str | Path,
-) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
+) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor | TranslatorPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
-    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
-    tagger (`predict`, `marginals`, `evaluate`), as its manifest says."""
+    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`), a
+    tagger (`predict`, `marginals`, `evaluate`) or a translation model (`translate`,
+    `evaluate`, `attention`), as its manifest says."""
     from textseq.model_dir import check_model_dir
 
     task = check_model_dir(directory).get("task")
@@ -46,6 +51,10 @@ def load(
         from textseq.tag_predictor import TaggerPredictor
 
         return TaggerPredictor.load(directory)
+    if task == "translate":
+        from textseq.translate_predictor import TranslatorPredictor
+
+        return TranslatorPredictor.load(directory)
     from textseq.predictor import TextClassifierPredictor
 
     return TextClassifierPredictor.load(directory)

@@ -32,6 +32,11 @@ examples:
   textseq predict runs/ner "U.N. official Ekeus heads for Baghdad ."
   textseq predict runs/ner --tokens "U.N. official Ekeus heads for Baghdad ." --nbest 3
 
+  textseq train configs/multi30k_gru_bahdanau.yaml --out runs/de_en         # translation
+  textseq evaluate runs/de_en --data multi30k:test2016 --beam 5   # BLEU, chrF: greedy and beam
+  textseq evaluate runs/de_en --src test.de --tgt test.en
+  textseq translate runs/de_en "ein mann mit einem orangefarbenen hut ." --beam 5 --nbest 3
+
   textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
   textseq neighbors runs/sst2 good -k 5
   textseq embeddings-plot runs/sst2 --words good,great,bad,awful,film,movie --out words.png
@@ -41,7 +46,9 @@ data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:
 for language models a plain-text file (.txt, optionally .gz) or a named corpus
 (ptb:train|valid|test, tiny_shakespeare:train|valid, wikitext2:train|valid|test);
 for taggers a CoNLL file (token per line, optionally .gz) or conll2003:train|dev|test
-(NER or POS tags, as the model was trained).
+(NER or POS tags, as the model was trained); for translation models two aligned files
+(--src F --tgt F, one sentence per line, optionally .gz) or multi30k:train|val|test2016 (in
+the model's direction, official lower-cased tokenised files by default).
 Named datasets are read from $TEXTSEQ_DATASETS when set, else downloaded once into
 $TEXTSEQ_CACHE (default ~/.cache/textseq).
 """
@@ -95,10 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
         "true label, columns: predicted). A language model on a corpus prints loss (nats per "
         "token), perplexity (word level) or bits_per_character (character level), and tokens. "
         "A tagger on CoNLL data prints n, tokens, accuracy (per token), entity-level precision, "
-        "recall, f1 and per_type scores (seqeval), and sentences_per_second.",
+        "recall, f1 and per_type scores (seqeval), and sentences_per_second. A translation "
+        'model prints n and, for "greedy" and "beam" decoding, bleu (sacrebleu; on the '
+        'official tokenised references with tokenize="none"), chrf, bleu_raw (named corpora: '
+        "against the raw references, 13a tokenizer, case-insensitive) and "
+        "sentences_per_second.",
     )
     evaluate.add_argument("model", metavar="DIR", help="model directory")
-    evaluate.add_argument("--data", required=True, metavar="SPEC", help="file or NAME:SPLIT")
+    evaluate.add_argument(
+        "--data", metavar="SPEC", help="file or NAME:SPLIT (required unless --src/--tgt)"
+    )
+    evaluate.add_argument("--src", metavar="FILE", help="(translation) source sentences")
+    evaluate.add_argument("--tgt", metavar="FILE", help="(translation) reference translations")
+    evaluate.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help="(translation) beam size scored beside greedy decoding (default: the config's "
+        "decoding.beam_size; 1: greedy only)",
+    )
     _column_options(evaluate)
     evaluate.add_argument(
         "--batch-size",
@@ -140,6 +162,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help='(taggers with a CRF) add "nbest": the N best tag sequences with their scores',
     )
+
+    translate = verbs.add_parser(
+        "translate",
+        help="translate sentences with a translation model; writes one JSON line per input",
+        description="Translate sentences given as arguments, in a file (--file, one per line, "
+        "optionally .gz) or on stdin. Writes one JSON line per sentence: "
+        '{"source", "translation", "score", "log_prob"} and, with --nbest N, "nbest": '
+        '[{"translation", "score", "log_prob"}], best first. score is log P(translation) '
+        "divided by the length penalty of Wu et al. 2016 (beam search) or log P (greedy).",
+    )
+    translate.add_argument("model", metavar="DIR", help="translation model directory")
+    translate.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    translate.add_argument("--file", help="read sentences from a file, one per line")
+    translate.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help="beam size (default: the config's decoding.beam_size; 1: greedy)",
+    )
+    translate.add_argument(
+        "--nbest", type=int, default=1, help="also list the N best translations (1)"
+    )
+    translate.add_argument("--batch-size", type=int, default=64, help="sentences per batch (64)")
 
     generate = verbs.add_parser(
         "generate",
@@ -271,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "neighbors": _neighbors,
             "embeddings-plot": _embeddings_plot,
             "generate": _generate,
+            "translate": _translate,
         }
         return verbs[args.command](args)
     except TextseqError as error:
@@ -324,6 +370,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from textseq.data.sources import load_examples
 
     model = textseq.load(args.model)
+    if _is_translator(model):
+        print(json.dumps(_evaluate_translator(model, args)))
+        return 0
+    if args.data is None:
+        raise TextseqError("evaluate needs --data FILE or NAME:SPLIT")
+    if args.src or args.tgt or args.beam is not None:
+        raise TextseqError("--src, --tgt and --beam are for translation models")
     if _is_tagger(model):
         from textseq.data.conll import load_tagged
 
@@ -345,6 +398,79 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.data, text_column=args.text_column, label_column=args.label_column
     )
     print(json.dumps(model.evaluate(examples, batch_size=args.batch_size or 256)))
+    return 0
+
+
+def _evaluate_translator(model, args: argparse.Namespace) -> dict:
+    from textseq.data.parallel import load_parallel
+    from textseq.translate_training import bleu_tokenize
+
+    data = model.config.data
+    if args.data is not None and (args.src or args.tgt):
+        raise TextseqError("give --data NAME:SPLIT or --src and --tgt, not both")
+    if args.data is None and not (args.src and args.tgt):
+        raise TextseqError(
+            "evaluate needs --data NAME:SPLIT (e.g. multi30k:test2016) or --src FILE --tgt FILE"
+        )
+    if args.beam is not None and args.beam < 1:
+        raise TextseqError(f"--beam ({args.beam}) must be at least 1")
+    common = dict(direction=data.direction, variant=data.variant)
+    pairs = load_parallel(args.data, src=args.src, tgt=args.tgt, **common)
+    raw = None
+    if args.data is not None and data.variant == "tok":
+        raw = [p.tgt for p in load_parallel(args.data, direction=data.direction, variant="raw")]
+        if len(raw) != len(pairs):
+            raise TextseqError(
+                f"{args.data}: the raw references ({len(raw)}) do not pair up with the "
+                f"tokenised ones ({len(pairs)})"
+            )
+    result = model.evaluate(
+        pairs,
+        beam_size=args.beam,
+        raw_references=raw,
+        bleu_tokenize=bleu_tokenize(model.config, named=args.data is not None),
+        batch_size=args.batch_size or 64,
+    )
+    return {"data": args.data or f"{args.src} -> {args.tgt}", **result}
+
+
+def _is_translator(model) -> bool:
+    from textseq.translate_predictor import TranslatorPredictor
+
+    return isinstance(model, TranslatorPredictor)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    import textseq
+    from textseq.data.readers import iter_lines
+
+    if args.texts and args.file:
+        raise TextseqError("give sentences as arguments or with --file, not both")
+    if args.file:
+        texts = [line.strip() for _, line in iter_lines(args.file) if line.strip()]
+    elif args.texts:
+        texts = list(args.texts)
+    elif not sys.stdin.isatty():
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    else:
+        raise TextseqError("no sentences: give them as arguments, with --file, or on stdin")
+    if not texts:
+        raise TextseqError("no sentences to translate")
+    model = textseq.load(args.model)
+    if not _is_translator(model):
+        raise TextseqError(f"{args.model} does not hold a translation model (task: translate)")
+    beam = model.config.decoding.beam_size if args.beam is None else args.beam
+    if beam < 1:
+        raise TextseqError(f"--beam ({beam}) must be at least 1")
+    if not 1 <= args.nbest <= beam:
+        raise TextseqError(f"--nbest ({args.nbest}) must be between 1 and the beam size ({beam})")
+    if args.batch_size < 1:
+        raise TextseqError(f"--batch-size ({args.batch_size}) must be at least 1")
+    for start in range(0, len(texts), args.batch_size):
+        chunk = texts[start : start + args.batch_size]
+        for result in model.translate(chunk, beam_size=beam, nbest=args.nbest):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
     return 0
 
 

@@ -7,8 +7,9 @@ the wrong type or outside its choices is an error that names the key. Command-li
 disagree.
 
 Each task has its own top-level schema, chosen by the `task` key (`classify`: `Config`;
-`lm`: `LMConfig`; `tag`: `TagConfig`; `translate`: `TranslateConfig`); sections that mean the same thing in every task
-(`text`, `model.embedding`, `optim`, `trainer`) are the same dataclasses.
+`lm`: `LMConfig`; `tag`: `TagConfig`; `translate`: `TranslateConfig`); sections that mean the
+same thing in every task (`text`, `model.embedding`, `optim`, `trainer`) are the same
+dataclasses (translation extends `optim` with a warm-up and has its own `text` section).
 """
 
 from __future__ import annotations

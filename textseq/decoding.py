@@ -252,4 +252,3 @@ def beam_search(
             raise RuntimeError(f"beam search finished no hypothesis for sentence {i}")
         results.append(ranked[:nbest])
     return results
-

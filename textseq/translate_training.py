@@ -22,7 +22,7 @@ from torch import nn
 from textseq.callbacks import MetricsHistory
 from textseq.config import TranslateConfig, dump_yaml
 from textseq.data.datamodule import TextDataModule
-from textseq.data.parallel import ParallelEncoder, Seq2SeqCollator, SentencePair, load_parallel
+from textseq.data.parallel import ParallelEncoder, SentencePair, Seq2SeqCollator, load_parallel
 from textseq.model_dir import partial_dir, publish, write_json, write_manifest
 from textseq.tasks.translation import TranslationTask
 
@@ -77,8 +77,7 @@ def train_translator(
         )
     val_set = encoder.dataset(val_pairs)
     log.info(
-        "data: %s training and %s validation pairs, vocabularies of %s (source) and %s "
-        "(target)%s",
+        "data: %s training and %s validation pairs, vocabularies of %s (source) and %s (target)%s",
         f"{len(train_set):,}",
         f"{len(val_set):,}",
         f"{len(encoder.src_vocab):,}",

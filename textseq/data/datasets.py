@@ -712,8 +712,7 @@ def prepared_parallel_file(
     downloading it (once, checksum-verified when a checksum is known) if need be."""
     if lang not in corpus.languages:
         raise DataError(
-            f"corpus {corpus.name!r} has no language {lang!r}; it has "
-            f"{', '.join(corpus.languages)}"
+            f"corpus {corpus.name!r} has no language {lang!r}; it has {', '.join(corpus.languages)}"
         )
     if variant not in corpus.variants:
         raise DataError(

@@ -56,7 +56,9 @@ def read_parallel(src_path: str | Path, tgt_path: str | Path) -> list[SentencePa
     for src_item, tgt_item in zip_longest(src_lines, tgt_lines):
         if src_item is None or tgt_item is None:
             short, long_, item = (
-                (src_path, tgt_path, tgt_item) if src_item is None else (tgt_path, src_path, src_item)
+                (src_path, tgt_path, tgt_item)
+                if src_item is None
+                else (tgt_path, src_path, src_item)
             )
             raise DataError(
                 f"{long_} has more lines than {short}, which ends before line {item[0]}; "
@@ -196,7 +198,9 @@ class ParallelEncoder:
             src_vocab = Vocabulary.load(directory / "vocab.json")
             tgt_vocab = Vocabulary.load(directory / "tgt_vocab.json")
         except (OSError, ValueError, KeyError) as error:
-            raise ModelDirError(f"the vocabularies in {directory} cannot be read: {error}") from None
+            raise ModelDirError(
+                f"the vocabularies in {directory} cannot be read: {error}"
+            ) from None
         return cls(
             src_vocab=src_vocab,
             tgt_vocab=tgt_vocab,

@@ -43,7 +43,8 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], *, token
     """Corpus BLEU (Papineni et al. 2002) and chrF (Popović 2015) from sacrebleu."""
     from sacrebleu.metrics import BLEU, CHRF
 
-    bleu = BLEU(tokenize=tokenize)
+    # force: tokenised hypotheses are what is meant here; sacrebleu would warn about them.
+    bleu = BLEU(tokenize=tokenize, force=True)
     chrf = CHRF()
     refs = [list(references)]
     bleu_score = bleu.corpus_score(list(hypotheses), refs)
