@@ -194,7 +194,10 @@ class TranslatorPredictor:
                 from sacrebleu.metrics import BLEU
 
                 row["bleu_raw"] = round(
-                    BLEU(lowercase=True, force=True).corpus_score(texts, [list(raw_references)]).score, 2
+                    BLEU(lowercase=True, force=True)
+                    .corpus_score(texts, [list(raw_references)])
+                    .score,
+                    2,
                 )
             row["sentences_per_second"] = round(len(pairs) / max(seconds, 1e-9), 1)
             result[name] = row

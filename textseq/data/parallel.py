@@ -61,7 +61,7 @@ def read_parallel(src_path: str | Path, tgt_path: str | Path) -> list[SentencePa
                 else (tgt_path, src_path, src_item)
             )
             raise DataError(
-                f"{long_} has more lines than {short}, which ends before line {item[0]}; "
+                f"this file has more lines than {short}, which ends before line {item[0]}; "
                 "parallel files need one sentence per line on both sides",
                 path=long_,
                 line=item[0],

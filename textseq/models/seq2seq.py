@@ -41,6 +41,7 @@ class EncoderOutput:
     memory: torch.Tensor  # (B, S, K) top-layer encoder states
     mask: torch.Tensor  # (B, S) True at real source tokens
     summary: torch.Tensor  # (B, K) final states: forward at the last token, backward at the first
+    projected: torch.Tensor | None = None  # (B, S, A) the attention's query-independent part
 
 
 @dataclass
@@ -165,15 +166,26 @@ class RecurrentDecoder(nn.Module):
     def _attend(
         self, s_t: torch.Tensor, encoded: EncoderOutput
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        memory, mask, projected = encoded.memory, encoded.mask, encoded.projected
         if self.attention_name == "bahdanau":
-            return self.attention(encoded.memory, encoded.mask, query=s_t)  # (B, K), (B, S)
-        return self.attention(s_t, encoded.memory, encoded.mask)  # (B, K), (B, S)
+            return self.attention(memory, mask, query=s_t, projected_keys=projected)  # (B, K)
+        return self.attention(s_t, memory, mask, projected_keys=projected)  # (B, K), (B, S)
 
     def step(
         self, y_prev: torch.Tensor, state: RecurrentState, encoded: EncoderOutput
     ) -> tuple[torch.Tensor, RecurrentState, torch.Tensor]:
         """y_prev: (B,) -> logits (B, V), the next state, attention weights (B, S)."""
         x = self.dropout(self.embedding(y_prev))  # (B, E)
+        h_tilde, next_state, alphas = self.attentional_step(x, state, encoded)
+        return self.output(self.dropout(h_tilde)), next_state, alphas  # (B, V)
+
+    def attentional_step(
+        self, x: torch.Tensor, state: RecurrentState, encoded: EncoderOutput
+    ) -> tuple[torch.Tensor, RecurrentState, torch.Tensor]:
+        """x: (B, E) the embedded previous token -> the attentional state ~h_t (B, E), the
+        next state, attention weights (B, S). Embedding and output layer are the caller's, so
+        training can apply each once to all steps (one dense embedding gradient, one large
+        output product)."""
         if self.input_feeding:
             x = torch.cat([x, state.feed], dim=-1)  # (B, 2E)
         hidden = state.hidden.transpose(0, 1).contiguous()  # (L, B, H)
@@ -187,9 +199,8 @@ class RecurrentDecoder(nn.Module):
         s_t = out.squeeze(1)  # (B, H)
         context, alphas = self._attend(s_t, encoded)  # (B, K), (B, S)
         h_tilde = torch.tanh(self.combine(torch.cat([s_t, context], dim=-1)))  # (B, E)
-        logits = self.output(self.dropout(h_tilde))  # (B, V)
         next_state = RecurrentState(hidden=hidden.transpose(0, 1), cell=cell, feed=h_tilde)
-        return logits, next_state, alphas
+        return h_tilde, next_state, alphas
 
 
 class RecurrentSeq2Seq(nn.Module):
@@ -269,7 +280,9 @@ class RecurrentSeq2Seq(nn.Module):
         return self.decoder.embedding
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
-        return self.encoder(src, src_lengths)
+        encoded = self.encoder(src, src_lengths)
+        encoded.projected = self.decoder.attention.project_keys(encoded.memory)  # (B, S, A)
+        return encoded
 
     def start(self, encoded: EncoderOutput) -> RecurrentState:
         b = encoded.memory.size(0)
@@ -303,16 +316,19 @@ class RecurrentSeq2Seq(nn.Module):
         `return_attention`, also the attention weights (B, T, S)."""
         encoded = self.encode(src, src_lengths)
         state = self.start(encoded)
-        all_logits, all_alphas = [], []
-        y_prev = tgt_in[:, 0]  # (B,)
+        decoder = self.decoder
+        embedded = decoder.dropout(decoder.embedding(tgt_in))  # (B, T, E)
+        all_h, all_alphas = [], []
         for t in range(tgt_in.size(1)):
-            if t > 0:
-                use_gold = teacher_forcing >= 1.0 or random.random() < teacher_forcing
-                y_prev = tgt_in[:, t] if use_gold else all_logits[-1].argmax(-1)  # (B,)
-            logits, state, alphas = self.step(y_prev, state, encoded)  # (B, V), (B, S)
-            all_logits.append(logits)
+            x = embedded[:, t]  # (B, E)
+            if t > 0 and teacher_forcing < 1.0 and random.random() >= teacher_forcing:
+                y_prev = decoder.output(decoder.dropout(all_h[-1])).argmax(-1)  # (B,)
+                x = decoder.dropout(decoder.embedding(y_prev))  # (B, E)
+            h_tilde, state, alphas = decoder.attentional_step(x, state, encoded)  # (B, E)
+            all_h.append(h_tilde)
             all_alphas.append(alphas)
-        logits = torch.stack(all_logits, dim=1)  # (B, T, V)
+        h = torch.stack(all_h, dim=1)  # (B, T, E)
+        logits = decoder.output(decoder.dropout(h))  # (B, T, V)
         if return_attention:
             return logits, torch.stack(all_alphas, dim=1)  # (B, T, V), (B, T, S)
         return logits
