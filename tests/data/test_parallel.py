@@ -8,8 +8,8 @@ import pytest
 from textseq.data.batching import BucketBatchSampler
 from textseq.data.parallel import (
     ParallelEncoder,
-    Seq2SeqCollator,
     SentencePair,
+    Seq2SeqCollator,
     load_parallel,
     parse_direction,
     read_parallel,
@@ -70,7 +70,7 @@ def test_multi30k_from_the_mirror(real_data_env):
 
 
 def test_missing_named_split_says_how_to_get_it(data_env):
-    from textseq.data.datasets import prepared_parallel_file, PARALLEL_CORPORA
+    from textseq.data.datasets import PARALLEL_CORPORA, prepared_parallel_file
 
     with pytest.raises(DataError, match=r"multi30k_de_en/val.lc.norm.tok.en.gz") as error:
         prepared_parallel_file(PARALLEL_CORPORA["multi30k"], "val", "en", "tok", download=False)
