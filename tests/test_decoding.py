@@ -51,6 +51,31 @@ def brute_force_best(model, src, lengths, *, words, max_steps, alpha):
     return best
 
 
+def tiny_transformer(vocab_size=7, seed=0):
+    from textseq.models.seq2seq_transformer import TransformerSeq2Seq
+
+    torch.manual_seed(seed)
+    model = TransformerSeq2Seq(
+        src_vocab_size=vocab_size,
+        tgt_vocab_size=vocab_size,
+        embedding_dim=8,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_heads=2,
+        ff_dim=16,
+    ).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(8.0)
+    return model
+
+
+MODELS = {
+    "gru": lambda seed=0: tiny_model(seed=seed),
+    "lstm_general": lambda seed=0: tiny_model(seed=seed, cell="lstm", attention="general"),
+    "transformer": lambda seed=0: tiny_transformer(seed=seed),
+}
+
+
 def batch(seed=1, b=5, vocab_size=7):
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(1, 7, (b,), generator=generator)
@@ -62,9 +87,9 @@ def batch(seed=1, b=5, vocab_size=7):
 COMMON = dict(sos_index=SOS, eos_index=EOS, forbidden=(PAD, SOS, UNK))
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_beam_of_one_is_greedy(cell):
-    model = tiny_model(cell=cell)
+@pytest.mark.parametrize("kind", MODELS)
+def test_beam_of_one_is_greedy(kind):
+    model = MODELS[kind]()
     src, lengths = batch()
     greedy = greedy_decode(model, src, lengths, **COMMON)
     beam = beam_search(model, src, lengths, beam_size=1, alpha=0.6, **COMMON)
@@ -74,10 +99,10 @@ def test_beam_of_one_is_greedy(cell):
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_wide_beam_finds_the_brute_force_best(alpha, seed):
+@pytest.mark.parametrize(("kind", "seed"), [("gru", 0), ("gru", 1), ("transformer", 2)])
+def test_wide_beam_finds_the_brute_force_best(alpha, kind, seed):
     # Output vocabulary of 4 (three words and <eos>), at most 4 tokens.
-    model = tiny_model(seed=seed)
+    model = MODELS[kind](seed)
     src, lengths = batch(seed=seed, b=2)
     words = [4, 5, 6]
     limit = dict(max_length_a=0.0, max_length_b=4)
@@ -96,8 +121,9 @@ def test_wide_beam_finds_the_brute_force_best(alpha, seed):
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])
-def test_batched_decoding_equals_one_sentence_at_a_time(beam_size):
-    model = tiny_model(attention="general")
+@pytest.mark.parametrize("kind", MODELS)
+def test_batched_decoding_equals_one_sentence_at_a_time(beam_size, kind):
+    model = MODELS[kind]()
     src, lengths = batch(b=6)
     together = beam_search(model, src, lengths, beam_size=beam_size, nbest=beam_size, **COMMON)
     greedy_together = greedy_decode(model, src, lengths, **COMMON)

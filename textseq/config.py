@@ -900,6 +900,13 @@ def validate_translate(config: TranslateConfig) -> None:
             f"model.transformer.num_heads ({model.transformer.num_heads}) must divide "
             f"model.embedding_dim ({model.embedding_dim})"
         )
+    if model.type == "transformer" and (
+        training.teacher_forcing != 1.0 or training.scheduled_sampling != "none"
+    ):
+        raise ConfigError(
+            "training.teacher_forcing and training.scheduled_sampling are for recurrent models; "
+            "a Transformer decoder is trained on the reference prefix (set 1.0 and none)"
+        )
     rnn = model.rnn
     memory = rnn.encoder_hidden_size * (2 if rnn.bidirectional else 1)
     if model.type == "rnn" and rnn.attention == "dot" and memory != rnn.decoder_hidden_size:
