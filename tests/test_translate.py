@@ -123,6 +123,23 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
         assert len(line["nbest"]) == 2 and line["nbest"][0]["translation"] == line["translation"]
         assert line["nbest"][0]["score"] >= line["nbest"][1]["score"]
 
+    assert main(["explain", str(out), "ein mann mit einem hut ."]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["source_tokens"] == ["ein", "mann", "mit", "einem", "hut", "."]
+    assert explained["target_tokens"][-1] == "<eos>"
+    attention = explained["attention"]
+    assert len(attention) == len(explained["target_tokens"])
+    assert all(abs(sum(row) - 1) < 1e-4 and len(row) == 6 for row in attention)
+    for name in ("attention.png", "attention.html"):
+        assert (
+            main(["explain", str(out), "ein mann mit einem hut .", "--out", str(tmp_path / name)])
+            == 0
+        )
+    assert (tmp_path / "attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "attention.html").read_text(encoding="utf-8")
+    assert "<table" in page and "hut" in page and "&lt;eos&gt;" in page
+    capsys.readouterr()
+
     assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
     assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
 
@@ -131,9 +148,9 @@ def test_translation_config_errors():
     from textseq.config import load_config
     from textseq.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="model.share_embeddings needs text.joint_vocab"):
+    with pytest.raises(ConfigError, match=r"model.share_embeddings needs text.joint_vocab"):
         load_config({"task": "translate"}, ["model.share_embeddings=true"])
-    with pytest.raises(ConfigError, match="model.rnn.attention 'dot' needs"):
+    with pytest.raises(ConfigError, match=r"model.rnn.attention .dot. needs"):
         load_config(
             {"task": "translate"}, ["model.rnn.attention=dot", "model.rnn.decoder_hidden_size=300"]
         )
@@ -141,5 +158,27 @@ def test_translation_config_errors():
         ConfigError, match=r"data.direction \('fr-en'\) must be one of de-en, en-de"
     ):
         load_config({"task": "translate"}, ["data.direction=fr-en"])
-    with pytest.raises(ConfigError, match="unknown config key 'model.rnn.atention'; did you mean"):
+    with pytest.raises(ConfigError, match=r"unknown config key .model.rnn.atention.; did you mean"):
         load_config({"task": "translate"}, ["model.rnn.atention=dot"])
+
+
+def test_transformer_cross_attention_plot_has_a_grid_per_layer_and_head(tmp_path):
+    import numpy as np
+
+    from textseq.explain import TranslationExplanation
+
+    rng = np.random.default_rng(0)
+    layers = [rng.dirichlet(np.ones(4), size=(2, 3)) for _ in range(2)]  # L x (N, T, S)
+    explanation = TranslationExplanation(
+        source="a b c d",
+        translation="x y",
+        source_tokens=["a", "b", "c", "d"],
+        target_tokens=["x", "y", "<eos>"],
+        weights=np.mean([layer.mean(0) for layer in layers], axis=0),
+        layers=layers,
+    )
+    png = explanation.save(tmp_path / "t.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    page = explanation.save(tmp_path / "t.html").read_text(encoding="utf-8")
+    assert page.count("<table") == 1 + 2 * 2  # the mean, then every layer and head
+    assert len(explanation.to_dict()["layer_attention"]) == 2

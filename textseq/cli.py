@@ -217,7 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
         "saliency_scale; positive pushes towards the predicted label), attention, "
         "layer_attention and layer_tokens (null when the model has none). For a tagger: "
         "tokens, tags, tag_names and marginals (p(tag | sentence) per token), drawn as a "
-        "heatmap with --out FILE.png.",
+        "heatmap with --out FILE.png. For a translation model: the greedy translation, "
+        "source_tokens, target_tokens and attention (target x source), plus layer_attention "
+        "(every decoder layer's and head's cross-attention) for Transformers; --out draws the "
+        "heatmap with tokens on both axes.",
     )
     explain.add_argument("model", metavar="DIR", help="model directory")
     explain.add_argument(

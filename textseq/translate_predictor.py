@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from textseq.config import TranslateConfig, load_config, read_yaml
 from textseq.data.parallel import ParallelEncoder, SentencePair
 from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.errors import DataError, ModelDirError
+from textseq.explain import TranslationExplanation
 from textseq.model_dir import check_model_dir
 from textseq.tasks.translation import corpus_scores
 
@@ -212,6 +214,19 @@ class TranslatorPredictor:
         return result
 
     # --- attention -----------------------------------------------------------------------
+
+    def explain(self, text: str) -> TranslationExplanation:
+        """The greedy translation of `text` with its attention, for `textseq explain`."""
+        found = self.attention(text)
+        layers = found.get("layers")
+        return TranslationExplanation(
+            source=found["source"],
+            translation=found["translation"],
+            source_tokens=found["source_tokens"],
+            target_tokens=found["target_tokens"],
+            weights=np.asarray(found["weights"], dtype=float),
+            layers=None if layers is None else [np.asarray(x, dtype=float) for x in layers],
+        )
 
     def attention(self, text: str) -> dict[str, Any]:
         """The greedy translation of `text` with its attention: `source_tokens`,
