@@ -140,6 +140,8 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
     assert "<table" in page and "hut" in page and "&lt;eos&gt;" in page
     capsys.readouterr()
 
+    assert main(["predict", str(out), "ein hund"]) == 2
+    assert "holds a translation model" in capsys.readouterr().err
     assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
     assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
 

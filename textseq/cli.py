@@ -493,6 +493,11 @@ def _generate(args: argparse.Namespace) -> int:
     import textseq
 
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; generate is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     if not _is_language_model(model):
         raise TextseqError(
             f"{args.model} holds a {'tagger' if _is_tagger(model) else 'classifier'}; generate "
@@ -553,6 +558,11 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; predict is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     if _is_language_model(model):
         raise TextseqError(
             f"{args.model} holds a language model, which does not label texts; continue a "
@@ -619,6 +629,11 @@ def _neighbors(args: argparse.Namespace) -> int:
     from textseq.embedding_space import lookup_word
 
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; neighbors is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     word = lookup_word(model.pipeline.vocab, args.word, normalise=model.pipeline.cleaner)
     found = model.neighbors(word, k=args.k)
     neighbors = [{"word": w, "cosine": round(c, 6)} for w, c in found]
@@ -635,6 +650,11 @@ def _embeddings_plot(args: argparse.Namespace) -> int:
         raise TextseqError(f"--out {args.out}: the name must end in .png")
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; embeddings-plot is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     projection = project_words(
         model.model.embedding.weight,
         model.pipeline.vocab,
