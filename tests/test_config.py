@@ -326,6 +326,9 @@ def test_shipped_configs_exist():
         "ptb_lstm_medium.yaml",
         "shakespeare_char_lstm.yaml",
         "shakespeare_char_transformer.yaml",
+        "multi30k_gru_bahdanau.yaml",
+        "multi30k_lstm_luong.yaml",
+        "multi30k_transformer.yaml",
     } <= names
 
 

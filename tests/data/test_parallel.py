@@ -115,3 +115,17 @@ def test_batches_are_bucketed_by_target_length():
     assert batch.src_lengths.tolist() == [2, 3]
     assert batch.tgt_in[:, 0].tolist() == [2, 2]
     assert batch.tgt_out.tolist()[0] == [encoder.tgt_vocab.stoi["x"], 3, 0]
+
+
+def test_bpe_is_one_joint_subword_model_and_detokenizes(tmp_path):
+    pairs = [SentencePair("das haus ist klein .", "the house is small .")] * 20 + [
+        SentencePair("das hausboot .", "the houseboat .")
+    ] * 5
+    encoder = ParallelEncoder.fit(pairs, tokenizer="bpe", bpe_vocab_size=60)
+    pieces = encoder.tokens("the smallhouse is small .")
+    assert any(piece.startswith("##") for piece in pieces)
+    assert encoder.detokenize(pieces) == "the smallhouse is small ."
+    encoder.save(tmp_path)
+    loaded = ParallelEncoder.load(tmp_path, tokenizer="bpe", lowercase=False)
+    assert loaded.tokens("the smallhouse is small .") == pieces
+    assert loaded.tgt_vocab == encoder.tgt_vocab
