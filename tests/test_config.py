@@ -326,6 +326,9 @@ def test_shipped_configs_exist():
         "ptb_lstm_medium.yaml",
         "shakespeare_char_lstm.yaml",
         "shakespeare_char_transformer.yaml",
+        "multi30k_gru_bahdanau.yaml",
+        "multi30k_lstm_luong.yaml",
+        "multi30k_transformer.yaml",
     } <= names
 
 
@@ -343,9 +346,10 @@ def test_the_task_key_chooses_the_schema():
     assert isinstance(load_config({}, ["task=lm", "data.bptt=70"]), LMConfig)
     assert load_config({}, ["task=lm", "data.bptt=70"]).data.bptt == 70
     with pytest.raises(
-        ConfigError, match="config key 'task' must be one of 'classify', 'lm', 'tag', got"
+        ConfigError,
+        match="config key 'task' must be one of 'classify', 'lm', 'tag', 'translate', got",
     ):
-        load_config({"task": "translate"})
+        load_config({"task": "summarize"})
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,9 @@ lm.perplexity("the company said it expects higher earnings\n")
 tagger = textseq.load(textseq.train("configs/conll2003_bilstm_crf.yaml", out="runs/ner"))
 tagger.predict(["U.N. official Ekeus heads for Baghdad ."])  # tags, entities, confidences
 tokens, tags, probabilities = tagger.marginals("Peter Blackburn")  # tokens x tags
+
+translator = textseq.load(textseq.train("configs/multi30k_gru_bahdanau.yaml", out="runs/de_en"))
+translator.translate(["ein mann mit einem orangefarbenen hut ."], beam_size=5, nbest=2)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from textseq.lm_predictor import LanguageModelPredictor
     from textseq.predictor import TextClassifierPredictor
     from textseq.tag_predictor import TaggerPredictor
+    from textseq.translate_predictor import TranslatorPredictor
 
 
 def load(
@@ -36,15 +40,16 @@ def load(
     quantize: str | None = None,
     precision: str = "fp32",
     onnx: str | Path | None = None,
-) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor:
+) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor | TranslatorPredictor:
     """The trained model in `directory` (written by `textseq train`): a classifier
-    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`) or a
-    tagger (`predict`, `marginals`, `evaluate`), as its manifest says.
+    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`), a
+    tagger (`predict`, `marginals`, `evaluate`) or a translation model (`translate`,
+    `evaluate`, `attention`), as its manifest says.
 
     `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
     `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
-    DIR --format onnx`, in ONNX Runtime."""
+    DIR --format onnx`, in ONNX Runtime. Translation models run in fp32 only."""
     from textseq.inference import check_inference_options
     from textseq.model_dir import check_model_dir
 
@@ -65,6 +70,15 @@ def load(
         from textseq.tag_predictor import TaggerPredictor
 
         return TaggerPredictor.load(directory, quantize=quantize, precision=precision)
+    if task == "translate":
+        from textseq.translate_predictor import TranslatorPredictor
+
+        if quantize is not None or precision != "fp32":
+            raise ValueError(
+                f"quantize ({quantize!r}) and precision ({precision!r}) are not supported for "
+                "translation models, which run in fp32"
+            )
+        return TranslatorPredictor.load(directory)
     from textseq.predictor import TextClassifierPredictor
 
     return TextClassifierPredictor.load(

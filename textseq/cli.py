@@ -37,6 +37,12 @@ examples:
   textseq export runs/sst2 --format onnx --quantize int8  # parity-checked runs/sst2/model.int8.onnx
 
   textseq serve runs/sst2 --port 8000     # HTTP: POST /predict {"texts": [...]}, GET /health
+
+  textseq train configs/multi30k_gru_bahdanau.yaml --out runs/de_en         # translation
+  textseq evaluate runs/de_en --data multi30k:test2016 --beam 5   # BLEU, chrF: greedy and beam
+  textseq evaluate runs/de_en --src test.de --tgt test.en
+  textseq translate runs/de_en "ein mann mit einem orangefarbenen hut ." --beam 5 --nbest 3
+
   textseq explain runs/sst2 "not bad at all" --out why.html   # or why.png; JSON without --out
   textseq neighbors runs/sst2 good -k 5
   textseq embeddings-plot runs/sst2 --words good,great,bad,awful,film,movie --out words.png
@@ -46,7 +52,9 @@ data specs: a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:
 for language models a plain-text file (.txt, optionally .gz) or a named corpus
 (ptb:train|valid|test, tiny_shakespeare:train|valid, wikitext2:train|valid|test);
 for taggers a CoNLL file (token per line, optionally .gz) or conll2003:train|dev|test
-(NER or POS tags, as the model was trained).
+(NER or POS tags, as the model was trained); for translation models two aligned files
+(--src F --tgt F, one sentence per line, optionally .gz) or multi30k:train|val|test2016 (in
+the model's direction, official lower-cased tokenised files by default).
 Named datasets are read from $TEXTSEQ_DATASETS when set, else downloaded once into
 $TEXTSEQ_CACHE (default ~/.cache/textseq).
 """
@@ -100,10 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
         "true label, columns: predicted). A language model on a corpus prints loss (nats per "
         "token), perplexity (word level) or bits_per_character (character level), and tokens. "
         "A tagger on CoNLL data prints n, tokens, accuracy (per token), entity-level precision, "
-        "recall, f1 and per_type scores (seqeval), and sentences_per_second.",
+        "recall, f1 and per_type scores (seqeval), and sentences_per_second. A translation "
+        'model prints n and, for "greedy" and "beam" decoding, bleu (sacrebleu; on the '
+        'official tokenised references with tokenize="none"), chrf, bleu_raw (named corpora: '
+        "against the raw references, 13a tokenizer, case-insensitive) and "
+        "sentences_per_second.",
     )
     evaluate.add_argument("model", metavar="DIR", help="model directory")
-    evaluate.add_argument("--data", required=True, metavar="SPEC", help="file or NAME:SPLIT")
+    evaluate.add_argument(
+        "--data", metavar="SPEC", help="file or NAME:SPLIT (required unless --src/--tgt)"
+    )
+    evaluate.add_argument("--src", metavar="FILE", help="(translation) source sentences")
+    evaluate.add_argument("--tgt", metavar="FILE", help="(translation) reference translations")
+    evaluate.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help="(translation) beam size scored beside greedy decoding (default: the config's "
+        "decoding.beam_size; 1: greedy only)",
+    )
     _column_options(evaluate)
     evaluate.add_argument(
         "--batch-size",
@@ -194,6 +217,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="PyTorch threads per worker (default: PyTorch's own choice)",
     )
 
+    translate = verbs.add_parser(
+        "translate",
+        help="translate sentences with a translation model; writes one JSON line per input",
+        description="Translate sentences given as arguments, in a file (--file, one per line, "
+        "optionally .gz) or on stdin. Writes one JSON line per sentence: "
+        '{"source", "translation", "score", "log_prob"} and, with --nbest N, "nbest": '
+        '[{"translation", "score", "log_prob"}], best first. score is log P(translation) '
+        "divided by the length penalty of Wu et al. 2016 (beam search) or log P (greedy).",
+    )
+    translate.add_argument("model", metavar="DIR", help="translation model directory")
+    translate.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    translate.add_argument("--file", help="read sentences from a file, one per line")
+    translate.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help="beam size (default: the config's decoding.beam_size; 1: greedy)",
+    )
+    translate.add_argument(
+        "--nbest", type=int, default=1, help="also list the N best translations (1)"
+    )
+    translate.add_argument("--batch-size", type=int, default=64, help="sentences per batch (64)")
+
     generate = verbs.add_parser(
         "generate",
         help="sample text from a language model, streamed to stdout",
@@ -225,7 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         "saliency_scale; positive pushes towards the predicted label), attention, "
         "layer_attention and layer_tokens (null when the model has none). For a tagger: "
         "tokens, tags, tag_names and marginals (p(tag | sentence) per token), drawn as a "
-        "heatmap with --out FILE.png.",
+        "heatmap with --out FILE.png. For a translation model: the greedy translation, "
+        "source_tokens, target_tokens and attention (target x source), plus layer_attention "
+        "(every decoder layer's and head's cross-attention) for Transformers; --out draws the "
+        "heatmap with tokens on both axes.",
     )
     explain.add_argument("model", metavar="DIR", help="model directory")
     explain.add_argument(
@@ -391,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "generate": _generate,
             "export": _export,
             "serve": _serve,
+            "translate": _translate,
         }
         return verbs[args.command](args)
     except TextseqError as error:
@@ -443,6 +493,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from textseq.data.sources import load_examples
 
     model = _load(args)
+    if _is_translator(model):
+        print(json.dumps(_evaluate_translator(model, args)))
+        return 0
+    if args.data is None:
+        raise TextseqError("evaluate needs --data FILE or NAME:SPLIT")
+    if args.src or args.tgt or args.beam is not None:
+        raise TextseqError("--src, --tgt and --beam are for translation models")
     if _is_tagger(model):
         from textseq.data.conll import load_tagged
 
@@ -467,6 +524,79 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_translator(model, args: argparse.Namespace) -> dict:
+    from textseq.data.parallel import load_parallel
+    from textseq.translate_training import bleu_tokenize
+
+    data = model.config.data
+    if args.data is not None and (args.src or args.tgt):
+        raise TextseqError("give --data NAME:SPLIT or --src and --tgt, not both")
+    if args.data is None and not (args.src and args.tgt):
+        raise TextseqError(
+            "evaluate needs --data NAME:SPLIT (e.g. multi30k:test2016) or --src FILE --tgt FILE"
+        )
+    if args.beam is not None and args.beam < 1:
+        raise TextseqError(f"--beam ({args.beam}) must be at least 1")
+    common = dict(direction=data.direction, variant=data.variant)
+    pairs = load_parallel(args.data, src=args.src, tgt=args.tgt, **common)
+    raw = None
+    if args.data is not None and data.variant == "tok":
+        raw = [p.tgt for p in load_parallel(args.data, direction=data.direction, variant="raw")]
+        if len(raw) != len(pairs):
+            raise TextseqError(
+                f"{args.data}: the raw references ({len(raw)}) do not pair up with the "
+                f"tokenised ones ({len(pairs)})"
+            )
+    result = model.evaluate(
+        pairs,
+        beam_size=args.beam,
+        raw_references=raw,
+        bleu_tokenize=bleu_tokenize(model.config, named=args.data is not None),
+        batch_size=args.batch_size or 64,
+    )
+    return {"data": args.data or f"{args.src} -> {args.tgt}", **result}
+
+
+def _is_translator(model) -> bool:
+    from textseq.translate_predictor import TranslatorPredictor
+
+    return isinstance(model, TranslatorPredictor)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    import textseq
+    from textseq.data.readers import iter_lines
+
+    if args.texts and args.file:
+        raise TextseqError("give sentences as arguments or with --file, not both")
+    if args.file:
+        texts = [line.strip() for _, line in iter_lines(args.file) if line.strip()]
+    elif args.texts:
+        texts = list(args.texts)
+    elif not sys.stdin.isatty():
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    else:
+        raise TextseqError("no sentences: give them as arguments, with --file, or on stdin")
+    if not texts:
+        raise TextseqError("no sentences to translate")
+    model = textseq.load(args.model)
+    if not _is_translator(model):
+        raise TextseqError(f"{args.model} does not hold a translation model (task: translate)")
+    beam = model.config.decoding.beam_size if args.beam is None else args.beam
+    if beam < 1:
+        raise TextseqError(f"--beam ({beam}) must be at least 1")
+    if not 1 <= args.nbest <= beam:
+        raise TextseqError(f"--nbest ({args.nbest}) must be between 1 and the beam size ({beam})")
+    if args.batch_size < 1:
+        raise TextseqError(f"--batch-size ({args.batch_size}) must be at least 1")
+    for start in range(0, len(texts), args.batch_size):
+        chunk = texts[start : start + args.batch_size]
+        for result in model.translate(chunk, beam_size=beam, nbest=args.nbest):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def _is_language_model(model) -> bool:
     from textseq.lm_predictor import LanguageModelPredictor
 
@@ -483,6 +613,11 @@ def _generate(args: argparse.Namespace) -> int:
     import textseq
 
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; generate is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     if not _is_language_model(model):
         raise TextseqError(
             f"{args.model} holds a {'tagger' if _is_tagger(model) else 'classifier'}; generate "
@@ -542,6 +677,11 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
     model = _load(args)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; predict is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     if _is_language_model(model):
         raise TextseqError(
             f"{args.model} holds a language model, which does not label texts; continue a "
@@ -666,6 +806,11 @@ def _neighbors(args: argparse.Namespace) -> int:
     from textseq.embedding_space import lookup_word
 
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; neighbors is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     word = lookup_word(model.pipeline.vocab, args.word, normalise=model.pipeline.cleaner)
     found = model.neighbors(word, k=args.k)
     neighbors = [{"word": w, "cosine": round(c, 6)} for w, c in found]
@@ -682,6 +827,11 @@ def _embeddings_plot(args: argparse.Namespace) -> int:
         raise TextseqError(f"--out {args.out}: the name must end in .png")
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     model = textseq.load(args.model)
+    if _is_translator(model):
+        raise TextseqError(
+            f"{args.model} holds a translation model; embeddings-plot is not for translation "
+            f"(use: textseq translate {args.model} TEXT)"
+        )
     projection = project_words(
         model.model.embedding.weight,
         model.pipeline.vocab,

@@ -7,8 +7,9 @@ the wrong type or outside its choices is an error that names the key. Command-li
 disagree.
 
 Each task has its own top-level schema, chosen by the `task` key (`classify`: `Config`;
-`lm`: `LMConfig`; `tag`: `TagConfig`); sections that mean the same thing in every task
-(`text`, `model.embedding`, `optim`, `trainer`) are the same dataclasses.
+`lm`: `LMConfig`; `tag`: `TagConfig`; `translate`: `TranslateConfig`); sections that mean the
+same thing in every task (`text`, `model.embedding`, `optim`, `trainer`) are the same
+dataclasses (translation extends `optim` with a warm-up and has its own `text` section).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class OptimConfig:
 @dataclass
 class TrainerConfig:
     max_epochs: int = 10
-    monitor: Literal["val_acc", "val_f1", "val_loss"] = "val_acc"
+    monitor: Literal["val_acc", "val_f1", "val_loss", "val_bleu"] = "val_acc"
     early_stopping_patience: int | None = 3  # validations without improvement; None: never stop
     val_check_interval: float = 1.0  # validate every this fraction of an epoch (and at its end)
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
@@ -304,8 +305,133 @@ class TagConfig:
         return dataclasses.asdict(self)
 
 
-SCHEMAS: dict[str, type] = {"classify": Config, "lm": LMConfig, "tag": TagConfig}  # every task
-AnyConfig = Config | LMConfig | TagConfig
+# --- translation (task: translate) ---------------------------------------------------------
+
+
+@dataclass
+class TranslateDataConfig:
+    train: str | None = "multi30k:train"  # NAME:SPLIT of a parallel corpus; null: the files
+    val: str | None = "multi30k:val"
+    train_src: str | None = None  # with train: null, source file (one sentence per line, .gz ok)
+    train_tgt: str | None = None  # with train: null, target file (line i translates line i)
+    val_src: str | None = None
+    val_tgt: str | None = None
+    direction: str = "de-en"  # SRC-TGT languages of a named corpus
+    # tok: the corpus's official lower-cased tokenised files; raw: the original sentences
+    variant: Literal["tok", "raw"] = "tok"
+    limit_train: int | None = None  # keep only N training pairs (quick runs)
+    limit_val: int | None = None
+    # Training pairs whose source or target has more tokens are dropped (counted, reported);
+    # validation and test pairs are never filtered.
+    max_src_length: int | None = 50
+    max_tgt_length: int | None = 50
+    batch_size: int = 128  # sentence pairs per batch, bucketed by target length
+    eval_batch_size: int = 256
+    bucket: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class TranslateTextConfig:
+    lowercase: bool = False  # the tok files are lower-cased already
+    tokenizer: Literal["whitespace", "basic_english", "characters", "bpe"] = "whitespace"
+    bpe_vocab_size: int = 8000  # (bpe) one joint subword model for both sides
+    min_freq: int = 2  # rarer training tokens are <unk>
+    max_vocab_size: int | None = None  # per side (or for the joint vocabulary)
+    joint_vocab: bool = False  # one vocabulary for both sides (needed to share embeddings)
+
+
+@dataclass
+class Seq2SeqRNNConfig:
+    cell: Literal["gru", "lstm"] = "gru"
+    encoder_hidden_size: int = 256  # per direction
+    encoder_layers: int = 1
+    bidirectional: bool = True
+    decoder_hidden_size: int = 512
+    decoder_layers: int = 1
+    attention: Literal["bahdanau", "dot", "general", "concat"] = "bahdanau"
+    attention_dim: int = 256  # (bahdanau, concat) size of the score's hidden layer
+    input_feeding: bool = True  # feed the previous attentional state (Luong et al. 2015, 3.3)
+    bridge: bool = True  # initial decoder state from the encoder's final states (else zeros)
+
+
+@dataclass
+class Seq2SeqTransformerConfig:
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    num_heads: int = 4  # must divide model.embedding_dim (d_model)
+    ff_dim: int = 1024
+    norm_first: bool = True  # pre-LN (Xiong et al. 2020) or post-LN as in the paper
+    activation: Literal["relu", "gelu"] = "relu"
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    max_length: int = 256  # longest sentence (positions)
+
+
+@dataclass
+class TranslateModelConfig:
+    type: Literal["rnn", "transformer"] = "rnn"
+    embedding_dim: int = 256  # also d_model of a Transformer
+    dropout: float = 0.3
+    tie_embeddings: bool = True  # output layer shares the target embedding (Press & Wolf 2017)
+    share_embeddings: bool = False  # source and target share one table (text.joint_vocab)
+    rnn: Seq2SeqRNNConfig = field(default_factory=Seq2SeqRNNConfig)
+    transformer: Seq2SeqTransformerConfig = field(default_factory=Seq2SeqTransformerConfig)
+
+
+@dataclass
+class Seq2SeqTrainingConfig:
+    label_smoothing: float = 0.0  # Szegedy et al. 2016; padding is never counted
+    teacher_forcing: float = 1.0  # (rnn) chance of feeding the reference token at each step
+    # (rnn) scheduled sampling (Bengio et al. 2015): the teacher-forcing chance decays per
+    # epoch e from `teacher_forcing`: linear max(min, tf - k e); exponential tf k^e;
+    # inverse_sigmoid tf k / (k + exp(e / k)); none keeps it fixed.
+    scheduled_sampling: Literal["none", "linear", "exponential", "inverse_sigmoid"] = "none"
+    scheduled_sampling_k: float = 0.1
+    teacher_forcing_min: float = 0.5  # lower bound of the decayed chance
+
+
+@dataclass
+class DecodingConfig:
+    beam_size: int = 5  # default beam of evaluate and translate (1: greedy)
+    length_penalty: float = 0.6  # alpha of Wu et al. 2016; 0: raw log-probabilities
+    max_length_a: float = 1.5  # hypotheses get at most a * source length + b tokens
+    max_length_b: int = 10
+    val_beam_size: int = 1  # decoding for validation BLEU (1: greedy, the fastest)
+
+
+@dataclass
+class TranslateOptimConfig(OptimConfig):
+    # N > 0: linear warm-up to optim.lr over N steps, then decay with the inverse square root
+    # of the step (Vaswani et al. 2017, eq. 3, with the peak set by lr) instead of the
+    # per-epoch schedule; 0: the per-epoch schedule (plateau or lr_decay_after).
+    warmup_steps: int = 0
+
+
+@dataclass
+class TranslateConfig:
+    task: Literal["translate"] = "translate"
+    seed: int = 13
+    data: TranslateDataConfig = field(default_factory=TranslateDataConfig)
+    text: TranslateTextConfig = field(default_factory=TranslateTextConfig)
+    model: TranslateModelConfig = field(default_factory=TranslateModelConfig)
+    training: Seq2SeqTrainingConfig = field(default_factory=Seq2SeqTrainingConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    optim: TranslateOptimConfig = field(
+        default_factory=lambda: TranslateOptimConfig(optimizer="adam", grad_clip_norm=1.0)
+    )
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(monitor="val_bleu"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {
+    "classify": Config,
+    "lm": LMConfig,
+    "tag": TagConfig,
+    "translate": TranslateConfig,
+}  # every task
+AnyConfig = Config | LMConfig | TagConfig | TranslateConfig
 
 
 def schema_for(task: Any) -> type:
@@ -505,7 +631,7 @@ def load_config(
 ) -> AnyConfig:
     """A validated config from a YAML path, a dict or a config object, with overrides applied:
     a `Config` for classification, an `LMConfig` for `task: lm`."""
-    if isinstance(source, Config | LMConfig | TagConfig):
+    if isinstance(source, Config | LMConfig | TagConfig | TranslateConfig):
         source = source.to_dict()
     data = read_yaml(source) if isinstance(source, str | Path) else dict(source or {})
     schema = schema_for(_task_of(data, list(overrides)))
@@ -514,6 +640,8 @@ def load_config(
         validate_lm(config)
     elif isinstance(config, TagConfig):
         validate_tag(config)
+    elif isinstance(config, TranslateConfig):
+        validate_translate(config)
     else:
         validate(config)
     return config
@@ -543,6 +671,10 @@ def _shared_checks(config: AnyConfig) -> list[tuple[bool, str]]:
         (
             0.0 < config.trainer.val_check_interval <= 1.0,
             f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
+        ),
+        (
+            config.trainer.monitor != "val_bleu",
+            "trainer.monitor 'val_bleu' is for translation (task: translate)",
         ),
         (
             config.optim.lr_decay_after is None or config.optim.lr_decay_after >= 0,
@@ -703,6 +835,94 @@ def validate_tag(config: TagConfig) -> None:
         raise ConfigError(
             f"model.encoder.num_heads ({encoder.num_heads}) must divide "
             f"model.encoder.hidden_size ({encoder.hidden_size}), the transformer's width"
+        )
+
+
+def validate_translate(config: TranslateConfig) -> None:
+    """Checks of a translation config that types cannot express."""
+    data, model, training = config.data, config.model, config.training
+    checks = [
+        (data.batch_size >= 1, "data.batch_size must be at least 1"),
+        (data.eval_batch_size >= 1, "data.eval_batch_size must be at least 1"),
+        (config.text.min_freq >= 1, "text.min_freq must be at least 1"),
+        (model.embedding_dim >= 1, "model.embedding_dim must be at least 1"),
+        (config.optim.lr > 0, "optim.lr must be positive"),
+        (config.optim.warmup_steps >= 0, "optim.warmup_steps must be at least 0"),
+        (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
+        (
+            0.0 < config.trainer.val_check_interval <= 1.0,
+            f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
+        ),
+        (
+            config.trainer.monitor in ("val_bleu", "val_loss"),
+            f"trainer.monitor ({config.trainer.monitor!r}) must be val_bleu or val_loss for "
+            "translation",
+        ),
+        (
+            config.optim.class_weights is None and config.optim.backbone_lr is None,
+            "optim.class_weights and optim.backbone_lr must be null for translation",
+        ),
+        (
+            (data.train is None) == (data.train_src is not None and data.train_tgt is not None),
+            "give either data.train (NAME:SPLIT) or both data.train_src and data.train_tgt",
+        ),
+        (
+            data.val is None or (data.val_src is None and data.val_tgt is None),
+            "give either data.val (NAME:SPLIT) or data.val_src and data.val_tgt, not both",
+        ),
+        (
+            data.val is not None or (data.val_src is not None and data.val_tgt is not None),
+            "translation needs validation data: data.val or data.val_src and data.val_tgt",
+        ),
+        (
+            not model.share_embeddings or config.text.joint_vocab,
+            "model.share_embeddings needs text.joint_vocab: true (one vocabulary for both sides)",
+        ),
+        (0.0 <= model.dropout < 1.0, f"model.dropout ({model.dropout}) must be in [0, 1)"),
+        (
+            0.0 <= training.label_smoothing < 1.0,
+            f"training.label_smoothing ({training.label_smoothing}) must be in [0, 1)",
+        ),
+        (
+            0.0 <= training.teacher_forcing <= 1.0,
+            f"training.teacher_forcing ({training.teacher_forcing}) must be in [0, 1]",
+        ),
+        (config.decoding.beam_size >= 1, "decoding.beam_size must be at least 1"),
+        (config.decoding.val_beam_size >= 1, "decoding.val_beam_size must be at least 1"),
+        (
+            config.decoding.max_length_a >= 0 and config.decoding.max_length_b >= 1,
+            "decoding.max_length_a must be at least 0 and decoding.max_length_b at least 1",
+        ),
+    ]
+    for key in ("data.max_src_length", "data.max_tgt_length"):
+        value = _get(config, key)
+        checks.append((value is None or value >= 1, f"{key} ({value}) must be at least 1 or null"))
+    _check_all(checks)
+    if model.type == "transformer" and model.embedding_dim % model.transformer.num_heads:
+        raise ConfigError(
+            f"model.transformer.num_heads ({model.transformer.num_heads}) must divide "
+            f"model.embedding_dim ({model.embedding_dim})"
+        )
+    if model.type == "transformer" and (
+        training.teacher_forcing != 1.0 or training.scheduled_sampling != "none"
+    ):
+        raise ConfigError(
+            "training.teacher_forcing and training.scheduled_sampling are for recurrent models; "
+            "a Transformer decoder is trained on the reference prefix (set 1.0 and none)"
+        )
+    rnn = model.rnn
+    memory = rnn.encoder_hidden_size * (2 if rnn.bidirectional else 1)
+    if model.type == "rnn" and rnn.attention == "dot" and memory != rnn.decoder_hidden_size:
+        raise ConfigError(
+            f"model.rnn.attention 'dot' needs model.rnn.decoder_hidden_size "
+            f"({rnn.decoder_hidden_size}) equal to the encoder output size ({memory} = "
+            "encoder_hidden_size x directions); use 'general' to project between them"
+        )
+    from textseq.data.parallel import DIRECTIONS
+
+    if data.train is not None and data.direction not in DIRECTIONS:
+        raise ConfigError(
+            f"data.direction ({data.direction!r}) must be one of {', '.join(DIRECTIONS)}"
         )
 
 

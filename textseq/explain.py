@@ -120,6 +120,45 @@ class TagExplanation:
         return plot_tag_marginals(self.tokens, self.tag_names, self.marginals, path)
 
 
+@dataclass
+class TranslationExplanation:
+    """Where a translation looked: for every target token (with `<eos>`) its attention over
+    the source tokens (rows sum to 1); for Transformers also every decoder layer's and head's
+    cross-attention (`weights` is then their mean)."""
+
+    source: str
+    translation: str
+    source_tokens: list[str]
+    target_tokens: list[str]
+    weights: np.ndarray  # (T, S)
+    layers: list[np.ndarray] | None = None  # L x (N, T, S)
+
+    def to_dict(self, *, digits: int = 6) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "translation": self.translation,
+            "source_tokens": self.source_tokens,
+            "target_tokens": self.target_tokens,
+            "attention": np.round(self.weights, digits).tolist(),
+            "layer_attention": None
+            if self.layers is None
+            else [np.round(layer, digits).tolist() for layer in self.layers],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """A heatmap with tokens on both axes: PNG (matplotlib) or HTML."""
+        from textseq.plots import save_translation_attention
+
+        return save_translation_attention(
+            self.source_tokens,
+            self.target_tokens,
+            self.weights,
+            path,
+            layers=self.layers,
+            title=f"{self.source} -> {self.translation}",
+        )
+
+
 class _EmbeddingTap:
     """A forward hook on the model's `embedding` that swaps its output for a leaf tensor which
     requires grad, so ∂ logits / ∂ embeddings can be read without touching `forward` (and works

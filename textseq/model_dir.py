@@ -2,7 +2,8 @@
 
     textseq.json        manifest: format version, textseq version, task (written last)
     config.yaml         the resolved config the model was trained with
-    vocab.json          token vocabulary
+    vocab.json          token vocabulary (the source side's, for translation)
+    tgt_vocab.json      target vocabulary (translation only)
     labels.json         label names, in output order (classifiers only)
     chars.json          character vocabulary (taggers only)
     tags.json           tag names, in output order (taggers only)
@@ -33,7 +34,12 @@ MANIFEST = "textseq.json"
 FORMAT = "textseq.model"
 FORMAT_VERSION = 1
 REQUIRED = ("config.yaml", "vocab.json", "model.safetensors")
-REQUIRED_BY_TASK = {"classify": ("labels.json",), "lm": (), "tag": ("chars.json", "tags.json")}
+REQUIRED_BY_TASK = {
+    "classify": ("labels.json",),
+    "lm": (),
+    "tag": ("chars.json", "tags.json"),
+    "translate": ("tgt_vocab.json",),
+}
 
 
 def required_files(task: str) -> tuple[str, ...]:

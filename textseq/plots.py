@@ -270,12 +270,20 @@ def _token_spans(tokens: Sequence[str], values: Sequence[float], *, diverging: b
     return '<div class="tokens">' + " ".join(spans) + "</div>"
 
 
-def _attention_table(tokens: Sequence[str], weights: np.ndarray, caption: str) -> str:
+def _attention_table(
+    tokens: Sequence[str],
+    weights: np.ndarray,
+    caption: str,
+    key_tokens: Sequence[str] | None = None,
+) -> str:
+    """A coloured table: row i is query token i, column j key token j (the same tokens for
+    self-attention; `key_tokens` for cross-attention)."""
     escaped = [html.escape(token) for token in tokens]
-    rows = ["<tr><th></th>" + "".join(f'<th class="col">{t}</th>' for t in escaped) + "</tr>"]
+    keys = escaped if key_tokens is None else [html.escape(token) for token in key_tokens]
+    rows = ["<tr><th></th>" + "".join(f'<th class="col">{t}</th>' for t in keys) + "</tr>"]
     for i, query in enumerate(escaped):
         cells = []
-        for j, key in enumerate(escaped):
+        for j, key in enumerate(keys):
             background, _ = _mix(_ORANGE, float(weights[i, j]))
             cells.append(
                 f'<td style="background:{background}" title="{query} → {key}: '
@@ -351,3 +359,130 @@ def save_explanation(explanation: Explanation, path: str | Path) -> Path:
     if suffix in (".html", ".htm"):
         return save_explanation_html(explanation, path)
     raise TextseqError(f"cannot write an explanation to {path}: the name must end in .png or .html")
+
+
+# -- translation: source x target attention ---------------------------------------------------
+
+
+def _check_cross(source: Sequence[str], target: Sequence[str], weights, layers) -> tuple:
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(target), len(source)):
+        raise ValueError(
+            f"attention has shape {weights.shape}, expected ({len(target)}, {len(source)}) "
+            "(target tokens x source tokens)"
+        )
+    layers = [np.asarray(layer, dtype=float) for layer in layers or []]
+    for index, layer in enumerate(layers):
+        if layer.ndim != 3 or layer.shape[1:] != weights.shape:
+            raise ValueError(
+                f"layer {index + 1} attention has shape {layer.shape}, expected "
+                f"(heads, {len(target)}, {len(source)})"
+            )
+    return weights, layers
+
+
+def _cross_heatmap(ax, source, target, weights, *, title: str, labels: bool = True):
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")  # (T, S)
+    ax.set_title(title, fontsize=9)
+    if labels and max(len(source), len(target)) <= _ANNOTATE_MAX_TOKENS:
+        ax.set_xticks(range(len(source)), labels=[_label(t) for t in source], rotation=90)
+        ax.set_yticks(range(len(target)), labels=[_label(t) for t in target])
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return image
+
+
+def plot_translation_attention(
+    source: Sequence[str],
+    target: Sequence[str],
+    weights: np.ndarray,  # (T, S)
+    path: str | Path,
+    *,
+    layers: Sequence[np.ndarray] | None = None,  # L x (N, T, S) cross-attention per head
+) -> Path:
+    """A PNG of a translation's attention: the target x source matrix with tokens on both
+    axes (source across, target down) and, for Transformers, a grid of every layer's and
+    head's cross-attention below it."""
+    weights, layers = _check_cross(source, target, weights, layers)
+    cell = 0.32
+    width = max(4.0, 1.8 + cell * len(source))
+    height = max(3.0, 1.6 + cell * len(target))
+    heads = layers[0].shape[0] if layers else 0
+    figure = _figure(max(width, 2.6 * heads + 1.0), height + 2.4 * len(layers))
+    if not layers:
+        ax = figure.add_subplot()
+        image = _cross_heatmap(ax, source, target, weights, title="attention (target x source)")
+        ax.set_xlabel("source", fontsize=8)
+        ax.set_ylabel("translation", fontsize=8)
+        figure.colorbar(image, ax=ax, shrink=0.7, label="attention weight")
+        return _save_figure(figure, Path(path))
+    top, bottom = figure.subfigures(2, 1, height_ratios=[height, 2.4 * len(layers)])
+    ax = top.add_subplot()
+    image = _cross_heatmap(ax, source, target, weights, title="cross-attention, mean of all heads")
+    top.colorbar(image, ax=ax, shrink=0.7, label="attention weight")
+    axes = bottom.subplots(len(layers), heads, squeeze=False)
+    for layer_index, layer in enumerate(layers):
+        for h in range(heads):
+            _cross_heatmap(
+                axes[layer_index][h],
+                source,
+                target,
+                layer[h],
+                title=f"layer {layer_index + 1}, head {h + 1}",
+                labels=False,
+            )
+    return _save_figure(figure, Path(path))
+
+
+def translation_attention_html(
+    source: Sequence[str],
+    target: Sequence[str],
+    weights: np.ndarray,
+    *,
+    layers: Sequence[np.ndarray] | None = None,
+    title: str = "",
+) -> str:
+    """A self-contained HTML page of a translation's attention: the target x source table
+    (hover a cell for its weight) and, for Transformers, one table per layer and head."""
+    weights, layers = _check_cross(source, target, weights, layers)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>textseq: translation attention</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f'<p class="text">{html.escape(title)}</p>',
+        '<p class="note">Row: a token of the translation; column: the source token it '
+        "attends to; white is 0, orange 1.</p>",
+        _attention_table(target, weights, "attention", key_tokens=source),
+    ]
+    for layer_index, layer in enumerate(layers):
+        tables = "".join(
+            _attention_table(target, layer[h], f"head {h + 1}", key_tokens=source)
+            for h in range(layer.shape[0])
+        )
+        parts.append(
+            f"<details><summary>layer {layer_index + 1}</summary>"
+            f'<div class="heads">{tables}</div></details>'
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def save_translation_attention(
+    source: Sequence[str],
+    target: Sequence[str],
+    weights: np.ndarray,
+    path: str | Path,
+    *,
+    layers: Sequence[np.ndarray] | None = None,
+    title: str = "",
+) -> Path:
+    """PNG or HTML, chosen by the suffix of `path`."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".png":
+        return plot_translation_attention(source, target, weights, path, layers=layers)
+    if suffix in (".html", ".htm"):
+        page = translation_attention_html(source, target, weights, layers=layers, title=title)
+        return _write_atomically(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    raise TextseqError(f"cannot write attention to {path}: the name must end in .png or .html")

@@ -22,7 +22,15 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import EpochSeeding, MetricsHistory
-from textseq.config import Config, LMConfig, TagConfig, dump_yaml, load_config, read_yaml
+from textseq.config import (
+    Config,
+    LMConfig,
+    TagConfig,
+    TranslateConfig,
+    dump_yaml,
+    load_config,
+    read_yaml,
+)
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
@@ -87,6 +95,12 @@ def train(
         from textseq.tag_training import train_tagger
 
         return train_tagger(
+            cfg, final=final, resume_dir=resume_dir, checkpoint=checkpoint, callbacks=callbacks
+        )
+    if isinstance(cfg, TranslateConfig):
+        from textseq.translate_training import train_translator
+
+        return train_translator(
             cfg, final=final, resume_dir=resume_dir, checkpoint=checkpoint, callbacks=callbacks
         )
 
@@ -188,7 +202,7 @@ def train(
 
 
 def fit_and_publish(
-    cfg: Config | LMConfig | TagConfig,
+    cfg: Config | LMConfig | TagConfig | TranslateConfig,
     task: pl.LightningModule,
     model: torch.nn.Module,
     *,
@@ -270,7 +284,7 @@ def fit(
 
 
 def make_trainer(
-    cfg: Config | LMConfig | TagConfig,
+    cfg: Config | LMConfig | TagConfig | TranslateConfig,
     work: Path,
     *,
     history: MetricsHistory,

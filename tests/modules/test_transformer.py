@@ -171,3 +171,76 @@ def test_bad_arguments_name_their_values():
         TransformerEncoder(num_layers=0, d_model=8, num_heads=2, ff_dim=8)
     with pytest.raises(ValueError, match="'swish'"):
         TransformerEncoderLayer(d_model=8, num_heads=2, ff_dim=8, activation="swish")
+
+
+# --- decoder layer ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_decoder_layer_matches_torch_with_copied_weights(norm_first, activation):
+    from textseq.modules.transformer import TransformerDecoderLayer
+
+    torch.manual_seed(0)
+    reference = nn.TransformerDecoderLayer(
+        D_MODEL,
+        HEADS,
+        FF,
+        dropout=0.1,
+        activation=activation,
+        batch_first=True,
+        norm_first=norm_first,
+    ).eval()
+    ours = TransformerDecoderLayer(
+        d_model=D_MODEL,
+        num_heads=HEADS,
+        ff_dim=FF,
+        dropout=0.1,
+        norm_first=norm_first,
+        activation=activation,
+    ).eval()
+    copy_from_torch(ours.self_attn, reference.self_attn)
+    copy_from_torch(ours.multihead_attn, reference.multihead_attn)
+    with torch.no_grad():
+        for name in ("linear1", "linear2", "norm1", "norm2", "norm3"):
+            for parameter in ("weight", "bias"):
+                getattr(getattr(ours, name), parameter).copy_(
+                    getattr(getattr(reference, name), parameter)
+                )
+    x, mask = padded_batch(2)  # target side (B, T, E)
+    memory, memory_mask = padded_batch(3)
+    memory, memory_mask = memory[:, :5], memory_mask[:, :5]  # (B, S, E), S != T
+    with torch.no_grad():
+        expected = reference(
+            x,
+            memory,
+            tgt_mask=~causal_mask(7),  # torch: True = hidden
+            tgt_key_padding_mask=~mask,
+            memory_key_padding_mask=~memory_mask,
+            tgt_is_causal=True,
+        )
+        slow, self_weights, cross_weights = ours(x, memory, mask, memory_mask, need_weights=True)
+        fast, none, _ = ours(x, memory, mask, memory_mask)
+    assert none is None
+    assert self_weights.shape == (3, HEADS, 7, 7) and cross_weights.shape == (3, HEADS, 7, 5)
+    assert torch.allclose(slow[mask], expected[mask], atol=1e-5)
+    assert torch.allclose(fast[mask], expected[mask], atol=1e-5)
+    # causal: no weight on the future; padding of the memory: no weight at all
+    assert torch.all(self_weights.triu(1) == 0)
+    assert torch.all(cross_weights[~memory_mask[:, None, None, :].expand_as(cross_weights)] == 0)
+
+
+def test_decoder_positions_do_not_see_the_future():
+    from textseq.modules.transformer import TransformerDecoder
+
+    torch.manual_seed(0)
+    decoder = TransformerDecoder(num_layers=2, d_model=D_MODEL, num_heads=HEADS, ff_dim=FF).eval()
+    x, _ = padded_batch(4)
+    memory, _ = padded_batch(5)
+    with torch.no_grad():
+        full, _ = decoder(x, memory)
+        changed = x.clone()
+        changed[:, 4:] = torch.randn_like(changed[:, 4:])
+        prefix, _ = decoder(changed, memory)
+    assert torch.allclose(full[:, :4], prefix[:, :4], atol=1e-6)
+    assert not torch.allclose(full[:, 4:], prefix[:, 4:])

@@ -58,14 +58,20 @@ class AdditiveAttention(nn.Module):
         )  # W
         self.energy = nn.Linear(attention_dim, 1, bias=False)  # v
 
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """U k_j + b, (B, Tk, A): independent of the query, so a decoder that attends to the
+        same keys at every step computes it once and passes it as `projected_keys`."""
+        return self.key_projection(keys)  # (B, Tk, A)
+
     def forward(
         self,
         keys: torch.Tensor,  # (B, Tk, K)
         mask: torch.Tensor | None = None,  # (B, Tk)
         query: torch.Tensor | None = None,  # (B, Q)
         values: torch.Tensor | None = None,  # (B, Tk, V), defaults to keys
+        projected_keys: torch.Tensor | None = None,  # (B, Tk, A) from `project_keys`
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.key_projection(keys)  # (B, Tk, A)
+        hidden = self.project_keys(keys) if projected_keys is None else projected_keys  # (B, Tk, A)
         if query is not None:
             if self.query_projection is None:
                 raise ValueError("this AdditiveAttention was built without query_dim")
@@ -120,16 +126,25 @@ class LuongAttention(nn.Module):
             self.concat_projection = nn.Linear(query_dim + key_dim, attention_dim, bias=False)
             self.energy = nn.Linear(attention_dim, 1, bias=False)
 
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor | None:
+        """W_a h_s (B, Tk, Q) for `general`, the keys themselves for `dot`, None for `concat`:
+        the query-independent part of the score, which a decoder attending to the same keys
+        at every step computes once and passes as `projected_keys`."""
+        if self.score == "general":
+            return self.weight(keys)  # (B, Tk, Q)
+        return keys if self.score == "dot" else None
+
     def scores(
         self,
         query: torch.Tensor,  # (B, Tq, Q)
         keys: torch.Tensor,  # (B, Tk, K)
+        projected_keys: torch.Tensor | None = None,  # (B, Tk, Q) from `project_keys`
     ) -> torch.Tensor:
         """Unnormalised scores, (B, Tq, Tk)."""
-        if self.score == "dot":
-            return query @ keys.transpose(1, 2)  # (B, Tq, Tk)
-        if self.score == "general":
-            return query @ self.weight(keys).transpose(1, 2)  # (B, Tq, Tk)
+        if self.score in ("dot", "general"):
+            if projected_keys is None:
+                projected_keys = self.project_keys(keys)  # (B, Tk, Q)
+            return query @ projected_keys.transpose(1, 2)  # (B, Tq, Tk)
         tq, tk = query.size(1), keys.size(1)
         pairs = torch.cat(
             [
@@ -146,11 +161,12 @@ class LuongAttention(nn.Module):
         keys: torch.Tensor,  # (B, Tk, K)
         mask: torch.Tensor | None = None,  # (B, Tk)
         values: torch.Tensor | None = None,  # (B, Tk, V), defaults to keys
+        projected_keys: torch.Tensor | None = None,  # from `project_keys`
     ) -> tuple[torch.Tensor, torch.Tensor]:
         single = query.dim() == 2
         if single:
             query = query.unsqueeze(1)  # (B, 1, Q)
-        scores = self.scores(query, keys)  # (B, Tq, Tk)
+        scores = self.scores(query, keys, projected_keys)  # (B, Tq, Tk)
         alphas = masked_softmax(scores, None if mask is None else mask.unsqueeze(1))  # (B, Tq, Tk)
         values = keys if values is None else values
         context = alphas @ values  # (B, Tq, V)

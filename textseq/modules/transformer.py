@@ -1,5 +1,5 @@
-"""The Transformer encoder (Vaswani et al. 2017, section 3.1), written out so that every
-layer's attention weights can be returned.
+"""The Transformer encoder and decoder (Vaswani et al. 2017, section 3.1), written out so
+that every layer's attention weights can be returned.
 
     post-LN (the paper):  x = LayerNorm(x + Dropout(SelfAttention(x)))
                           x = LayerNorm(x + Dropout(FeedForward(x)))
@@ -13,11 +13,17 @@ Parameter names follow `torch.nn.TransformerEncoderLayer` (`linear1`, `linear2`,
 are `nn.MultiheadAttention`'s split in three, so PyTorch's layer's weights can be copied in.
 With `need_weights=False` the attention runs in PyTorch's fused kernel.
 
+The decoder layer adds cross-attention over the encoder's output (the memory) between its
+causal self-attention and its feed-forward block, each a residual sub-layer normalised as
+above; its parameter names follow `torch.nn.TransformerDecoderLayer` (`self_attn`,
+`multihead_attn`, `norm1`-`norm3`).
+
 Masks: `mask` (B, T) is True at real tokens (padding is never attended to); `causal=True`
 also hides the future (for language models). Outputs at padded positions are computed but
 meaningless; outputs at real positions never depend on padding.
 
-Shapes: B batch, T length, E model dimension (d_model), N heads, F feed-forward dimension.
+Shapes: B batch, T length, S memory (source) length, E model dimension (d_model), N heads,
+F feed-forward dimension.
 """
 
 from __future__ import annotations
@@ -149,3 +155,144 @@ class TransformerEncoder(nn.Module):
         if self.norm is not None:
             x = self.norm(x)  # (B, T, E)
         return x, (all_weights if need_weights else None)
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Causal self-attention, cross-attention over the memory, feed-forward; pre-LN
+    (`norm_first=True`) or post-LN:
+
+        pre-LN:   x = x + SelfAttn(LN1(x));  x = x + CrossAttn(LN2(x), m);  x = x + FF(LN3(x))
+        post-LN:  x = LN1(x + SelfAttn(x));  x = LN2(x + CrossAttn(x, m));  x = LN3(x + FF(x))
+    """
+
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation ({activation!r}) must be one of {', '.join(ACTIVATIONS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+        self.norm_first = norm_first
+        self.activation = ACTIVATIONS[activation]
+        self.self_attn = MultiHeadAttention(embed_dim=d_model, num_heads=num_heads, dropout=dropout)
+        self.multihead_attn = MultiHeadAttention(
+            embed_dim=d_model, num_heads=num_heads, dropout=dropout
+        )
+        self.linear1 = nn.Linear(d_model, ff_dim)  # W_1
+        self.linear2 = nn.Linear(ff_dim, d_model)  # W_2
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(dropout)  # inside the feed-forward block
+        self.dropout1 = nn.Dropout(dropout)  # on the self-attention's output
+        self.dropout2 = nn.Dropout(dropout)  # on the cross-attention's output
+        self.dropout3 = nn.Dropout(dropout)  # on the feed-forward's output
+
+    def _self_attention(self, x, mask, need_weights):
+        attended, weights = self.self_attn(
+            x, x, x, key_mask=mask, causal=True, need_weights=need_weights
+        )  # (B, T, E), (B, N, T, T) or None
+        return self.dropout1(attended), weights
+
+    def _cross_attention(self, x, memory, memory_mask, need_weights):
+        attended, weights = self.multihead_attn(
+            x, memory, memory, key_mask=memory_mask, need_weights=need_weights
+        )  # (B, T, E), (B, N, T, S) or None
+        return self.dropout2(attended), weights
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, F)
+        return self.dropout3(self.linear2(hidden))  # (B, T, E)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, E) target-side states
+        memory: torch.Tensor,  # (B, S, E) encoder output
+        mask: torch.Tensor | None = None,  # (B, T), True at real target tokens
+        memory_mask: torch.Tensor | None = None,  # (B, S), True at real source tokens
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The new states (B, T, E) and, with `need_weights`, the self-attention (B, N, T, T)
+        and cross-attention (B, N, T, S) weights of every head (None otherwise)."""
+        if self.norm_first:
+            attended, self_weights = self._self_attention(self.norm1(x), mask, need_weights)
+            x = x + attended
+            attended, cross_weights = self._cross_attention(
+                self.norm2(x), memory, memory_mask, need_weights
+            )
+            x = x + attended
+            x = x + self._feed_forward(self.norm3(x))
+        else:
+            attended, self_weights = self._self_attention(x, mask, need_weights)
+            x = self.norm1(x + attended)
+            attended, cross_weights = self._cross_attention(x, memory, memory_mask, need_weights)
+            x = self.norm2(x + attended)
+            x = self.norm3(x + self._feed_forward(x))
+        return x, self_weights, cross_weights  # (B, T, E), (B, N, T, T), (B, N, T, S)
+
+
+class TransformerDecoder(nn.Module):
+    """A stack of `num_layers` `TransformerDecoderLayer`s; pre-LN stacks end with a final
+    LayerNorm."""
+
+    def __init__(
+        self,
+        *,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers ({num_layers}) must be at least 1")
+        if d_model % num_heads != 0:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.d_model = d_model
+        self.layers = nn.ModuleList(
+            TransformerDecoderLayer(
+                d_model=d_model,
+                num_heads=num_heads,
+                ff_dim=ff_dim,
+                dropout=dropout,
+                norm_first=norm_first,
+                activation=activation,
+                layer_norm_eps=layer_norm_eps,
+            )
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, E)
+        memory: torch.Tensor,  # (B, S, E)
+        mask: torch.Tensor | None = None,  # (B, T)
+        memory_mask: torch.Tensor | None = None,  # (B, S)
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """The top layer's states (B, T, E) and, with `need_weights`, one (B, N, T, S)
+        cross-attention weight tensor per layer, bottom first (None otherwise)."""
+        cross: list[torch.Tensor] = []
+        for layer in self.layers:
+            x, _, weights = layer(x, memory, mask, memory_mask, need_weights=need_weights)
+            if need_weights:
+                cross.append(weights)
+        if self.norm is not None:
+            x = self.norm(x)  # (B, T, E)
+        return x, (cross if need_weights else None)

@@ -10,7 +10,7 @@ from torch import nn
 from textseq.data.batching import TextBatch
 from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
 
-MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min"}
+MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
 
 
 class ClassificationTask(pl.LightningModule):

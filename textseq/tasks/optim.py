@@ -61,13 +61,26 @@ def build_scheduler(
     factor: float,
     patience: int,
     decay_after: int | None = None,
+    warmup_steps: int = 0,
 ) -> dict:
     """Lightning's scheduler entry, stepped once per epoch.
 
     `decay_after` None: ReduceLROnPlateau on `monitor` (multiply by `factor` after `patience`
     epochs without improvement). `decay_after` N: the fixed schedule of Zaremba et al. (2014,
     section 4.1): the LR is kept for N epochs, then multiplied by `factor` after every epoch.
+    `warmup_steps` W > 0 (Transformers): stepped every optimiser step s = 1, 2, ..., the LR is
+    lr * min(s / W, sqrt(W / s)): a linear warm-up to lr, then inverse-square-root decay. This
+    is Vaswani et al. (2017, eq. 3), d_model^-0.5 * min(s^-0.5, s * W^-1.5), with the peak
+    d_model^-0.5 * W^-0.5 set to lr.
     """
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps ({warmup_steps}) must be non-negative")
+    if warmup_steps > 0:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: min((step + 1) / warmup_steps, (warmup_steps / (step + 1)) ** 0.5),
+        )
+        return {"scheduler": scheduler, "interval": "step"}
     if decay_after is None:
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=factor, patience=patience

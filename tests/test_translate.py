@@ -1,0 +1,186 @@
+"""Translation end to end: a tiny model must learn to reverse digit strings, and the CLI
+trains, evaluates, translates and explains on a slice of Multi30k."""
+
+import json
+import random
+
+import pytest
+
+import textseq
+from textseq.cli import main
+
+
+def _write_reversal(directory, name, n, seed):
+    rng = random.Random(seed)
+    sources, targets = [], []
+    for _ in range(n):
+        digits = [str(rng.randrange(10)) for _ in range(rng.randint(2, 4))]
+        sources.append(" ".join(digits))
+        targets.append(" ".join(reversed(digits)))
+    src = directory / f"{name}.src"
+    tgt = directory / f"{name}.tgt"
+    src.write_text("\n".join(sources) + "\n", encoding="utf-8")
+    tgt.write_text("\n".join(targets) + "\n", encoding="utf-8")
+    return src, tgt, sources, targets
+
+
+def toy_config(tmp_path, **model):
+    train_src, train_tgt, _, _ = _write_reversal(tmp_path, "train", 1000, seed=1)
+    val_src, val_tgt, _, _ = _write_reversal(tmp_path, "val", 100, seed=2)
+    return {
+        "task": "translate",
+        "data": {
+            "train": None,
+            "val": None,
+            "train_src": str(train_src),
+            "train_tgt": str(train_tgt),
+            "val_src": str(val_src),
+            "val_tgt": str(val_tgt),
+            "batch_size": 32,
+        },
+        "text": {"min_freq": 1},
+        "model": {"embedding_dim": 32, "dropout": 0.0, **model},
+        "optim": {"lr": 0.003},
+        "trainer": {"max_epochs": 8, "progress_bar": False, "threads": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"rnn": {"encoder_hidden_size": 32, "decoder_hidden_size": 64, "attention_dim": 32}},
+    ],
+    ids=["gru_bahdanau"],
+)
+def test_a_tiny_model_learns_to_reverse_digits(tmp_path, model):
+    config = toy_config(tmp_path, **model)
+    directory = textseq.train(config, out=tmp_path / "model")
+    translator = textseq.load(directory)
+    _, _, sources, targets = _write_reversal(tmp_path, "test", 100, seed=3)
+    for beam in (1, 3):
+        results = translator.translate(sources, beam_size=beam)
+        exact = sum(r["translation"] == t for r, t in zip(results, targets, strict=True))
+        assert exact / len(targets) >= 0.85, (beam, exact)
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_bleu" and metrics["best"]["val_bleu"] > 75
+
+
+TINY = [
+    "--set",
+    "data.limit_train=300",
+    "--set",
+    "data.limit_val=40",
+    "--set",
+    "model.embedding_dim=16",
+    "--set",
+    "model.rnn.encoder_hidden_size=16",
+    "--set",
+    "model.rnn.decoder_hidden_size=32",
+    "--set",
+    "model.rnn.attention_dim=16",
+    "--set",
+    "trainer.max_epochs=1",
+    "--set",
+    "trainer.progress_bar=false",
+    "--set",
+    "trainer.threads=1",
+]
+
+
+@pytest.mark.e2e
+def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_path, capsys):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "multi30k_gru_bahdanau.yaml"
+    out = tmp_path / "de_en"
+    assert main(["-q", "train", str(config), "--out", str(out), *TINY]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    for name in ("textseq.json", "vocab.json", "tgt_vocab.json", "model.safetensors"):
+        assert (out / name).is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["train_pairs"] == 300 and "val_bleu" in metrics["best"]
+
+    # Evaluate on a slice of the test set given as files, greedy and beam side by side.
+    src, tgt = tmp_path / "test.de", tmp_path / "test.en"
+    from textseq.data.parallel import load_parallel
+
+    pairs = load_parallel("multi30k:test2016")[:30]
+    src.write_text("".join(p.src + "\n" for p in pairs), encoding="utf-8")
+    tgt.write_text("".join(p.tgt + "\n" for p in pairs), encoding="utf-8")
+    assert main(["evaluate", str(out), "--src", str(src), "--tgt", str(tgt), "--beam", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 30
+    assert report["greedy"]["beam_size"] == 1 and report["beam"]["beam_size"] == 2
+    assert 0 <= report["greedy"]["bleu"] <= 100 and 0 <= report["beam"]["chrf"] <= 100
+
+    assert (
+        main(["translate", str(out), pairs[0].src, pairs[1].src, "--beam", "3", "--nbest", "2"])
+        == 0
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["source"] for line in lines] == [pairs[0].src, pairs[1].src]
+    for line in lines:
+        assert len(line["nbest"]) == 2 and line["nbest"][0]["translation"] == line["translation"]
+        assert line["nbest"][0]["score"] >= line["nbest"][1]["score"]
+
+    assert main(["explain", str(out), "ein mann mit einem hut ."]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["source_tokens"] == ["ein", "mann", "mit", "einem", "hut", "."]
+    assert explained["target_tokens"][-1] == "<eos>"
+    attention = explained["attention"]
+    assert len(attention) == len(explained["target_tokens"])
+    assert all(abs(sum(row) - 1) < 1e-4 and len(row) == 6 for row in attention)
+    for name in ("attention.png", "attention.html"):
+        assert (
+            main(["explain", str(out), "ein mann mit einem hut .", "--out", str(tmp_path / name)])
+            == 0
+        )
+    assert (tmp_path / "attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "attention.html").read_text(encoding="utf-8")
+    assert "<table" in page and "hut" in page and "&lt;eos&gt;" in page
+    capsys.readouterr()
+
+    assert main(["predict", str(out), "ein hund"]) == 2
+    assert "holds a translation model" in capsys.readouterr().err
+    assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
+    assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
+
+
+def test_translation_config_errors():
+    from textseq.config import load_config
+    from textseq.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.share_embeddings needs text.joint_vocab"):
+        load_config({"task": "translate"}, ["model.share_embeddings=true"])
+    with pytest.raises(ConfigError, match=r"model.rnn.attention .dot. needs"):
+        load_config(
+            {"task": "translate"}, ["model.rnn.attention=dot", "model.rnn.decoder_hidden_size=300"]
+        )
+    with pytest.raises(
+        ConfigError, match=r"data.direction \('fr-en'\) must be one of de-en, en-de"
+    ):
+        load_config({"task": "translate"}, ["data.direction=fr-en"])
+    with pytest.raises(ConfigError, match=r"unknown config key .model.rnn.atention.; did you mean"):
+        load_config({"task": "translate"}, ["model.rnn.atention=dot"])
+
+
+def test_transformer_cross_attention_plot_has_a_grid_per_layer_and_head(tmp_path):
+    import numpy as np
+
+    from textseq.explain import TranslationExplanation
+
+    rng = np.random.default_rng(0)
+    layers = [rng.dirichlet(np.ones(4), size=(2, 3)) for _ in range(2)]  # L x (N, T, S)
+    explanation = TranslationExplanation(
+        source="a b c d",
+        translation="x y",
+        source_tokens=["a", "b", "c", "d"],
+        target_tokens=["x", "y", "<eos>"],
+        weights=np.mean([layer.mean(0) for layer in layers], axis=0),
+        layers=layers,
+    )
+    png = explanation.save(tmp_path / "t.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    page = explanation.save(tmp_path / "t.html").read_text(encoding="utf-8")
+    assert page.count("<table") == 1 + 2 * 2  # the mean, then every layer and head
+    assert len(explanation.to_dict()["layer_attention"]) == 2

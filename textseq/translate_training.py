@@ -1,0 +1,223 @@
+"""Training a translation model (`task: translate`): parallel text in, model directory out.
+
+The steps mirror `textseq.training.train`: read the training and validation pairs; fit the
+tokenizer and the source and target vocabularies on the training pairs only; drop training
+pairs longer than the length limits (reported); build the model; train it with validation
+BLEU driving early stopping and the best checkpoint; write the model directory atomically.
+The helpers that are the same for every task (output directory, trainer, weights, manifest)
+come from `textseq.training`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from textseq.config import TranslateConfig, dump_yaml
+from textseq.data.datamodule import TextDataModule
+from textseq.data.parallel import ParallelEncoder, SentencePair, Seq2SeqCollator, load_parallel
+from textseq.model_dir import partial_dir
+from textseq.tasks.translation import TranslationTask
+
+log = logging.getLogger("textseq")
+
+
+def train_translator(
+    cfg: TranslateConfig,
+    *,
+    final: Path,
+    resume_dir: Path | None = None,
+    checkpoint: str | None = None,
+    callbacks: Sequence[pl.Callback] = (),
+) -> Path:
+    """Trains the translation model `cfg` describes and returns its finished directory."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from textseq.training import _prepare_work_dir, _sample, fit_and_publish
+
+    is_main = rank_zero_only.rank == 0
+    work = partial_dir(final)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.threads is not None:
+        torch.set_num_threads(cfg.trainer.threads)
+    train_pairs, val_pairs = read_parallel_splits(cfg)
+    train_pairs = _sample(train_pairs, cfg.data.limit_train, cfg.seed)
+    val_pairs = _sample(val_pairs, cfg.data.limit_val, cfg.seed + 1)
+    if resume_dir is not None:
+        encoder = ParallelEncoder.load(
+            resume_dir, tokenizer=cfg.text.tokenizer, lowercase=cfg.text.lowercase
+        )
+    else:
+        encoder = fit_parallel_encoder(cfg, train_pairs)
+    train_set = encoder.dataset(
+        train_pairs, max_src_length=cfg.data.max_src_length, max_tgt_length=cfg.data.max_tgt_length
+    )
+    if train_set.dropped:
+        log.warning(
+            "training data: dropped %s of %s pairs longer than %s source / %s target tokens "
+            "(data.max_src_length, data.max_tgt_length)",
+            f"{train_set.dropped:,}",
+            f"{train_set.total:,}",
+            cfg.data.max_src_length,
+            cfg.data.max_tgt_length,
+        )
+    val_set = encoder.dataset(val_pairs)
+    log.info(
+        "data: %s training and %s validation pairs, vocabularies of %s (source) and %s (target)%s",
+        f"{len(train_set):,}",
+        f"{len(val_set):,}",
+        f"{len(encoder.src_vocab):,}",
+        f"{len(encoder.tgt_vocab):,}",
+        ", joint" if cfg.text.joint_vocab else "",
+    )
+    model = build_translator(cfg, encoder)
+    if is_main:
+        _prepare_work_dir(work, resume_dir)
+        (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+        encoder.save(work)
+    task = build_task(cfg, model, encoder, references(cfg, val_pairs))
+    datamodule = TextDataModule(
+        train=train_set,
+        val=val_set,
+        pad_index=encoder.pad_index,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        bucket=cfg.data.bucket,
+        seed=cfg.seed,
+        num_workers=cfg.data.num_workers,
+        collate=Seq2SeqCollator(encoder.pad_index),
+    )
+    return fit_and_publish(
+        cfg,
+        task,
+        model,
+        datamodule=datamodule,
+        work=work,
+        final=final,
+        checkpoint=checkpoint,
+        callbacks=callbacks,
+        data={
+            "train_pairs": len(train_set),
+            "dropped_train_pairs": train_set.dropped,
+            "val_pairs": len(val_set),
+            "src_vocab_size": len(encoder.src_vocab),
+            "tgt_vocab_size": len(encoder.tgt_vocab),
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+    )
+
+
+def read_parallel_splits(cfg: TranslateConfig) -> tuple[list[SentencePair], list[SentencePair]]:
+    data = cfg.data
+    common = dict(direction=data.direction, variant=data.variant)
+    train = load_parallel(data.train, src=data.train_src, tgt=data.train_tgt, **common)
+    val = load_parallel(data.val, src=data.val_src, tgt=data.val_tgt, **common)
+    return train, val
+
+
+def references(cfg: TranslateConfig, pairs: Sequence[SentencePair]) -> list[str]:
+    """The target sentences as BLEU compares them (lower-cased when the model lower-cases)."""
+    return [p.tgt.lower() if cfg.text.lowercase else p.tgt for p in pairs]
+
+
+def bleu_tokenize(cfg: TranslateConfig, *, named: bool) -> str:
+    """sacrebleu's tokenizer for references in `cfg.data.variant`: the official tokenised
+    files are compared as they are (`none`), anything else with sacrebleu's default (13a)."""
+    return "none" if named and cfg.data.variant == "tok" else "13a"
+
+
+def fit_parallel_encoder(cfg: TranslateConfig, pairs: Sequence[SentencePair]) -> ParallelEncoder:
+    """Tokenizer and vocabularies from the training pairs alone."""
+    return ParallelEncoder.fit(
+        pairs,
+        tokenizer=cfg.text.tokenizer,
+        bpe_vocab_size=cfg.text.bpe_vocab_size,
+        lowercase=cfg.text.lowercase,
+        min_freq=cfg.text.min_freq,
+        max_vocab_size=cfg.text.max_vocab_size,
+        joint=cfg.text.joint_vocab,
+    )
+
+
+def build_translator(cfg: TranslateConfig, encoder: ParallelEncoder) -> nn.Module:
+    """The sequence-to-sequence model `cfg.model` describes, over `encoder`'s vocabularies."""
+    m = cfg.model
+    common = dict(
+        src_vocab_size=len(encoder.src_vocab),
+        tgt_vocab_size=len(encoder.tgt_vocab),
+        pad_index=encoder.pad_index,
+        embedding_dim=m.embedding_dim,
+        dropout=m.dropout,
+        tie_embeddings=m.tie_embeddings,
+        share_embeddings=m.share_embeddings,
+    )
+    if m.type == "transformer":
+        from textseq.models.seq2seq_transformer import TransformerSeq2Seq
+
+        t = m.transformer
+        return TransformerSeq2Seq(
+            encoder_layers=t.encoder_layers,
+            decoder_layers=t.decoder_layers,
+            num_heads=t.num_heads,
+            ff_dim=t.ff_dim,
+            norm_first=t.norm_first,
+            activation=t.activation,
+            positional=t.positional,
+            max_length=t.max_length,
+            **common,
+        )
+    from textseq.models.seq2seq import RecurrentSeq2Seq
+
+    r = m.rnn
+    return RecurrentSeq2Seq(
+        cell=r.cell,
+        encoder_hidden_size=r.encoder_hidden_size,
+        encoder_layers=r.encoder_layers,
+        bidirectional=r.bidirectional,
+        decoder_hidden_size=r.decoder_hidden_size,
+        decoder_layers=r.decoder_layers,
+        attention=r.attention,
+        attention_dim=r.attention_dim,
+        input_feeding=r.input_feeding,
+        bridge=r.bridge,
+        **common,
+    )
+
+
+def build_task(
+    cfg: TranslateConfig, model: nn.Module, encoder: ParallelEncoder, val_references: list[str]
+) -> TranslationTask:
+    t, d, o = cfg.training, cfg.decoding, cfg.optim
+    return TranslationTask(
+        model,
+        pad_index=encoder.pad_index,
+        sos_index=encoder.sos_index,
+        eos_index=encoder.eos_index,
+        forbidden=encoder.forbidden,
+        to_text=lambda ids: encoder.detokenize(encoder.decode_target(ids)),
+        val_references=val_references,
+        bleu_tokenize=bleu_tokenize(cfg, named=cfg.data.val is not None),
+        label_smoothing=t.label_smoothing,
+        teacher_forcing=t.teacher_forcing,
+        scheduled_sampling=t.scheduled_sampling,
+        scheduled_sampling_k=t.scheduled_sampling_k,
+        teacher_forcing_min=t.teacher_forcing_min,
+        val_beam_size=d.val_beam_size,
+        length_penalty=d.length_penalty,
+        max_length_a=d.max_length_a,
+        max_length_b=d.max_length_b,
+        optimizer=o.optimizer,
+        lr=o.lr,
+        embedding_lr_scale=o.embedding_lr_scale,
+        weight_decay=o.weight_decay,
+        lr_factor=o.lr_factor,
+        lr_patience=o.lr_patience,
+        lr_decay_after=o.lr_decay_after,
+        warmup_steps=o.warmup_steps,
+        monitor=cfg.trainer.monitor,
+    )
