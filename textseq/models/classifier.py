@@ -15,6 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from textseq.modules.embedding import build_embedding
 from textseq.modules.mlp import MLPHead
 from textseq.modules.pooling import build_pooling
 from textseq.modules.rnn import RNNEncoder
@@ -133,35 +134,6 @@ def build_text_classifier(
         embedding_dropout=embedding_dropout,
         word_dropout=build_word_dropout(word_dropout, unk_index),
     )
-
-
-def build_embedding(
-    *,
-    vocab_size: int,
-    embedding_dim: int,
-    pad_index: int,
-    pretrained: torch.Tensor | None = None,
-    freeze: bool = False,
-) -> nn.Embedding:
-    """The token embedding table: `pretrained` (vocab_size, embedding_dim) vectors when given,
-    else learned from N(0, 1/embedding_dim); the pad row starts at zero."""
-    if pretrained is not None:
-        if pretrained.shape != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
-                f"({vocab_size}, {embedding_dim})"
-            )
-        return nn.Embedding.from_pretrained(
-            pretrained.float(), freeze=freeze, padding_idx=pad_index
-        )
-    embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-    nn.init.normal_(embedding.weight, std=embedding_dim**-0.5)
-    with torch.no_grad():
-        embedding.weight[pad_index].zero_()
-    # Frozen without vectors happens when weights come from a checkpoint: the trainable
-    # parameters must be the same set as in the run that wrote it.
-    embedding.weight.requires_grad_(not freeze)
-    return embedding
 
 
 def build_word_dropout(p: float, unk_index: int | None) -> WordDropout | None:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from textseq.modules.embedding import build_embedding
 from textseq.modules.rnn import RNNEncoder, State
 from textseq.modules.word_dropout import WordDropout
 
@@ -75,29 +76,6 @@ class RNNLanguageModel(nn.Module):
         return LMOutput(logits, state)
 
 
-def build_embedding(
-    *,
-    vocab_size: int,
-    embedding_dim: int,
-    pretrained: torch.Tensor | None = None,
-    freeze: bool = False,
-    init_range: float = 0.1,
-) -> nn.Embedding:
-    """A (V, E) embedding table: the given vectors, or uniform in [-init_range, init_range]
-    as in Zaremba et al. (2014)."""
-    if pretrained is not None:
-        if pretrained.shape != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
-                f"({vocab_size}, {embedding_dim})"
-            )
-        return nn.Embedding.from_pretrained(pretrained.float(), freeze=freeze)
-    embedding = nn.Embedding(vocab_size, embedding_dim)
-    nn.init.uniform_(embedding.weight, -init_range, init_range)
-    embedding.weight.requires_grad_(not freeze)
-    return embedding
-
-
 def build_rnn_language_model(
     *,
     vocab_size: int,
@@ -131,6 +109,8 @@ def build_rnn_language_model(
             embedding_dim=embedding_dim,
             pretrained=pretrained,
             freeze=freeze_embeddings,
+            init="uniform",
+            init_scale=0.1,
         ),
         encoder=encoder,
         embedding_dropout=embedding_dropout,

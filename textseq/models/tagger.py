@@ -23,6 +23,7 @@ from torch import nn
 
 from textseq.modules.char_encoders import CharBiLSTM, CharCNN
 from textseq.modules.crf import LinearChainCRF
+from textseq.modules.embedding import build_embedding
 from textseq.modules.positional import SinusoidalPositionalEncoding
 from textseq.modules.rnn import RNNEncoder
 from textseq.modules.token_softmax import TokenSoftmax
@@ -183,23 +184,14 @@ def build_sequence_tagger(
         raise ValueError(f"output ({output!r}) must be crf or softmax")
     if word_dropout > 0 and unk_index is None:
         raise ValueError(f"word_dropout ({word_dropout}) needs an unk_index to replace words with")
-    if pretrained is not None:
-        if pretrained.shape != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"pretrained vectors have shape {tuple(pretrained.shape)}, expected "
-                f"({vocab_size}, {embedding_dim})"
-            )
-        embedding = nn.Embedding.from_pretrained(
-            pretrained.float(), freeze=freeze_embeddings, padding_idx=pad_index
-        )
-    else:
-        embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-        nn.init.uniform_(
-            embedding.weight, -((3 / embedding_dim) ** 0.5), (3 / embedding_dim) ** 0.5
-        )
-        with torch.no_grad():
-            embedding.weight[pad_index].zero_()
-        embedding.weight.requires_grad_(not freeze_embeddings)
+    embedding = build_embedding(
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        pad_index=pad_index,
+        pretrained=pretrained,
+        freeze=freeze_embeddings,
+        init="uniform",
+    )
     char_encoder: nn.Module | None = None
     if chars == "cnn":
         char_encoder = CharCNN(

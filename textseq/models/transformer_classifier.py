@@ -16,11 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textseq.models.classifier import (
-    ClassifierOutput,
-    build_embedding,
-    build_word_dropout,
-)
+from textseq.models.classifier import ClassifierOutput, build_word_dropout
+from textseq.modules.embedding import build_embedding
 from textseq.modules.mlp import MLPHead
 from textseq.modules.pooling import build_pooling
 from textseq.modules.positional import build_positional

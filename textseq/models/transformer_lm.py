@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textseq.models.language_model import LMOutput, build_embedding
+from textseq.models.language_model import LMOutput
+from textseq.modules.embedding import build_embedding
 from textseq.modules.positional import build_positional
 from textseq.modules.transformer import TransformerEncoder
 
@@ -92,9 +93,9 @@ def build_transformer_language_model(
         embedding_dim=embedding_dim,
         pretrained=pretrained,
         freeze=freeze_embeddings,
+        init="normal",
+        init_scale=0.02,
     )
-    if pretrained is None:
-        nn.init.normal_(embedding.weight, std=0.02)
     return TransformerLanguageModel(
         embedding=embedding,
         positions=build_positional(positions, dim=embedding_dim, max_length=max_length),
