@@ -28,6 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textseq.data.readers import TextExample, read_examples
 from textseq.errors import DataError
@@ -204,17 +205,23 @@ DATASETS: dict[str, NamedDataset] = {
 }
 
 
+def _named_split(spec: str, registry: dict[str, Any], *, kind: str) -> tuple[Any, str] | None:
+    """(entry, split) when `spec` is `NAME:SPLIT` with NAME in `registry`, else None; an
+    unknown split of a known name is an error listing the splits there are."""
+    name, sep, split = spec.partition(":")
+    if not sep or name not in registry:
+        return None
+    entry = registry[name]
+    if split not in entry.splits:
+        raise DataError(
+            f"{kind} {name!r} has no split {split!r}; its splits are {', '.join(entry.splits)}"
+        )
+    return entry, split
+
+
 def parse_named(spec: str) -> tuple[NamedDataset, str] | None:
     """(dataset, split) when `spec` is `NAME:SPLIT` for a known dataset name, else None."""
-    name, sep, split = spec.partition(":")
-    if not sep or name not in DATASETS:
-        return None
-    dataset = DATASETS[name]
-    if split not in dataset.split_sizes:
-        raise DataError(
-            f"dataset {name!r} has no split {split!r}; its splits are {', '.join(dataset.splits)}"
-        )
-    return dataset, split
+    return _named_split(spec, DATASETS, kind="dataset")
 
 
 def load_named(dataset: NamedDataset, split: str, *, download: bool = True) -> list[TextExample]:
@@ -429,15 +436,7 @@ CORPORA: dict[str, NamedCorpus] = {
 
 def parse_named_corpus(spec: str) -> tuple[NamedCorpus, str] | None:
     """(corpus, split) when `spec` is `NAME:SPLIT` for a known corpus name, else None."""
-    name, sep, split = spec.partition(":")
-    if not sep or name not in CORPORA:
-        return None
-    corpus = CORPORA[name]
-    if split not in corpus.split_lines:
-        raise DataError(
-            f"corpus {name!r} has no split {split!r}; its splits are {', '.join(corpus.splits)}"
-        )
-    return corpus, split
+    return _named_split(spec, CORPORA, kind="corpus")
 
 
 def prepared_corpus_split(corpus: NamedCorpus, split: str, *, download: bool = True) -> Path:
@@ -549,15 +548,7 @@ TAGGED_DATASETS: dict[str, NamedTaggedDataset] = {
 
 def parse_named_tagged(spec: str) -> tuple[NamedTaggedDataset, str] | None:
     """(dataset, split) when `spec` is `NAME:SPLIT` for a known tagging dataset, else None."""
-    name, sep, split = spec.partition(":")
-    if not sep or name not in TAGGED_DATASETS:
-        return None
-    dataset = TAGGED_DATASETS[name]
-    if split not in dataset.split_sizes:
-        raise DataError(
-            f"dataset {name!r} has no split {split!r}; its splits are {', '.join(dataset.splits)}"
-        )
-    return dataset, split
+    return _named_split(spec, TAGGED_DATASETS, kind="dataset")
 
 
 def prepared_tagged_split(
@@ -694,15 +685,7 @@ PARALLEL_CORPORA: dict[str, NamedParallelCorpus] = {
 
 def parse_named_parallel(spec: str) -> tuple[NamedParallelCorpus, str] | None:
     """(corpus, split) when `spec` is `NAME:SPLIT` for a known parallel corpus, else None."""
-    name, sep, split = spec.partition(":")
-    if not sep or name not in PARALLEL_CORPORA:
-        return None
-    corpus = PARALLEL_CORPORA[name]
-    if split not in corpus.split_lines:
-        raise DataError(
-            f"corpus {name!r} has no split {split!r}; its splits are {', '.join(corpus.splits)}"
-        )
-    return corpus, split
+    return _named_split(spec, PARALLEL_CORPORA, kind="corpus")
 
 
 def prepared_parallel_file(
