@@ -51,7 +51,7 @@ def brute_force_best(model, src, lengths, *, words, max_steps, alpha):
     return best
 
 
-def tiny_transformer(vocab_size=7, seed=0):
+def tiny_transformer(vocab_size=7, seed=0, norm_first=True):
     from textseq.models.seq2seq_transformer import TransformerSeq2Seq
 
     torch.manual_seed(seed)
@@ -63,6 +63,7 @@ def tiny_transformer(vocab_size=7, seed=0):
         decoder_layers=2,
         num_heads=2,
         ff_dim=16,
+        norm_first=norm_first,
     ).eval()
     with torch.no_grad():
         model.output.weight.mul_(8.0)
@@ -118,6 +119,27 @@ def test_wide_beam_finds_the_brute_force_best(alpha, kind, seed):
         )
         assert best.tokens == expected
         assert math.isclose(best.score, score, rel_tol=1e-4, abs_tol=1e-4)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_transformer_steps_from_its_cache_equal_the_teacher_forced_decoder(norm_first):
+    # The key/value cache must give, step by step, what the decoder computes over the whole
+    # prefix at once: the logits at every position and the top layer's cross-attention.
+    model = tiny_transformer(seed=3, norm_first=norm_first)
+    src, lengths = batch(seed=4, b=4)
+    tgt_in = torch.cat(
+        [torch.full((4, 1), SOS), torch.randint(4, 7, (4, 5), generator=torch.Generator())], 1
+    )  # (B, T)
+    with torch.inference_mode():
+        expected = model(src, lengths, tgt_in)  # (B, T, V)
+        expected_cross = model.cross_attention(src, lengths, tgt_in)[-1].mean(dim=1)  # (B, T, S)
+        encoded = model.encode(src, lengths)
+        state = model.start(encoded)
+        for t in range(tgt_in.size(1)):
+            logits, state, alphas = model.step(tgt_in[:, t], state, encoded)
+            torch.testing.assert_close(logits, expected[:, t], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(alphas, expected_cross[:, t], atol=1e-6, rtol=1e-5)
+            assert state.length == t + 1
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])

@@ -8,9 +8,11 @@ Need", section 3), built from the shared layers of `textseq.modules.transformer`
     p(y_t | y_<t, x) = softmax(W h_t)                   W tied to emb_tgt (3.4)
 
 Source and target embeddings may be one table (`share_embeddings`, with a joint vocabulary).
-Decoding uses the same step interface as the recurrent model (`encode`, `start`, `step`):
-the state is the target prefix, and every step runs the decoder over the whole prefix (no
-key/value cache; Multi30k sentences are short).
+Decoding uses the same step interface as the recurrent model (`encode`, `start`, `step`),
+incrementally: `encode` also projects the memory into every decoder layer's cross-attention
+keys and values once, and the state is each layer's self-attention keys and values of the
+prefix so far, so a step runs the decoder on the newest position only (O(t) per step instead
+of re-running the prefix, O(t^2)).
 
 Shapes: B batch, S source length, T target length, E model dimension (d_model), N heads,
 L decoder layers, V target vocabulary.
@@ -27,16 +29,24 @@ from torch import nn
 from textseq.modules.positional import build_positional
 from textseq.modules.transformer import TransformerDecoder, TransformerEncoder
 
+KeysValues = list[tuple[torch.Tensor, torch.Tensor]]  # per decoder layer, (B, N, *, Dh) each
+
 
 @dataclass
 class TransformerMemory:
     memory: torch.Tensor  # (B, S, E) encoder output
     mask: torch.Tensor  # (B, S) True at real source tokens
+    keys_values: KeysValues | None = None  # (decoding) cross-attention keys, values (B, N, S, Dh)
 
 
 @dataclass
-class PrefixState:
-    tokens: torch.Tensor  # (B, t) target tokens fed so far, <sos> first
+class DecoderCache:
+    past: KeysValues  # each decoder layer's self-attention keys, values of the prefix (B, N, t, Dh)
+
+    @property
+    def length(self) -> int:
+        """t, the number of target tokens fed so far (<sos> first)."""
+        return self.past[0][0].size(2)
 
 
 class TransformerSeq2Seq(nn.Module):
@@ -103,15 +113,23 @@ class TransformerSeq2Seq(nn.Module):
         """The target embedding table (for the optimiser's embedding group)."""
         return self.tgt_embedding
 
-    def _embed(self, table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.positions(table(ids) * self.scale))  # (B, T, E)
+    def _embed(self, table: nn.Embedding, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """ids: (B, T) at positions offset .. offset+T-1 -> (B, T, E)."""
+        return self.dropout(self.positions(table(ids) * self.scale, offset=offset))  # (B, T, E)
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> TransformerMemory:
+    def _encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> TransformerMemory:
         """src: (B, S), src_lengths: (B,)."""
         positions = torch.arange(src.size(1), device=src.device)  # (S,)
         mask = positions[None, :] < src_lengths[:, None].to(src.device)  # (B, S)
         memory, _ = self.encoder(self._embed(self.src_embedding, src), mask)  # (B, S, E)
         return TransformerMemory(memory=memory, mask=mask)
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> TransformerMemory:
+        """The memory for decoding: `_encode`'s, with every decoder layer's cross-attention
+        keys and values projected once."""
+        encoded = self._encode(src, src_lengths)
+        encoded.keys_values = self.decoder.memory_keys_values(encoded.memory)
+        return encoded
 
     def decode(
         self, tgt_in: torch.Tensor, encoded: TransformerMemory, *, need_weights: bool = False
@@ -127,28 +145,31 @@ class TransformerSeq2Seq(nn.Module):
         self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
     ) -> torch.Tensor:
         """Teacher-forced logits (B, T, V) for every target position."""
-        logits, _ = self.decode(tgt_in, self.encode(src, src_lengths))
+        logits, _ = self.decode(tgt_in, self._encode(src, src_lengths))
         return logits
 
     def cross_attention(
         self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
     ) -> list[torch.Tensor]:
         """Every decoder layer's cross-attention weights (B, N, T, S), bottom first."""
-        _, cross = self.decode(tgt_in, self.encode(src, src_lengths), need_weights=True)
+        _, cross = self.decode(tgt_in, self._encode(src, src_lengths), need_weights=True)
         return cross
 
     # --- the step interface of textseq.decoding --------------------------------------------
 
-    def start(self, encoded: TransformerMemory) -> PrefixState:
-        b = encoded.memory.size(0)
-        return PrefixState(tokens=encoded.mask.new_zeros(b, 0, dtype=torch.long))  # (B, 0)
+    def start(self, encoded: TransformerMemory) -> DecoderCache:
+        return DecoderCache(past=self.decoder.empty_past(encoded.memory.size(0), encoded.memory))
 
     def step(
-        self, y_prev: torch.Tensor, state: PrefixState, encoded: TransformerMemory
-    ) -> tuple[torch.Tensor, PrefixState, torch.Tensor]:
-        """y_prev: (B,) -> logits (B, V) of the next token, the longer prefix, and the top
-        layer's cross-attention of this step averaged over heads (B, S)."""
-        tokens = torch.cat([state.tokens, y_prev[:, None]], dim=1)  # (B, t)
-        logits, cross = self.decode(tokens, encoded, need_weights=True)  # (B, t, V)
-        alphas = cross[-1][:, :, -1].mean(dim=1)  # (B, S)
-        return logits[:, -1], PrefixState(tokens=tokens), alphas
+        self, y_prev: torch.Tensor, state: DecoderCache, encoded: TransformerMemory
+    ) -> tuple[torch.Tensor, DecoderCache, torch.Tensor]:
+        """y_prev: (B,) -> logits (B, V) of the next token, the cache with y_prev appended,
+        and the top layer's cross-attention of this step averaged over heads (B, S)."""
+        if encoded.keys_values is None:
+            raise ValueError("step needs the memory of encode (with its keys and values)")
+        y = self._embed(self.tgt_embedding, y_prev[:, None], offset=state.length)  # (B, 1, E)
+        h, past, cross = self.decoder.step(
+            y, state.past, encoded.keys_values, encoded.mask, need_weights=True
+        )  # (B, 1, E)
+        alphas = cross[-1][:, :, 0].mean(dim=1)  # (B, S)
+        return self.output(h[:, 0]), DecoderCache(past=past), alphas  # (B, V)

@@ -234,6 +234,13 @@ class MultiHeadAttention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, N, T, Dh)
 
+    def keys_values(
+        self, key: torch.Tensor, value: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """key, value: (B, Tk, E) -> the heads' keys K W_i^K and values V W_i^V, each
+        (B, N, Tk, Dh): what incremental decoding caches, so each position is projected once."""
+        return self._split_heads(self.k_proj(key)), self._split_heads(self.v_proj(value))
+
     def forward(
         self,
         query: torch.Tensor,  # (B, Tq, E)
@@ -245,13 +252,31 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         need_weights: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        k, v = self.keys_values(key, value)  # (B, N, Tk, Dh) each
+        return self.attend(
+            query, k, v, key_mask, attn_mask, causal=causal, need_weights=need_weights
+        )
+
+    def attend(
+        self,
+        query: torch.Tensor,  # (B, Tq, E)
+        k: torch.Tensor,  # (B, N, Tk, Dh) projected keys (`keys_values`)
+        v: torch.Tensor,  # (B, N, Tk, Dh) projected values
+        key_mask: torch.Tensor | None = None,  # (B, Tk), True at real keys
+        attn_mask: torch.Tensor | None = None,  # (Tq, Tk) or (B, Tq, Tk), True where allowed
+        *,
+        causal: bool = False,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`forward` over keys and values already projected (and cached) by `keys_values`.
+        Incremental decoding feeds one new query over the cached keys of every earlier
+        position and its own, which needs no causal mask: nothing in the cache is in its
+        future."""
         b, tq, _ = query.shape
-        tk = key.size(1)
+        tk = k.size(2)
         if causal and tq != tk:
             raise ValueError(f"causal attention needs as many queries ({tq}) as keys ({tk})")
         q = self._split_heads(self.q_proj(query))  # (B, N, Tq, Dh)
-        k = self._split_heads(self.k_proj(key))  # (B, N, Tk, Dh)
-        v = self._split_heads(self.v_proj(value))  # (B, N, Tk, Dh)
         mask = None
         if key_mask is not None:
             mask = key_mask[:, None, None, :]  # (B, 1, 1, Tk)

@@ -28,6 +28,8 @@ F feed-forward dimension.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -197,21 +199,26 @@ class TransformerDecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)  # on the cross-attention's output
         self.dropout3 = nn.Dropout(dropout)  # on the feed-forward's output
 
-    def _self_attention(self, x, mask, need_weights):
-        attended, weights = self.self_attn(
-            x, x, x, key_mask=mask, causal=True, need_weights=need_weights
-        )  # (B, T, E), (B, N, T, T) or None
-        return self.dropout1(attended), weights
-
-    def _cross_attention(self, x, memory, memory_mask, need_weights):
-        attended, weights = self.multihead_attn(
-            x, memory, memory, key_mask=memory_mask, need_weights=need_weights
-        )  # (B, T, E), (B, N, T, S) or None
-        return self.dropout2(attended), weights
-
     def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, F)
         return self.dropout3(self.linear2(hidden))  # (B, T, E)
+
+    def _sublayers(
+        self,
+        x: torch.Tensor,  # (B, T, E)
+        self_attention: Callable[[torch.Tensor], torch.Tensor],
+        cross_attention: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """The three residual sub-layers around the given attentions (each (B, T, E) ->
+        (B, T, E)), normalised pre-LN or post-LN: the one place of that wiring, for the whole
+        sequence (`forward`) and for one new position (`step`)."""
+        if self.norm_first:
+            x = x + self.dropout1(self_attention(self.norm1(x)))
+            x = x + self.dropout2(cross_attention(self.norm2(x)))
+            return x + self._feed_forward(self.norm3(x))  # (B, T, E)
+        x = self.norm1(x + self.dropout1(self_attention(x)))
+        x = self.norm2(x + self.dropout2(cross_attention(x)))
+        return self.norm3(x + self._feed_forward(x))  # (B, T, E)
 
     def forward(
         self,
@@ -224,21 +231,56 @@ class TransformerDecoderLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """The new states (B, T, E) and, with `need_weights`, the self-attention (B, N, T, T)
         and cross-attention (B, N, T, S) weights of every head (None otherwise)."""
-        if self.norm_first:
-            attended, self_weights = self._self_attention(self.norm1(x), mask, need_weights)
-            x = x + attended
-            attended, cross_weights = self._cross_attention(
-                self.norm2(x), memory, memory_mask, need_weights
-            )
-            x = x + attended
-            x = x + self._feed_forward(self.norm3(x))
-        else:
-            attended, self_weights = self._self_attention(x, mask, need_weights)
-            x = self.norm1(x + attended)
-            attended, cross_weights = self._cross_attention(x, memory, memory_mask, need_weights)
-            x = self.norm2(x + attended)
-            x = self.norm3(x + self._feed_forward(x))
-        return x, self_weights, cross_weights  # (B, T, E), (B, N, T, T), (B, N, T, S)
+        weights: dict[str, torch.Tensor | None] = {}
+
+        def self_attention(h: torch.Tensor) -> torch.Tensor:
+            attended, weights["self"] = self.self_attn(
+                h, h, h, key_mask=mask, causal=True, need_weights=need_weights
+            )  # (B, T, E), (B, N, T, T) or None
+            return attended
+
+        def cross_attention(h: torch.Tensor) -> torch.Tensor:
+            attended, weights["cross"] = self.multihead_attn(
+                h, memory, memory, key_mask=memory_mask, need_weights=need_weights
+            )  # (B, T, E), (B, N, T, S) or None
+            return attended
+
+        x = self._sublayers(x, self_attention, cross_attention)  # (B, T, E)
+        return x, weights["self"], weights["cross"]
+
+    def step(
+        self,
+        x: torch.Tensor,  # (B, 1, E) the newest target position
+        past: tuple[torch.Tensor, torch.Tensor],  # self-attention keys, values (B, N, t, Dh)
+        memory_kv: tuple[torch.Tensor, torch.Tensor],  # the memory's keys, values (B, N, S, Dh)
+        memory_mask: torch.Tensor | None = None,  # (B, S), True at real source tokens
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None]:
+        """Incremental decoding: `forward` at the last position of a prefix whose earlier
+        positions' self-attention keys and values are `past`, so each step costs O(t) instead
+        of re-running the prefix. Returns the new state (B, 1, E), `past` with this position
+        appended (B, N, t+1, Dh) each, and with `need_weights` the cross-attention weights
+        (B, N, 1, S)."""
+        weights: dict[str, torch.Tensor | None] = {}
+        cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def self_attention(h: torch.Tensor) -> torch.Tensor:
+            k, v = self.self_attn.keys_values(h, h)  # (B, N, 1, Dh) each
+            k = torch.cat([past[0], k], dim=2)  # (B, N, t+1, Dh)
+            v = torch.cat([past[1], v], dim=2)  # (B, N, t+1, Dh)
+            cache["self"] = (k, v)
+            attended, _ = self.self_attn.attend(h, k, v, need_weights=False)  # (B, 1, E)
+            return attended
+
+        def cross_attention(h: torch.Tensor) -> torch.Tensor:
+            attended, weights["cross"] = self.multihead_attn.attend(
+                h, *memory_kv, key_mask=memory_mask, need_weights=need_weights
+            )  # (B, 1, E), (B, N, 1, S) or None
+            return attended
+
+        x = self._sublayers(x, self_attention, cross_attention)  # (B, 1, E)
+        return x, cache["self"], weights["cross"]
 
 
 class TransformerDecoder(nn.Module):
@@ -296,3 +338,43 @@ class TransformerDecoder(nn.Module):
         if self.norm is not None:
             x = self.norm(x)  # (B, T, E)
         return x, (cross if need_weights else None)
+
+    def memory_keys_values(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """memory: (B, S, E) -> every layer's cross-attention keys and values (B, N, S, Dh),
+        computed once per sentence for `step`, bottom first."""
+        return [layer.multihead_attn.keys_values(memory, memory) for layer in self.layers]
+
+    def empty_past(
+        self, batch_size: int, like: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The self-attention cache of an empty prefix: every layer's (B, N, 0, Dh) keys and
+        values, in `like`'s dtype and device."""
+        attention = self.layers[0].self_attn
+        empty = like.new_zeros(batch_size, attention.num_heads, 0, attention.head_dim)
+        return [(empty, empty) for _ in self.layers]
+
+    def step(
+        self,
+        x: torch.Tensor,  # (B, 1, E) the newest target position
+        past: list[tuple[torch.Tensor, torch.Tensor]],  # per layer, (B, N, t, Dh) each
+        memory_kv: list[tuple[torch.Tensor, torch.Tensor]],  # `memory_keys_values`
+        memory_mask: torch.Tensor | None = None,  # (B, S)
+        *,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], list[torch.Tensor] | None]:
+        """`forward` at the last position of the prefix, from the cache (see
+        `TransformerDecoderLayer.step`): the top state (B, 1, E), the cache with this
+        position appended, and with `need_weights` each layer's (B, N, 1, S) cross-attention,
+        bottom first."""
+        cross: list[torch.Tensor] = []
+        new_past = []
+        for layer, layer_past, layer_memory in zip(self.layers, past, memory_kv, strict=True):
+            x, kv, weights = layer.step(
+                x, layer_past, layer_memory, memory_mask, need_weights=need_weights
+            )  # (B, 1, E)
+            new_past.append(kv)
+            if need_weights:
+                cross.append(weights)
+        if self.norm is not None:
+            x = self.norm(x)  # (B, 1, E)
+        return x, new_past, (cross if need_weights else None)
