@@ -60,3 +60,9 @@ def test_adam_runs_fused_and_updates_like_the_plain_loop(name):
 def test_sgd_is_not_fused():
     optimizer = build_optimizer(TinyModel(), name="sgd", lr=0.1)
     assert not optimizer.defaults.get("fused")
+
+
+def test_mixed_precision_keeps_adam_unfused():
+    # Lightning clips gradients itself under autocast and refuses a fused optimiser there.
+    optimizer = build_optimizer(TinyModel(), name="adam", lr=0.1, mixed_precision=True)
+    assert not optimizer.defaults.get("fused")

@@ -8,7 +8,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.data.batching import TextBatch
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
 
 MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
 
@@ -85,6 +85,7 @@ class ClassificationTask(pl.LightningModule):
             embedding_lr_scale=self.embedding_lr_scale,
             backbone_lr=self.backbone_lr,
             weight_decay=self.weight_decay,
+            mixed_precision=is_mixed_precision(self),
         )
         scheduler = build_scheduler(
             optimizer,

@@ -12,7 +12,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.modules.rnn import detach_state
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
 
 
 class LanguageModelTask(pl.LightningModule):
@@ -96,6 +96,7 @@ class LanguageModelTask(pl.LightningModule):
             lr=self.lr,
             embedding_lr_scale=self.embedding_lr_scale,
             weight_decay=self.weight_decay,
+            mixed_precision=is_mixed_precision(self),
         )
         scheduler = build_scheduler(
             optimizer,

@@ -10,7 +10,7 @@ from torch import nn
 
 from textseq.data.tagging import TagBatch
 from textseq.tasks.classification import MONITOR_MODES
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
 from textseq.text.tags import convert
 
 
@@ -137,6 +137,7 @@ class TaggingTask(pl.LightningModule):
             lr=self.lr,
             embedding_lr_scale=self.embedding_lr_scale,
             weight_decay=self.weight_decay,
+            mixed_precision=is_mixed_precision(self),
         )
         scheduler = build_scheduler(
             optimizer,

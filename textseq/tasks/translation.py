@@ -14,7 +14,7 @@ from torch import nn
 from textseq.data.parallel import Seq2SeqBatch
 from textseq.decoding import beam_search, greedy_decode
 from textseq.tasks.classification import MONITOR_MODES
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler
+from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
 
 SCHEDULES = ("none", "linear", "exponential", "inverse_sigmoid")
 
@@ -229,6 +229,7 @@ class TranslationTask(pl.LightningModule):
             lr=self.lr,
             embedding_lr_scale=self.embedding_lr_scale,
             weight_decay=self.weight_decay,
+            mixed_precision=is_mixed_precision(self),
         )
         scheduler = build_scheduler(
             optimizer,
