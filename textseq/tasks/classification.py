@@ -8,7 +8,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.data.batching import TextBatch
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
+from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
 
 MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
 
@@ -78,21 +78,9 @@ class ClassificationTask(pl.LightningModule):
         self.log("val_f1", self.val_f1)
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(
-            self.model,
-            name=self.optimizer_name,
-            lr=self.lr,
-            embedding_lr_scale=self.embedding_lr_scale,
-            backbone_lr=self.backbone_lr,
-            weight_decay=self.weight_decay,
-            mixed_precision=is_mixed_precision(self),
-        )
-        scheduler = build_scheduler(
-            optimizer,
+        return configure_task_optimizers(
+            self,
             monitor=self.monitor,
             mode=MONITOR_MODES[self.monitor],
-            factor=self.lr_factor,
-            patience=self.lr_patience,
-            decay_after=self.lr_decay_after,
+            backbone_lr=self.backbone_lr,
         )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}

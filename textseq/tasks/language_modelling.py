@@ -12,7 +12,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.modules.rnn import detach_state
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
+from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
 
 
 class LanguageModelTask(pl.LightningModule):
@@ -90,20 +90,4 @@ class LanguageModelTask(pl.LightningModule):
         self.log("val_bpc", nll / math.log(2))
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(
-            self.model,
-            name=self.optimizer_name,
-            lr=self.lr,
-            embedding_lr_scale=self.embedding_lr_scale,
-            weight_decay=self.weight_decay,
-            mixed_precision=is_mixed_precision(self),
-        )
-        scheduler = build_scheduler(
-            optimizer,
-            monitor="val_loss",
-            mode="min",
-            factor=self.lr_factor,
-            patience=self.lr_patience,
-            decay_after=self.lr_decay_after,
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return configure_task_optimizers(self, monitor="val_loss", mode="min")

@@ -115,3 +115,36 @@ def build_scheduler(
         optimizer, lambda epoch: factor ** max(0, epoch - decay_after + 1)
     )
     return {"scheduler": scheduler, "interval": "epoch"}
+
+
+def configure_task_optimizers(
+    task: nn.Module,
+    *,
+    monitor: str,
+    mode: str,
+    backbone_lr: float | None = None,
+    warmup_steps: int = 0,
+) -> dict:
+    """What every task's `configure_optimizers` returns: `build_optimizer` over `task.model`
+    and `build_scheduler`, from the optimisation settings every task keeps (`optimizer_name`,
+    `lr`, `embedding_lr_scale`, `weight_decay`, `lr_factor`, `lr_patience`, `lr_decay_after`),
+    unfused under mixed precision (`is_mixed_precision`)."""
+    optimizer = build_optimizer(
+        task.model,
+        name=task.optimizer_name,
+        lr=task.lr,
+        embedding_lr_scale=task.embedding_lr_scale,
+        backbone_lr=backbone_lr,
+        weight_decay=task.weight_decay,
+        mixed_precision=is_mixed_precision(task),
+    )
+    scheduler = build_scheduler(
+        optimizer,
+        monitor=monitor,
+        mode=mode,
+        factor=task.lr_factor,
+        patience=task.lr_patience,
+        decay_after=task.lr_decay_after,
+        warmup_steps=warmup_steps,
+    )
+    return {"optimizer": optimizer, "lr_scheduler": scheduler}

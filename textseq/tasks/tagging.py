@@ -10,7 +10,7 @@ from torch import nn
 
 from textseq.data.tagging import TagBatch
 from textseq.tasks.classification import MONITOR_MODES
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
+from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
 from textseq.text.tags import convert
 
 
@@ -131,20 +131,6 @@ class TaggingTask(pl.LightningModule):
             self.log("val_f1", entity_scores(self._gold, self._predicted)["f1"], prog_bar=True)
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(
-            self.model,
-            name=self.optimizer_name,
-            lr=self.lr,
-            embedding_lr_scale=self.embedding_lr_scale,
-            weight_decay=self.weight_decay,
-            mixed_precision=is_mixed_precision(self),
+        return configure_task_optimizers(
+            self, monitor=self.monitor, mode=MONITOR_MODES[self.monitor]
         )
-        scheduler = build_scheduler(
-            optimizer,
-            monitor=self.monitor,
-            mode=MONITOR_MODES[self.monitor],
-            factor=self.lr_factor,
-            patience=self.lr_patience,
-            decay_after=self.lr_decay_after,
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -14,7 +14,7 @@ from torch import nn
 from textseq.data.parallel import Seq2SeqBatch
 from textseq.decoding import beam_search, greedy_decode
 from textseq.tasks.classification import MONITOR_MODES
-from textseq.tasks.optim import OPTIMIZERS, build_optimizer, build_scheduler, is_mixed_precision
+from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
 
 SCHEDULES = ("none", "linear", "exponential", "inverse_sigmoid")
 
@@ -223,21 +223,9 @@ class TranslationTask(pl.LightningModule):
             self.log("val_chrf", scores["chrf"])
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(
-            self.model,
-            name=self.optimizer_name,
-            lr=self.lr,
-            embedding_lr_scale=self.embedding_lr_scale,
-            weight_decay=self.weight_decay,
-            mixed_precision=is_mixed_precision(self),
-        )
-        scheduler = build_scheduler(
-            optimizer,
+        return configure_task_optimizers(
+            self,
             monitor=self.monitor,
             mode=MONITOR_MODES[self.monitor],
-            factor=self.lr_factor,
-            patience=self.lr_patience,
-            decay_after=self.lr_decay_after,
             warmup_steps=self.warmup_steps,
         )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
