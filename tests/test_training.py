@@ -68,13 +68,38 @@ def test_tiny_training_learns_the_toy_task(tmp_path):
     # A model directory written before encoder types existed (no model.encoder.type, no
     # transformer keys) loads as the RNN model it is and predicts the same.
     config = yaml.safe_load((directory / "config.yaml").read_text())
-    for key in ("type", "num_heads", "ff_dim", "norm_first", "activation", "positional"):
+    for key in ("type", "num_heads", "ff_dim", "norm_first", "activation", "positional", "packed"):
         del config["model"]["encoder"][key]
     del config["model"]["encoder"]["max_positions"], config["model"]["encoder"]["pretrained"]
     del config["optim"]["backbone_lr"]
     (directory / "config.yaml").write_text(yaml.safe_dump(config))
     again = textseq.load(directory).predict(["w5 w1 w9 w10", "w5 w6 w9 w10"])
     assert [r["probs"] for r in again] == [hit["probs"], miss["probs"]]
+
+
+def test_packed_sequences_train_like_the_masked_default(tmp_path, monkeypatch):
+    """`model.encoder.packed` reaches the encoder (packing is called only when asked), and
+    both paths, computing the same function with the same dropout draws, end with the same
+    validation figures."""
+    import textseq.modules.rnn as rnn
+
+    pack = torch.nn.utils.rnn.pack_padded_sequence
+    packings = []
+    monkeypatch.setattr(
+        rnn, "pack_padded_sequence", lambda *a, **k: packings.append(1) or pack(*a, **k)
+    )
+    figures, packed_batches = [], []
+    for packed in (False, True):
+        packings.clear()
+        config = toy_config(tmp_path)
+        config["model"]["encoder"]["packed"] = packed
+        directory = textseq.train(config, out=tmp_path / f"packed-{packed}")
+        figures.append(json.loads((directory / "metrics.json").read_text())["best"])
+        packed_batches.append(len(packings))
+    assert packed_batches[0] == 0 and packed_batches[1] > 100
+    assert figures[0]["val_acc"] > 0.95
+    assert figures[1]["val_acc"] == pytest.approx(figures[0]["val_acc"], abs=0.01)
+    assert figures[1]["val_loss"] == pytest.approx(figures[0]["val_loss"], rel=0.05)
 
 
 def test_tiny_transformer_training_learns_the_toy_task(tmp_path):

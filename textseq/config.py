@@ -76,6 +76,8 @@ class EncoderConfig:
     num_layers: int = 1  # (rnn, transformer)
     bidirectional: bool = True  # (rnn)
     dropout: float = 0.0  # (rnn) between stacked layers; (transformer) inside each layer
+    # (rnn) true: packed sequences; false: the masked path (textseq.modules.rnn), faster on CPUs
+    packed: bool = False
     num_heads: int = 4  # (transformer) attention heads; must divide model.embedding.dim
     ff_dim: int = 256  # (transformer) feed-forward inner size
     norm_first: bool = True  # (transformer) pre-LN (true) or post-LN as in the paper (false)

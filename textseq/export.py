@@ -142,7 +142,7 @@ def _subject(directory: Path, *, data: str | None, limit: int, batch_size: int) 
     import textseq
 
     predictor = textseq.load(directory)
-    # The reference, and what TorchScript traces, is the model as trained: packed sequences.
+    # The reference, and what TorchScript traces: the packed path (the masked path equals it).
     use_masked_recurrence(predictor.model, False)
     config = predictor.config
     task = getattr(config, "task", "classify")

@@ -13,9 +13,8 @@ load time (`textseq.load(DIR, quantize="int8", precision="bf16")`, `--quantize i
   fp32 before the softmax.
 
 Recurrent encoders of fp32 and bf16 models run through their mask-based path
-(`RNNEncoder.forward_masked`: the same outputs as packed sequences, tested), which skips
-packing's sorting and copying: about a sixth faster on bucketed batches. int8 models keep the
-packed path, which the quantised LSTM/GRU modules implement.
+(`RNNEncoder.forward_masked`: the same outputs as packed sequences, tested), as in training.
+int8 models run the packed path, which the quantised LSTM/GRU modules implement.
 
 The two are alternatives: a quantised model runs its int8 layers as int8 whatever the
 precision, so asking for both is refused.
@@ -59,9 +58,13 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         # torch.ao.quantization announces its move to torchao; the eager API still works.
         warnings.simplefilter("ignore")
-        return quantize_dynamic(
+        quantized = quantize_dynamic(
             model.eval(), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8, inplace=False
         )
+    # The quantised LSTM/GRU modules run packed sequences, not the masked path's per-layer
+    # calls into the float kernels.
+    use_masked_recurrence(quantized, False)
+    return quantized
 
 
 def use_masked_recurrence(model: nn.Module, masked: bool = True) -> None:

@@ -618,6 +618,7 @@ def build_model(
         num_layers=m.encoder.num_layers,
         bidirectional=m.encoder.bidirectional,
         rnn_dropout=m.encoder.dropout,
+        packed=m.encoder.packed,
         pooling=m.pooling.type,
         attention_dim=m.pooling.attention_dim,
         num_heads=m.pooling.num_heads,

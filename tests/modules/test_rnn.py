@@ -1,4 +1,5 @@
-"""RNNEncoder: the mask-based path (for exporters) gives the packed path's outputs."""
+"""RNNEncoder: the mask-based path (the default) gives the packed path's outputs and
+gradients."""
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ def test_masked_path_equals_packed_path(cell, bidirectional):
         cell=cell,
         bidirectional=bidirectional,
         dropout=0.3,
+        packed=True,
     ).eval()
     lengths = torch.tensor([7, 1, 4, 7, 2])
     x = torch.randn(5, 7, 5)
@@ -38,3 +40,27 @@ def test_masked_path_ignores_padding_and_batch_neighbours():
     together = encoder.forward_masked(batch, torch.tensor([3, 6]))  # (2, 6, 8)
     torch.testing.assert_close(together[0, :3], alone[0])
     assert together[0, 3:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_masked_path_trains_with_the_packed_paths_gradients(cell):
+    """Training runs the masked path by default: the gradients of a loss over the real
+    positions, for the input and every weight, are those of packed sequences."""
+    torch.manual_seed(2)
+    encoder = RNNEncoder(input_size=5, hidden_size=4, num_layers=2, cell=cell)
+    assert not encoder.packed
+    lengths = torch.tensor([6, 2, 5, 1])
+    x = torch.randn(4, 6, 5)
+    target = torch.randn(4, 6, 8)
+
+    def gradients(packed: bool) -> list[torch.Tensor]:
+        encoder.packed = packed
+        encoder.zero_grad()
+        inputs = x.clone().requires_grad_(True)
+        (encoder(inputs, lengths) * target).sum().backward()
+        return [inputs.grad, *(p.grad.clone() for p in encoder.parameters())]
+
+    masked, packed = gradients(False), gradients(True)
+    assert masked[0][1, 2:].abs().sum() == 0  # padding gets no gradient
+    for from_masked, from_packed in zip(masked, packed, strict=True):
+        torch.testing.assert_close(from_masked, from_packed, atol=1e-6, rtol=1e-5)

@@ -86,6 +86,7 @@ def build_text_classifier(
     num_layers: int = 1,
     bidirectional: bool = True,
     rnn_dropout: float = 0.0,
+    packed: bool = False,
     pooling: str = "attention",
     attention_dim: int = 128,
     num_heads: int = 4,
@@ -112,6 +113,7 @@ def build_text_classifier(
         cell=cell,
         bidirectional=bidirectional,
         dropout=rnn_dropout,
+        packed=packed,
     )
     pool = build_pooling(
         pooling,
