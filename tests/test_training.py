@@ -102,6 +102,34 @@ def test_packed_sequences_train_like_the_masked_default(tmp_path, monkeypatch):
     assert figures[1]["val_loss"] == pytest.approx(figures[0]["val_loss"], rel=0.05)
 
 
+def test_ema_of_the_weights_is_what_the_model_directory_keeps(tmp_path):
+    """With `trainer.ema_decay` d the published weights are e_1 = w_1, e_t = d e_(t-1) +
+    (1 - d) w_t over the weights w_t after each optimiser step, not the last w_t."""
+    from safetensors.torch import load_file
+
+    steps: list[dict[str, torch.Tensor]] = []
+
+    class RecordWeights(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            steps.append({k: v.detach().clone() for k, v in pl_module.model.named_parameters()})
+
+    config = toy_config(tmp_path)
+    config["trainer"].update(max_epochs=1, ema_decay=0.9)
+    directory = textseq.train(config, out=tmp_path / "model", callbacks=[RecordWeights()])
+    expected = dict(steps[0])
+    for weights in steps[1:]:
+        expected = {k: 0.9 * expected[k] + 0.1 * w for k, w in weights.items()}
+    saved = load_file(directory / "model.safetensors")
+    assert len(steps) == 38  # 1,200 texts in batches of 32
+    for name, value in expected.items():
+        torch.testing.assert_close(saved[name], value, atol=1e-5, rtol=1e-4)
+    assert not all(torch.allclose(saved[k], w, atol=1e-4) for k, w in steps[-1].items())
+    again = toy_config(tmp_path)
+    again["trainer"]["ema_decay"] = 1.0
+    with pytest.raises(ConfigError, match=r"trainer.ema_decay \(1.0\) must be in \(0, 1\)"):
+        textseq.train(again, out=tmp_path / "bad")
+
+
 def test_tiny_transformer_training_learns_the_toy_task(tmp_path):
     config = toy_config(tmp_path)
     config["model"]["encoder"] = {

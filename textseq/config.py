@@ -150,6 +150,11 @@ class TrainerConfig:
     # torch.compile the model for training (TorchInductor; the first batches of each new shape
     # pay for compiling). Measure before relying on it: see benchmarks/train_speed.py.
     compile: bool = False
+    # An exponential moving average of the weights (Polyak averaging), updated after every
+    # optimiser step as ema = decay * ema + (1 - decay) * weights, is what validation scores,
+    # checkpoints keep and the model directory holds; None trains without it. 0.999 averages
+    # over roughly the last thousand steps.
+    ema_decay: float | None = None
 
 
 @dataclass
@@ -669,11 +674,7 @@ def _shared_checks(config: AnyConfig) -> list[tuple[bool, str]]:
             f"optim.embedding_lr_scale ({config.optim.embedding_lr_scale}) must be positive; "
             "set model.embedding.freeze=true to keep the embeddings fixed",
         ),
-        (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
-        (
-            0.0 < config.trainer.val_check_interval <= 1.0,
-            f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
-        ),
+        *_trainer_checks(config.trainer),
         (
             config.trainer.monitor != "val_bleu",
             "trainer.monitor 'val_bleu' is for translation (task: translate)",
@@ -687,6 +688,21 @@ def _shared_checks(config: AnyConfig) -> list[tuple[bool, str]]:
         value = _get(config, key)
         checks.append((0.0 <= value < 1.0, f"{key} ({value}) must be in [0, 1)"))
     return checks
+
+
+def _trainer_checks(trainer: TrainerConfig) -> list[tuple[bool, str]]:
+    """Checks of the trainer section, which every task has."""
+    return [
+        (trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
+        (
+            0.0 < trainer.val_check_interval <= 1.0,
+            f"trainer.val_check_interval ({trainer.val_check_interval}) must be in (0, 1]",
+        ),
+        (
+            trainer.ema_decay is None or 0.0 < trainer.ema_decay < 1.0,
+            f"trainer.ema_decay ({trainer.ema_decay}) must be in (0, 1) or null",
+        ),
+    ]
 
 
 def _get(config: Any, key: str) -> Any:
@@ -850,11 +866,7 @@ def validate_translate(config: TranslateConfig) -> None:
         (model.embedding_dim >= 1, "model.embedding_dim must be at least 1"),
         (config.optim.lr > 0, "optim.lr must be positive"),
         (config.optim.warmup_steps >= 0, "optim.warmup_steps must be at least 0"),
-        (config.trainer.max_epochs >= 1, "trainer.max_epochs must be at least 1"),
-        (
-            0.0 < config.trainer.val_check_interval <= 1.0,
-            f"trainer.val_check_interval ({config.trainer.val_check_interval}) must be in (0, 1]",
-        ),
+        *_trainer_checks(config.trainer),
         (
             config.trainer.monitor in ("val_bleu", "val_loss"),
             f"trainer.monitor ({config.trainer.monitor!r}) must be val_bleu or val_loss for "

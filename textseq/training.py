@@ -18,7 +18,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import EpochSeeding, MetricsHistory
@@ -303,6 +303,8 @@ def make_trainer(
         enable_version_counter=False,
     )
     all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
+    if cfg.trainer.ema_decay is not None:
+        all_callbacks.append(EMAWeightAveraging(decay=cfg.trainer.ema_decay))
     if cfg.trainer.early_stopping_patience is not None:
         all_callbacks.append(
             EarlyStopping(
