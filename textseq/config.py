@@ -153,7 +153,8 @@ class TrainerConfig:
     # An exponential moving average of the weights (Polyak averaging), updated after every
     # optimiser step as ema = decay * ema + (1 - decay) * weights, is what validation scores,
     # checkpoints keep and the model directory holds; None trains without it. 0.999 averages
-    # over roughly the last thousand steps.
+    # over roughly the last thousand steps, so it suits runs of several thousand steps: after
+    # n steps the first weights still count decay ** n (0.37 after 1,000).
     ema_decay: float | None = None
 
 
