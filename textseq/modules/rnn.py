@@ -4,16 +4,16 @@ between calls (language models).
 Padded batches run one of two paths with the same outputs and gradients (tested):
 
 - masked (the default, `RNNEncoder.forward_masked`): each layer and direction is one call of
-  PyTorch's fused recurrence over the whole padded batch, which on the CPU is oneDNN's
-  LSTM/GRU kernel. The forward direction reads the padded batch as it is (padding comes after
+  PyTorch's fused recurrence over the whole padded batch (for an LSTM on the CPU, oneDNN's
+  kernel). The forward direction reads the padded batch as it is (padding comes after
   the real tokens, so it never reaches them), and the backward direction reads every sequence
   reversed within its own length, which puts its padding last too; states at padded positions
   are zeroed. Plain tensor ops, so exporters such as ONNX handle it.
 - packed (`packed=True`): `pack_padded_sequence`, so padding is never computed at all, but on
-  the CPU PyTorch runs packed sequences through its own step-by-step kernel rather than
-  oneDNN's. Measured training a 2-layer BiLSTM (forward and backward pass, batches of 64,
-  one thread, 2026-11-23): the masked path was 1.2-1.5x faster at 256 units per direction
-  and 1.4-3.5x at 128, from 97% down to 49% of the batch being real tokens.
+  the CPU PyTorch runs packed sequences through its own step-by-step kernel. Measured
+  training a 2-layer BiLSTM (forward and backward pass, batches of 64, one thread,
+  2026-11-23): the masked path was 1.2-1.5x faster at 256 units per direction and 1.4-3.5x
+  at 128, from 97% down to 49% of the batch being real tokens.
 
 Shapes: B batch, T longest length, E input size, H hidden size, D directions (1 or 2),
 L layers.
