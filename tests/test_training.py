@@ -324,22 +324,43 @@ def test_frozen_pretrained_vectors_train_and_resume_from_a_finished_model(tmp_pa
     import torch
 
     rng = np.random.default_rng(0)
-    rows = [f"{word} " + " ".join(f"{v:.5f}" for v in rng.normal(size=16)) for word in WORDS[:30]]
+    words = [*WORDS[:30], "neverintraining"]
+    rows = [f"{word} " + " ".join(f"{v:.5f}" for v in rng.normal(size=16)) for word in words]
     vectors = tmp_path / "vectors.txt"
-    vectors.write_text("30 16\n" + "\n".join(rows) + "\n")
+    vectors.write_text(f"{len(rows)} 16\n" + "\n".join(rows) + "\n")
     config = toy_config(tmp_path, max_epochs=1)
     config["model"]["embedding"].update(vectors=str(vectors), freeze=True)
     first = textseq.train(config, out=tmp_path / "frozen")
     weights = textseq.load(first).model.embedding.weight
     vocab = textseq.load(first).pipeline.vocab
-    expected = torch.tensor([float(v) for v in rows[5].split()[1:]])
-    assert torch.allclose(weights[vocab.stoi[WORDS[5]]], expected, atol=1e-5)
+    for row in (5, 30):  # a training word, and a word only the vectors know
+        expected = torch.tensor([float(v) for v in rows[row].split()[1:]])
+        assert torch.allclose(weights[vocab.stoi[words[row]]], expected, atol=1e-5)
     again = textseq.train(resume=first, overrides=["trainer.max_epochs=2"])
     assert again == first
     epochs = json.loads((first / "metrics.json").read_text())["epochs"]
     assert [row["epoch"] for row in epochs] == [1, 2]
     after = textseq.load(first)
     assert torch.equal(after.model.embedding.weight, weights)
+
+
+@pytest.mark.parametrize("words_from_vectors", [True, False])
+def test_words_from_vectors_join_the_vocabulary_only_when_asked(tmp_path, words_from_vectors):
+    from gensim.models import KeyedVectors
+
+    from textseq.config import load_config
+    from textseq.data.readers import TextExample
+    from textseq.training import _fit_pipeline
+
+    config = toy_config(tmp_path, max_epochs=1)
+    config["model"]["words_from_vectors"] = words_from_vectors
+    keyed = KeyedVectors(vector_size=4)
+    keyed.add_vectors(["w1", "Zebra"], [[0.0] * 4, [1.0] * 4])
+    examples = [TextExample("w1 w1 w2", "yes"), TextExample("w2 w3", "no")]
+    pipeline = _fit_pipeline(load_config(config), examples, keyed)[0]
+    assert pipeline.vocab.itos[:5] == ["<pad>", "<unk>", "w1", "w2", "w3"]
+    assert ("zebra" in pipeline.vocab) is words_from_vectors  # lower-cased like the texts
+    assert len(pipeline.vocab) == 5 + words_from_vectors
 
 
 def test_training_seconds_add_up_over_the_invocations_of_a_resumed_run():

@@ -107,6 +107,9 @@ class HeadConfig:
 @dataclass
 class ModelConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    # Add every word the pretrained vectors know to the vocabulary, so that a word never seen
+    # in training (or seen fewer than text.min_freq times) still finds its vector.
+    words_from_vectors: bool = True
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     pooling: PoolingConfig = field(default_factory=PoolingConfig)
     head: HeadConfig = field(default_factory=HeadConfig)

@@ -46,7 +46,12 @@ def train_language_model(
     """Trains the language model `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import _prepare_work_dir, _pretrained_vectors, fit_and_publish
+    from textseq.training import (
+        _configured_vectors,
+        _prepare_work_dir,
+        _pretrained_vectors,
+        fit_and_publish,
+    )
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -67,7 +72,9 @@ def train_language_model(
         f"{len(pipeline.vocab):,}",
         "character" if is_character_level(cfg) else "word",
     )
-    pretrained, coverage = (None, None) if checkpoint else _pretrained_vectors(cfg, pipeline.vocab)
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    keyed_vectors = None if checkpoint else _configured_vectors(cfg)
+    pretrained, coverage = _pretrained_vectors(cfg, pipeline.vocab, keyed_vectors)
     model = build_language_model(cfg, vocab=pipeline.vocab, pretrained=pretrained)
     if is_main:
         _prepare_work_dir(work, resume_dir)

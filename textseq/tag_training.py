@@ -21,7 +21,6 @@ from textseq.data.conll import TaggedSentence, load_tagged
 from textseq.data.datamodule import TextDataModule
 from textseq.data.sources import split_off
 from textseq.data.tagging import TagCollator, TagEncoder
-from textseq.errors import ConfigError
 from textseq.model_dir import partial_dir
 from textseq.models.tagger import SequenceTagger, build_sequence_tagger
 from textseq.tasks.tagging import TaggingTask
@@ -53,7 +52,12 @@ def train_tagger(
     val_sentences = _sample(val_sentences, cfg.data.limit_val, cfg.seed + 1)
     keyed_vectors = None
     if cfg.model.embedding.vectors is not None and not checkpoint:
-        keyed_vectors = _load_vectors(cfg)
+        from textseq.vectors import load_configured_vectors
+
+        embedding = cfg.model.embedding
+        keyed_vectors = load_configured_vectors(
+            embedding.vectors, embedding.vectors_format, embedding.dim
+        )
     if resume_dir is not None:
         encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
     else:
@@ -144,22 +148,6 @@ def read_tagged_splits(cfg: TagConfig) -> tuple[list[TaggedSentence], list[Tagge
         cfg.data.val_fraction,
     )
     return rest, held_out
-
-
-def _load_vectors(cfg: TagConfig):
-    from textseq.vectors import load_keyed_vectors, resolve_vectors
-
-    embedding = cfg.model.embedding
-    path, vectors_format = resolve_vectors(embedding.vectors, embedding.vectors_format)
-    log.info("loading word vectors from %s", path)
-    keyed_vectors = load_keyed_vectors(path, vectors_format)
-    if keyed_vectors.vector_size != embedding.dim:
-        raise ConfigError(
-            f"model.embedding.dim ({embedding.dim}) differs from the vectors' dimension "
-            f"({keyed_vectors.vector_size}) in {path}; set model.embedding.dim="
-            f"{keyed_vectors.vector_size}"
-        )
-    return keyed_vectors
 
 
 def fit_tag_encoder(

@@ -108,12 +108,14 @@ def train(
     if cfg.trainer.threads is not None:
         torch.set_num_threads(cfg.trainer.threads)
     train_examples, val_examples = _read_splits(cfg)
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    keyed_vectors = None if checkpoint else _configured_vectors(cfg)
     if resume_dir is not None:
         pipeline = load_text_pipeline(resume_dir, cfg)
         labels = Vocabulary.load(resume_dir / "labels.json")
         train_tokens, report = pipeline.tokenize_all([e.text for e in train_examples])
     else:
-        pipeline, labels, train_tokens, report = _fit_pipeline(cfg, train_examples)
+        pipeline, labels, train_tokens, report = _fit_pipeline(cfg, train_examples, keyed_vectors)
     for note in report.describe(cfg.data.max_length):
         log.warning("training data: %s", note)
     val_tokens, val_report = pipeline.tokenize_all([e.text for e in val_examples])
@@ -133,8 +135,7 @@ def train(
         ", ".join(labels.itos),
         f"{len(pipeline.vocab):,}",
     )
-    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
-    pretrained, coverage = (None, None) if checkpoint else _pretrained_vectors(cfg, pipeline.vocab)
+    pretrained, coverage = _pretrained_vectors(cfg, pipeline.vocab, keyed_vectors)
     backbone = None
     if cfg.model.encoder.type == "pretrained":
         from textseq.text.pretrained import load_pretrained_encoder
@@ -421,10 +422,11 @@ def _sort_labels(labels: set[str]) -> list[str]:
 
 
 def _fit_pipeline(
-    cfg: Config, train_examples: list[TextExample]
+    cfg: Config, train_examples: list[TextExample], keyed_vectors=None
 ) -> tuple[TextPipeline, Vocabulary, list[list[str]], Any]:
     """Tokenizer, vocabulary and labels, all learnt from the training split alone (a
-    pretrained encoder brings its own tokenizer and vocabulary)."""
+    pretrained encoder brings its own tokenizer and vocabulary), the vocabulary extended by
+    the words of `keyed_vectors` with `model.words_from_vectors`."""
     labels = Vocabulary(_sort_labels({e.label for e in train_examples}), specials=())
     if len(labels) < 2:
         raise DataError(
@@ -457,6 +459,9 @@ def _fit_pipeline(
         max_size=cfg.text.max_vocab_size,
         specials=(PAD, UNK),
     )
+    if keyed_vectors is not None and cfg.model.words_from_vectors:
+        key = str.lower if cfg.text.lowercase else str
+        vocab = vocab.extended(key(word) for word in keyed_vectors.index_to_key)
     pipeline = TextPipeline(cleaner, tokenizer, vocab, cfg.data.max_length)
     return pipeline, labels, train_tokens, report
 
@@ -528,23 +533,24 @@ def _class_weights(
     return torch.tensor(setting, dtype=torch.float)
 
 
-def _pretrained_vectors(cfg: Config, vocab: Vocabulary):
+def _configured_vectors(cfg: Config):
+    """The word vectors `model.embedding` names (gensim `KeyedVectors`), or None."""
     embedding = cfg.model.embedding
     if embedding.vectors is None or cfg.model.encoder.type == "pretrained":
-        return None, None
-    from textseq.vectors import embedding_matrix, load_keyed_vectors, resolve_vectors
+        return None
+    from textseq.vectors import load_configured_vectors
 
-    path, vectors_format = resolve_vectors(embedding.vectors, embedding.vectors_format)
-    log.info("loading word vectors from %s", path)
-    keyed_vectors = load_keyed_vectors(path, vectors_format)
-    if keyed_vectors.vector_size != embedding.dim:
-        raise ConfigError(
-            f"model.embedding.dim ({embedding.dim}) differs from the vectors' dimension "
-            f"({keyed_vectors.vector_size}) in {path}; set model.embedding.dim="
-            f"{keyed_vectors.vector_size}"
-        )
+    return load_configured_vectors(embedding.vectors, embedding.vectors_format, embedding.dim)
+
+
+def _pretrained_vectors(cfg: Config, vocab: Vocabulary, keyed_vectors):
+    """`vocab`'s embedding matrix from `keyed_vectors` and its coverage, or (None, None)."""
+    if keyed_vectors is None:
+        return None, None
+    from textseq.vectors import embedding_matrix
+
     matrix, coverage = embedding_matrix(
-        vocab, keyed_vectors, unknown_init=embedding.unknown_init, seed=cfg.seed
+        vocab, keyed_vectors, unknown_init=cfg.model.embedding.unknown_init, seed=cfg.seed
     )
     log.info("word vectors cover %s", coverage)
     return matrix, coverage

@@ -143,6 +143,20 @@ def load_keyed_vectors(path: Path, vectors_format: str):
         ) from None
 
 
+def load_configured_vectors(vectors: str, vectors_format: str, dim: int):
+    """The word vectors `model.embedding.vectors` names, checked against `model.embedding.dim`."""
+    path, vectors_format = resolve_vectors(vectors, vectors_format)
+    log.info("loading word vectors from %s", path)
+    keyed_vectors = load_keyed_vectors(path, vectors_format)
+    if keyed_vectors.vector_size != dim:
+        raise ConfigError(
+            f"model.embedding.dim ({dim}) differs from the vectors' dimension "
+            f"({keyed_vectors.vector_size}) in {path}; set model.embedding.dim="
+            f"{keyed_vectors.vector_size}"
+        )
+    return keyed_vectors
+
+
 def embedding_matrix(
     vocab: Vocabulary,
     keyed_vectors,

@@ -169,3 +169,12 @@ def test_dict_round_trip_through_json_text(tokens, specials):
     loaded = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict(), ensure_ascii=False)))
     assert loaded == vocab
     assert loaded.itos == vocab.itos
+
+
+def test_extended_appends_missing_tokens_and_keeps_every_id():
+    vocab = Vocabulary.build(TOKEN_LISTS, min_freq=2)
+    extended = vocab.extended(["zz", "a", "yy", "zz"])
+    assert extended.itos == [*vocab.itos, "zz", "yy"]
+    assert extended.specials == vocab.specials
+    assert extended.frequencies == vocab.frequencies
+    assert vocab.itos == [PAD, UNK, "a", "b", "c"]  # the original is unchanged

@@ -86,11 +86,7 @@ class TagEncoder:
             min_freq=min_freq,
             max_size=max_vocab_size,
         )
-        extra = [w for w in extra_words if w not in words.stoi]
-        if extra:
-            frequencies = words.frequencies
-            words = Vocabulary(words.itos[2:] + extra)
-            words.frequencies = frequencies
+        words = words.extended(extra_words)
         char_counts = Counter(ch for s in sentences for t in s.tokens for ch in t)
         chars = Vocabulary(
             sorted((c for c, n in char_counts.items() if n >= char_min_freq), key=lambda c: c)

@@ -69,6 +69,16 @@ class Vocabulary:
         vocab.frequencies = {token: counts[token] for token in kept}
         return vocab
 
+    def extended(self, tokens: Iterable[str]) -> Vocabulary:
+        """This vocabulary with `tokens` it lacks appended in the order given (ids of the
+        tokens it has stay the same); training frequencies carry over."""
+        extended = Vocabulary(
+            self.itos[len(self.specials) :] + [t for t in tokens if t not in self.stoi],
+            specials=self.specials,
+        )
+        extended.frequencies = self.frequencies
+        return extended
+
     frequencies: dict[str, int] = {}  # noqa: RUF012 - filled by `build`; empty when loaded
 
     def __len__(self) -> int:
