@@ -103,8 +103,9 @@ def test_packed_sequences_train_like_the_masked_default(tmp_path, monkeypatch):
 
 
 def test_ema_of_the_weights_is_what_the_model_directory_keeps(tmp_path):
-    """With `trainer.ema_decay` d the published weights are e_1 = w_1, e_t = d e_(t-1) +
-    (1 - d) w_t over the weights w_t after each optimiser step, not the last w_t."""
+    """With `trainer.ema_decay` d the published weights are the bias-corrected average
+    e_t = sum_i (1 - d) d^(t-i) w_i / (1 - d^t) of the weights w_i after each optimiser step,
+    not the last w_t."""
     from safetensors.torch import load_file
 
     steps: list[dict[str, torch.Tensor]] = []
@@ -116,9 +117,12 @@ def test_ema_of_the_weights_is_what_the_model_directory_keeps(tmp_path):
     config = toy_config(tmp_path)
     config["trainer"].update(max_epochs=1, ema_decay=0.9)
     directory = textseq.train(config, out=tmp_path / "model", callbacks=[RecordWeights()])
-    expected = dict(steps[0])
-    for weights in steps[1:]:
-        expected = {k: 0.9 * expected[k] + 0.1 * w for k, w in weights.items()}
+    t = len(steps)
+    total = (1 - 0.9**t) / 0.1
+    expected = {
+        k: sum(0.9 ** (t - i) * step[k] for i, step in enumerate(steps, start=1)) / total
+        for k in steps[0]
+    }
     saved = load_file(directory / "model.safetensors")
     assert len(steps) == 38  # 1,200 texts in batches of 32
     for name, value in expected.items():

@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
 
 log = logging.getLogger("textseq")
 
@@ -106,3 +107,33 @@ class MetricsHistory(pl.Callback):
 def _finite(value: Any) -> float:
     number = float(value.item() if isinstance(value, torch.Tensor) else value)
     return number if math.isfinite(number) else float("nan")
+
+
+class AveragedWeights(WeightAveraging):
+    """An exponential moving average of the weights, bias-corrected as Adam corrects its
+    moments, is what validation scores, checkpoints keep and the model directory holds.
+
+    After optimiser step t with weights w_t the average is
+
+        e_t = sum_{i<=t} (1 - d) d^(t-i) w_i / (1 - d^t),
+
+    kept as e_t = e_(t-1) + (1 - d) / (1 - d^t) (w_t - e_(t-1)), with e_1 = w_1. The plain
+    average d e_(t-1) + (1 - d) w_t started at w_1 keeps d^(t-1) of the first, barely trained
+    weights (0.37 after 1,000 steps at d = 0.999), so a short run would validate an average
+    stuck near its initialisation; the corrected one weighs each step as a run of infinite
+    length would, and the two agree once d^t is small.
+    """
+
+    def __init__(self, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay ({decay}) must be in (0, 1)")
+        self.decay = decay
+        super().__init__(avg_fn=self._step)
+
+    def _step(
+        self, average: torch.Tensor, weights: torch.Tensor, num_averaged: torch.Tensor
+    ) -> torch.Tensor:
+        # `num_averaged` updates came before this one (the first copied w_1): this is t.
+        t = num_averaged.to(average.dtype) + 1
+        rate = (1.0 - self.decay) / (1.0 - self.decay**t)
+        return average + rate * (weights - average)

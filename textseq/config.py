@@ -154,10 +154,9 @@ class TrainerConfig:
     # pay for compiling). Measure before relying on it: see benchmarks/train_speed.py.
     compile: bool = False
     # An exponential moving average of the weights (Polyak averaging), updated after every
-    # optimiser step as ema = decay * ema + (1 - decay) * weights, is what validation scores,
-    # checkpoints keep and the model directory holds; None trains without it. 0.999 averages
-    # over roughly the last thousand steps, so it suits runs of several thousand steps: after
-    # n steps the first weights still count decay ** n (0.37 after 1,000).
+    # optimiser step and bias-corrected like Adam's moments (see `callbacks.AveragedWeights`),
+    # is what validation scores, checkpoints keep and the model directory holds; None trains
+    # without it. 0.999 averages over roughly the last thousand steps.
     ema_decay: float | None = None
 
 

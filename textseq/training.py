@@ -18,10 +18,10 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from textseq.callbacks import EpochSeeding, MetricsHistory
+from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
 from textseq.config import (
     Config,
     LMConfig,
@@ -305,7 +305,7 @@ def make_trainer(
     )
     all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
     if cfg.trainer.ema_decay is not None:
-        all_callbacks.append(EMAWeightAveraging(decay=cfg.trainer.ema_decay))
+        all_callbacks.append(AveragedWeights(cfg.trainer.ema_decay))
     if cfg.trainer.early_stopping_patience is not None:
         all_callbacks.append(
             EarlyStopping(
