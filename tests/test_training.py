@@ -134,6 +134,19 @@ def test_ema_of_the_weights_is_what_the_model_directory_keeps(tmp_path):
         textseq.train(again, out=tmp_path / "bad")
 
 
+def test_averaged_weights_step_is_the_bias_corrected_mean_and_copies_masks():
+    from textseq.callbacks import AveragedWeights
+
+    step = AveragedWeights(0.5)._step
+    # e_1 = w_1 = 0, w_2 = 1: e_2 = (0.5 * 0.5 * 0 + 0.5 * 1) / (1 - 0.5 ** 2) = 2 / 3
+    second = step(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor(1))
+    torch.testing.assert_close(second, torch.tensor([2 / 3]))
+    mask = torch.tensor([False, True])  # e.g. a CRF's allowed transitions
+    assert torch.equal(step(torch.tensor([True, False]), mask, torch.tensor(3)), mask)
+    with pytest.raises(ValueError, match="decay"):
+        AveragedWeights(1.0)
+
+
 def test_tiny_transformer_training_learns_the_toy_task(tmp_path):
     config = toy_config(tmp_path)
     config["model"]["encoder"] = {

@@ -133,6 +133,8 @@ class AveragedWeights(WeightAveraging):
     def _step(
         self, average: torch.Tensor, weights: torch.Tensor, num_averaged: torch.Tensor
     ) -> torch.Tensor:
+        if not average.is_floating_point():  # integer and bool buffers (masks) are copied
+            return weights
         # `num_averaged` updates came before this one (the first copied w_1): this is t.
         t = num_averaged.to(average.dtype) + 1
         rate = (1.0 - self.decay) / (1.0 - self.decay**t)
