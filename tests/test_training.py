@@ -139,10 +139,13 @@ def test_averaged_weights_step_is_the_bias_corrected_mean_and_copies_masks():
 
     step = AveragedWeights(0.5)._step
     # e_1 = w_1 = 0, w_2 = 1: e_2 = (0.5 * 0.5 * 0 + 0.5 * 1) / (1 - 0.5 ** 2) = 2 / 3
-    second = step(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor(1))
+    second = torch.tensor([0.0])
+    step([second], [torch.tensor([1.0])], torch.tensor(1))
     torch.testing.assert_close(second, torch.tensor([2 / 3]))
     mask = torch.tensor([False, True])  # e.g. a CRF's allowed transitions
-    assert torch.equal(step(torch.tensor([True, False]), mask, torch.tensor(3)), mask)
+    averaged_mask = torch.tensor([True, False])
+    step([averaged_mask], [mask], torch.tensor(3))
+    assert torch.equal(averaged_mask, mask)
     with pytest.raises(ValueError, match="decay"):
         AveragedWeights(1.0)
 

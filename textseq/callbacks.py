@@ -128,14 +128,16 @@ class AveragedWeights(WeightAveraging):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay ({decay}) must be in (0, 1)")
         self.decay = decay
-        super().__init__(avg_fn=self._step)
+        super().__init__(multi_avg_fn=self._step)
 
     def _step(
-        self, average: torch.Tensor, weights: torch.Tensor, num_averaged: torch.Tensor
-    ) -> torch.Tensor:
-        if not average.is_floating_point():  # integer and bool buffers (masks) are copied
-            return weights
+        self, averages: list[torch.Tensor], weights: list[torch.Tensor], num_averaged: torch.Tensor
+    ) -> None:
+        """One update of a group of tensors of one dtype, in place (one fused pass over each:
+        this runs after every optimiser step, over every embedding row)."""
+        if not averages[0].is_floating_point():  # integer and bool buffers (masks) are copied
+            torch._foreach_copy_(averages, weights)
+            return
         # `num_averaged` updates came before this one (the first copied w_1): this is t.
-        t = num_averaged.to(average.dtype) + 1
-        rate = (1.0 - self.decay) / (1.0 - self.decay**t)
-        return average + rate * (weights - average)
+        t = int(num_averaged) + 1
+        torch._foreach_lerp_(averages, weights, (1.0 - self.decay) / (1.0 - self.decay**t))
