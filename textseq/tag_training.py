@@ -40,7 +40,7 @@ def train_tagger(
     """Trains the tagger `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import _prepare_work_dir, _sample, fit_and_publish
+    from textseq.training import _configured_vectors, _prepare_work_dir, _sample, fit_and_publish
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -50,14 +50,8 @@ def train_tagger(
     train_sentences, val_sentences = read_tagged_splits(cfg)
     train_sentences = _sample(train_sentences, cfg.data.limit_train, cfg.seed)
     val_sentences = _sample(val_sentences, cfg.data.limit_val, cfg.seed + 1)
-    keyed_vectors = None
-    if cfg.model.embedding.vectors is not None and not checkpoint:
-        from textseq.vectors import load_configured_vectors
-
-        embedding = cfg.model.embedding
-        keyed_vectors = load_configured_vectors(
-            embedding.vectors, embedding.vectors_format, embedding.dim
-        )
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    keyed_vectors = None if checkpoint else _configured_vectors(cfg)
     if resume_dir is not None:
         encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
     else:
@@ -161,8 +155,9 @@ def fit_tag_encoder(
     and validation sentences."""
     extra: list[str] = []
     if keyed_vectors is not None and cfg.model.words_from_vectors:
-        key = str.lower if cfg.text.lowercase else str
-        extra = list(dict.fromkeys(key(word) for word in keyed_vectors.index_to_key))
+        from textseq.vectors import vector_words
+
+        extra = vector_words(keyed_vectors, lowercase=cfg.text.lowercase)
     return TagEncoder.fit(
         train_sentences,
         lowercase=cfg.text.lowercase,

@@ -460,8 +460,9 @@ def _fit_pipeline(
         specials=(PAD, UNK),
     )
     if keyed_vectors is not None and cfg.model.words_from_vectors:
-        key = str.lower if cfg.text.lowercase else str
-        vocab = vocab.extended(key(word) for word in keyed_vectors.index_to_key)
+        from textseq.vectors import vector_words
+
+        vocab = vocab.extended(vector_words(keyed_vectors, lowercase=cfg.text.lowercase))
     pipeline = TextPipeline(cleaner, tokenizer, vocab, cfg.data.max_length)
     return pipeline, labels, train_tokens, report
 
@@ -533,7 +534,7 @@ def _class_weights(
     return torch.tensor(setting, dtype=torch.float)
 
 
-def _configured_vectors(cfg: Config):
+def _configured_vectors(cfg: Config | LMConfig | TagConfig):
     """The word vectors `model.embedding` names (gensim `KeyedVectors`), or None."""
     embedding = cfg.model.embedding
     if embedding.vectors is None or cfg.model.encoder.type == "pretrained":

@@ -157,6 +157,13 @@ def load_configured_vectors(vectors: str, vectors_format: str, dim: int):
     return keyed_vectors
 
 
+def vector_words(keyed_vectors, *, lowercase: bool) -> list[str]:
+    """The words `keyed_vectors` know, as a vocabulary would hold them (lower-cased when the
+    text is), each once, in the vectors' order."""
+    key = str.lower if lowercase else str
+    return list(dict.fromkeys(key(word) for word in keyed_vectors.index_to_key))
+
+
 def embedding_matrix(
     vocab: Vocabulary,
     keyed_vectors,
