@@ -15,6 +15,7 @@ from textseq.vectors import (
     NAMED_VECTORS,
     Coverage,
     _guess_format,
+    cached_keyed_vectors,
     embedding_matrix,
     load_keyed_vectors,
     resolve_vectors,
@@ -207,6 +208,59 @@ def test_truncated_binary_and_empty_files_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="cannot read word vectors as glove") as error:
         load_keyed_vectors(empty, _guess_format(empty))
     assert error.value.path == str(empty)
+
+
+# --- the parsed-vectors cache --------------------------------------------------------------
+
+
+def _assert_same_vectors(keyed, vectors=VECTORS):
+    assert list(keyed.key_to_index) == list(vectors)
+    for word, vector in vectors.items():
+        np.testing.assert_array_equal(keyed[word], np.array(vector, dtype=np.float32))
+
+
+def _parsing_forbidden(monkeypatch):
+    def parse(*args):
+        raise AssertionError("parsed the text file again instead of reading the cache")
+
+    monkeypatch.setattr("textseq.vectors.load_keyed_vectors", parse)
+
+
+def test_vectors_are_parsed_once_then_read_from_the_cache(data_env, tmp_path, monkeypatch):
+    path = write_word2vec(tmp_path / "v.txt.gz")
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
+    entries = list((data_env.cache / "vectors").iterdir())
+    assert [entry.suffix for entry in entries] == [".kv"]  # one whole file, no .partial left
+    _parsing_forbidden(monkeypatch)
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
+
+
+def test_a_changed_file_is_parsed_afresh(data_env, tmp_path):
+    path = write_word2vec(tmp_path / "v.txt")
+    cached_keyed_vectors(path, "word2vec")
+    changed = {**VECTORS, "good": [7.0, 7.0, 7.0], "new": [0.0, 1.0, 2.0]}
+    write_word2vec(path, changed)
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"), changed)
+    assert len(list((data_env.cache / "vectors").iterdir())) == 2
+
+
+def test_a_damaged_cache_entry_is_parsed_again(data_env, tmp_path, caplog):
+    path = write_word2vec(tmp_path / "v.txt")
+    cached_keyed_vectors(path, "word2vec")
+    (entry,) = (data_env.cache / "vectors").iterdir()
+    entry.write_bytes(b"not a pickle")
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
+    assert "ignoring the unreadable vectors cache" in caplog.text
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))  # rewritten whole
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path, monkeypatch, caplog):
+    not_a_directory = tmp_path / "cache"
+    not_a_directory.write_text("a file where the cache directory would be")
+    monkeypatch.setenv("TEXTSEQ_CACHE", str(not_a_directory))
+    path = write_word2vec(tmp_path / "v.txt")
+    _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
+    assert "cannot cache the parsed vectors" in caplog.text
 
 
 # --- the embedding matrix ------------------------------------------------------------------

@@ -15,15 +15,18 @@ File formats (`model.embedding.vectors_format`, `auto` guesses from the name and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from textseq.data.datasets import RemoteFile, fetch, mirror_dir
+from textseq.data.datasets import RemoteFile, cache_dir, fetch, mirror_dir
 from textseq.errors import ConfigError, DataError
 from textseq.text.vocab import Vocabulary
 
@@ -143,11 +146,43 @@ def load_keyed_vectors(path: Path, vectors_format: str):
         ) from None
 
 
+def cached_keyed_vectors(path: Path, vectors_format: str):
+    """`load_keyed_vectors`, parsed once: later calls read gensim's own format from the cache
+    (`$TEXTSEQ_CACHE/vectors/`) instead of parsing text again, which takes seconds for the 50-d
+    GloVe subset (9 s for 91,399 words, against 0.1 s cached) and minutes for the 400,000-word
+    files. The cache entry is keyed by the file's absolute path, size and modification time, so
+    an edited or replaced file is parsed afresh. A cache that cannot be read or written is
+    skipped, never an error."""
+    from gensim.models import KeyedVectors
+
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{vectors_format}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    cached = cache_dir() / "vectors" / f"{path.name}.{digest}.kv"
+    if cached.is_file():
+        try:
+            return KeyedVectors.load(str(cached))
+        except Exception as error:  # a damaged entry (e.g. a full disk) is re-parsed
+            log.warning("ignoring the unreadable vectors cache %s: %s", cached, error)
+    keyed_vectors = load_keyed_vectors(path, vectors_format)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # One file (no separate .npy), so that one rename publishes it whole.
+        keyed_vectors.save(str(partial), separately=[])
+        os.replace(partial, cached)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        log.warning("cannot cache the parsed vectors in %s: %s", cached.parent, error)
+    return keyed_vectors
+
+
 def load_configured_vectors(vectors: str, vectors_format: str, dim: int):
     """The word vectors `model.embedding.vectors` names, checked against `model.embedding.dim`."""
     path, vectors_format = resolve_vectors(vectors, vectors_format)
     log.info("loading word vectors from %s", path)
-    keyed_vectors = load_keyed_vectors(path, vectors_format)
+    keyed_vectors = cached_keyed_vectors(path, vectors_format)
     if keyed_vectors.vector_size != dim:
         raise ConfigError(
             f"model.embedding.dim ({dim}) differs from the vectors' dimension "
