@@ -364,6 +364,52 @@ def test_frozen_pretrained_vectors_train_and_resume_from_a_finished_model(tmp_pa
     assert torch.equal(after.model.embedding.weight, weights)
 
 
+def test_fine_tuned_vectors_train_only_the_rows_training_reaches(tmp_path):
+    """With words_from_vectors a word only the vectors know keeps its vector exactly while
+    training words' rows move; an interrupted run (checkpoint of the partly trained table)
+    resumes to the uninterrupted run's epochs, also with a moving average of the weights."""
+    import numpy as np
+    import torch
+
+    from textseq.modules.embedding import PartlyTrainedEmbedding
+
+    rng = np.random.default_rng(0)
+    words = [*WORDS[:30], "neverintraining"]
+    rows = {w: rng.normal(size=16).astype(np.float32) for w in words}
+    vectors = tmp_path / "vectors.txt"
+    lines = [f"{w} " + " ".join(repr(float(v)) for v in vector) for w, vector in rows.items()]
+    vectors.write_text(f"{len(lines)} 16\n" + "\n".join(lines) + "\n")
+    config = toy_config(tmp_path, max_epochs=2, early_stopping_patience=None, ema_decay=0.9)
+    config["model"]["embedding"].update(vectors=str(vectors), freeze=False)
+    seen = []
+    whole = textseq.train(config, out=tmp_path / "whole", callbacks=[_EmbeddingType(seen)])
+    assert seen == [PartlyTrainedEmbedding]
+    model = textseq.load(whole)
+    weights, vocab = model.model.embedding.weight, model.pipeline.vocab
+    unseen = "neverintraining"
+    assert torch.equal(weights[vocab.stoi[unseen]], torch.tensor(rows[unseen]))
+    assert not torch.allclose(weights[vocab.stoi[WORDS[5]]], torch.tensor(rows[WORDS[5]]))
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        textseq.train(config, out=tmp_path / "split", callbacks=[_StopAtEpoch(1)])
+    resumed = textseq.train(resume=tmp_path / "split.partial")
+    expected = json.loads((whole / "metrics.json").read_text())["epochs"]
+    actual = json.loads((resumed / "metrics.json").read_text())["epochs"]
+    for mine, theirs in zip(actual, expected, strict=True):
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], abs=1e-6)
+    torch.testing.assert_close(textseq.load(resumed).model.embedding.weight, weights)
+
+
+class _EmbeddingType(pl.Callback):
+    """Records the type of the model's embedding table when training starts."""
+
+    def __init__(self, seen: list):
+        self.seen = seen
+
+    def on_train_start(self, trainer, pl_module):
+        self.seen.append(type(pl_module.model.embedding))
+
+
 @pytest.mark.parametrize("words_from_vectors", [True, False])
 def test_words_from_vectors_join_the_vocabulary_only_when_asked(tmp_path, words_from_vectors):
     from gensim.models import KeyedVectors

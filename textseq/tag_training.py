@@ -40,7 +40,13 @@ def train_tagger(
     """Trains the tagger `cfg` describes and returns its finished model directory."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from textseq.training import _configured_vectors, _prepare_work_dir, _sample, fit_and_publish
+    from textseq.training import (
+        _configured_vectors,
+        _prepare_work_dir,
+        _sample,
+        fit_and_publish,
+        train_only_reachable_rows,
+    )
 
     is_main = rank_zero_only.rank == 0
     work = partial_dir(final)
@@ -79,6 +85,8 @@ def train_tagger(
         )
         log.info("word vectors cover %s", coverage)
     model = build_tagger(cfg, encoder, pretrained=pretrained)
+    word_ids = (words for words, *_ in train_set.items)
+    train_only_reachable_rows(cfg, model, word_ids, encoder.words.unk_index)
     if is_main:
         _prepare_work_dir(work, resume_dir)
         (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")

@@ -11,7 +11,7 @@ import logging
 import random
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from textseq.data.sources import load_examples, split_off
 from textseq.errors import ConfigError, DataError, ModelDirError
 from textseq.model_dir import REQUIRED_BY_TASK, partial_dir, publish, write_json, write_manifest
 from textseq.models.classifier import build_text_classifier
+from textseq.modules.embedding import PartlyTrainedEmbedding, train_only_rows
 from textseq.tasks.classification import MONITOR_MODES, ClassificationTask
 from textseq.text.pipeline import (
     TextPipeline,
@@ -149,6 +150,7 @@ def train(
         pretrained=pretrained,
         backbone=backbone,
     )
+    train_only_reachable_rows(cfg, model, train_ids, pipeline.vocab.unk_index)
     if is_main:
         _prepare_work_dir(work, resume_dir)
         (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
@@ -465,6 +467,38 @@ def _fit_pipeline(
         vocab = vocab.extended(vector_words(keyed_vectors, lowercase=cfg.text.lowercase))
     pipeline = TextPipeline(cleaner, tokenizer, vocab, cfg.data.max_length)
     return pipeline, labels, train_tokens, report
+
+
+def train_only_reachable_rows(
+    cfg: Config | TagConfig,
+    model: torch.nn.Module,
+    train_ids: Iterable[Sequence[int]],
+    unk_index: int | None,
+) -> None:
+    """With `model.words_from_vectors` and fine-tuned vectors, `model.embedding` becomes a
+    `PartlyTrainedEmbedding` that trains only the rows the training texts (`train_ids`) and
+    `<unk>` (which word dropout substitutes) can reach: the others, words only the vectors
+    know, would get a zero gradient at every step. A resumed run, which loads no vectors,
+    makes the same table, so its checkpoint's optimiser state fits."""
+    embedding = cfg.model.embedding
+    if (
+        not cfg.model.words_from_vectors
+        or embedding.vectors is None
+        or embedding.freeze
+        or cfg.model.encoder.type == "pretrained"
+    ):
+        return
+    reachable = {i for ids in train_ids for i in ids}
+    if unk_index is not None:
+        reachable.add(unk_index)
+    model.embedding = train_only_rows(model.embedding, reachable)
+    if isinstance(model.embedding, PartlyTrainedEmbedding):
+        log.info(
+            "the embedding table trains the %s rows of words in the training data; its other "
+            "%s rows (words only the vectors know) keep their vectors",
+            f"{len(model.embedding.trained):,}",
+            f"{len(model.embedding.fixed):,}",
+        )
 
 
 def _warn_if_unk_is_never_trained(

@@ -1,7 +1,10 @@
+import copy
+
 import pytest
 import torch
+from torch import nn
 
-from textseq.modules.embedding import build_embedding
+from textseq.modules.embedding import PartlyTrainedEmbedding, build_embedding, train_only_rows
 
 
 def test_learned_table_has_a_zero_padding_row_that_gets_no_gradient():
@@ -38,3 +41,76 @@ def test_wrong_shapes_and_unknown_init_are_errors():
         build_embedding(vocab_size=3, embedding_dim=5, pretrained=torch.zeros(3, 4))
     with pytest.raises(ValueError, match="init"):
         build_embedding(vocab_size=3, embedding_dim=4, init="xavier")
+
+
+# --- only the rows training reaches are trained --------------------------------------------
+
+VOCAB, DIM, PAD = 12, 4, 0
+REACHABLE = [1, 2, 3, 5, 8]  # token ids of the "training data"; the rest only vectors know
+
+
+def _whole_table() -> nn.Embedding:
+    return build_embedding(
+        vocab_size=VOCAB, embedding_dim=DIM, pad_index=PAD, pretrained=torch.randn(VOCAB, DIM)
+    )
+
+
+def test_lookups_equal_the_whole_table_for_every_id():
+    table = _whole_table()
+    partly = train_only_rows(table, REACHABLE)
+    assert isinstance(partly, PartlyTrainedEmbedding)
+    assert partly.trained.shape == (len(REACHABLE), DIM)  # the padding row is not trained
+    ids = torch.tensor([[0, 1, 11, 5], [4, 8, 2, 0]])
+    torch.testing.assert_close(partly(ids), table(ids), rtol=0, atol=0)
+    torch.testing.assert_close(partly.weight, table.weight.detach(), rtol=0, atol=0)
+
+
+def test_training_steps_match_the_whole_table_exactly():
+    """Adam over the reachable rows only gives the table Adam over every row gives, since
+    the other rows' gradient is zero at every step."""
+    torch.manual_seed(0)
+    table = _whole_table()
+    start = table.weight.detach().clone()
+    partly = train_only_rows(copy.deepcopy(table), REACHABLE)
+    head = nn.Linear(DIM, 1)
+    for module in (table, partly):
+        module_head = copy.deepcopy(head)
+        optimiser = torch.optim.Adam([*module.parameters(), *module_head.parameters()], lr=0.1)
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            ids = torch.tensor([*REACHABLE, PAD])[torch.randint(6, (3, 7), generator=generator)]
+            loss = module_head(module(ids)).square().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    torch.testing.assert_close(partly.weight, table.weight.detach())
+    moved = (partly.weight != start).any(1).nonzero().flatten().tolist()
+    assert moved == REACHABLE
+
+
+def test_state_dict_is_the_whole_table_and_round_trips_through_a_plain_embedding():
+    partly = train_only_rows(_whole_table(), REACHABLE)
+    with torch.no_grad():
+        partly.trained.add_(1.0)  # as if trained
+    state = partly.state_dict()
+    assert list(state) == ["weight"] and state["weight"].shape == (VOCAB, DIM)
+    plain = nn.Embedding(VOCAB, DIM, padding_idx=PAD)
+    plain.load_state_dict(state)
+    ids = torch.arange(VOCAB)
+    torch.testing.assert_close(plain(ids), partly(ids), rtol=0, atol=0)
+    fresh = train_only_rows(_whole_table(), REACHABLE)
+    fresh.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(fresh(ids), partly(ids), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="size mismatch for weight"):
+        fresh.load_state_dict({"weight": torch.zeros(VOCAB + 1, DIM)})
+    with pytest.raises(RuntimeError, match="Missing key"):
+        fresh.load_state_dict({})
+
+
+def test_a_frozen_table_or_one_whose_every_row_is_reached_stays_as_it_is():
+    frozen = build_embedding(
+        vocab_size=VOCAB, embedding_dim=DIM, pretrained=torch.randn(VOCAB, DIM), freeze=True
+    )
+    assert train_only_rows(frozen, REACHABLE) is frozen
+    table = _whole_table()
+    assert train_only_rows(table, range(1, VOCAB)) is table  # all but padding
