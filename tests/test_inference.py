@@ -210,8 +210,45 @@ def test_tagger_exports_emissions_whose_marginals_match(tagger, tmp_path, fmt):
     from textseq.export import export_model
 
     report = export_model(tagger, format=fmt, out=tmp_path / "ner", limit=60)
-    assert report.task == "tag" and not report.viterbi_in_graph
+    assert report.task == "tag" and report.viterbi_in_graph
     assert report.max_prob_diff <= 1e-4 and report.label_agreement == 1.0
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_exported_tagger_decodes_viterbi_paths_of_any_length_in_the_graph(tagger, tmp_path, fmt):
+    """The graph's tags output is the CRF's Viterbi path, also for sentences longer than any
+    the graph was traced or checked with (the loops are in the graph, not unrolled)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from textseq.export import _runner, export_model
+
+    # Random transition scores, large next to the emissions: paths then switch tags often and
+    # depend on every back-pointer (the briefly trained tagger alone tags almost all O).
+    noisy = tmp_path / "noisy"
+    shutil.copytree(tagger, noisy)
+    weights = load_file(noisy / "model.safetensors")
+    generator = torch.Generator().manual_seed(0)
+    for name in ("transitions", "start_transitions", "end_transitions"):
+        key = f"output.{name}"
+        weights[key] = 5 * torch.randn(weights[key].shape, generator=generator)
+    save_file(weights, noisy / "model.safetensors")
+    path = export_model(noisy, format=fmt, out=tmp_path / "ner", limit=60).path
+    model = textseq.load(noisy).model
+    lengths = torch.tensor([70, 1, 33, 69])
+    word_ids = torch.randint(2, model.embedding.num_embeddings, (4, 70), generator=generator)
+    inputs = [word_ids, lengths]
+    if model.char_encoder is not None:
+        inputs.append(torch.randint(1, 20, (4, 70, 6), generator=generator))
+    if model.casing_embedding is not None:
+        inputs.append(torch.randint(1, 4, (4, 70), generator=generator))
+    mask = torch.arange(70) < lengths[:, None]
+    word_ids[~mask] = 0
+    emissions, tags = _runner(fmt, path)(*inputs)
+    expected = model.output.decode(torch.as_tensor(emissions), mask)
+    assert torch.equal(torch.as_tensor(tags)[mask], expected[mask])
+    assert len(set(expected[mask].tolist())) > 2  # not a trivially constant path
 
 
 def test_tagger_runs_quantised(tagger):

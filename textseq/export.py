@@ -8,9 +8,11 @@ What the graph computes, with inputs of any batch size and length (dynamic axes)
   attention poolings. The token ids come from the model directory's vocab.json and text
   pipeline, as `textseq.load(DIR)` makes them.
 - taggers: `word_ids` (B, T), `lengths` (B,), and `char_ids` (B, T, C) / `casing_ids` (B, T)
-  when the model uses them -> `emissions` (B, T, K). The CRF's Viterbi decoding and
-  marginals are NOT in the graph: they run outside it, on the emissions, with the
-  transitions in model.safetensors (`LinearChainCRF.decode`).
+  when the model uses them -> `emissions` (B, T, K) and `tags` (B, T) int64: a CRF tagger's
+  Viterbi path, computed in the graph (`viterbi_path`, compiled with `torch.jit.script` so
+  its loops run over any length), or a softmax tagger's argmax. Padded positions repeat the
+  last real tag. Marginals, n-best paths and entity probabilities are not in the graph: they
+  come from the emissions and the CRF's scores in model.safetensors.
 
 ONNX cannot export packed sequences, so recurrent encoders are exported through their
 mask-based path (`RNNEncoder.forward_masked`, the same outputs), with the legacy TorchScript
@@ -23,12 +25,14 @@ The parity check runs the exported file (ONNX Runtime, or torch.jit.load) and th
 PyTorch model on held-out inputs (the model's validation data, or `data=`), in batches of a
 different size than the one the graph was traced with, and compares probabilities (the
 classifier's softmax, the tagger's CRF or softmax marginals). The largest difference must be
-within the tolerance, else nothing is written. Files are written under a `.partial` name and
-renamed into place.
+within the tolerance, and a tagger graph's `tags` must equal the PyTorch decoder's path over
+the graph's own emissions at every real token, else nothing is written. Files are written
+under a `.partial` name and renamed into place.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -40,6 +44,7 @@ from torch import nn
 
 from textseq.errors import TextseqError
 from textseq.inference import use_masked_recurrence
+from textseq.modules.crf import LinearChainCRF, viterbi_path
 
 FORMATS = ("onnx", "torchscript")
 # Largest allowed probability difference from the fp32 PyTorch model. int8 changes the
@@ -107,19 +112,38 @@ class ClassifierGraph(nn.Module):
 
 class TaggerGraph(nn.Module):
     """A tagger's exported computation: (word_ids, lengths[, char_ids][, casing_ids]) ->
-    emissions (B, T, K)."""
+    emissions (B, T, K), tags (B, T)."""
 
     def __init__(self, model: nn.Module, *, chars: bool, casing: bool):
         super().__init__()
         self.model = model
         self.chars = chars
         self.casing = casing
+        # Compiled, so that tracing records the Viterbi loops themselves rather than the
+        # steps of the traced batch's length.
+        self.viterbi = _scripted_viterbi() if isinstance(model.output, LinearChainCRF) else None
 
     def forward(self, word_ids: torch.Tensor, lengths: torch.Tensor, *extra: torch.Tensor):
         extra_inputs = list(extra)
         char_ids = extra_inputs.pop(0) if self.chars else None
         casing_ids = extra_inputs.pop(0) if self.casing else None
-        return self.model(word_ids, lengths, char_ids, casing_ids)  # (B, T, K)
+        emissions = self.model(word_ids, lengths, char_ids, casing_ids)  # (B, T, K)
+        positions = torch.arange(word_ids.size(1), device=word_ids.device)  # (T,)
+        mask = positions.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+        if self.viterbi is None:
+            tags = self.model.output.decode(emissions, mask)  # (B, T)
+        else:
+            tags = self.viterbi(emissions, mask, *self.model.output.scores())  # (B, T)
+        return emissions, tags
+
+
+@functools.cache
+def _scripted_viterbi():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's, in torch 2.13
+        return torch.jit.script(viterbi_path)
 
 
 # --- held-out inputs -----------------------------------------------------------------------
@@ -223,7 +247,7 @@ def _tagger_subject(predictor, spec: str, *, limit: int, batch_size: int) -> Sub
         predictor=predictor,
         graph=TaggerGraph(model, chars=chars, casing=casing).eval(),
         input_names=names,
-        output_names=["emissions"],
+        output_names=["emissions", "tags"],
         batches=batches,
         masks=masks,
     )
@@ -254,8 +278,9 @@ def _dynamic_axes(subject: Subject) -> dict[str, dict[int, str]]:
             1: "time",
         }
     )
-    if "attention" in subject.output_names:
-        axes["attention"] = {0: "batch", 1: "time"}
+    for name in ("attention", "tags"):
+        if name in subject.output_names:
+            axes[name] = {0: "batch", 1: "time"}
     return axes
 
 
@@ -378,10 +403,27 @@ def _parity(subject: Subject, format: str, path: Path) -> tuple[float, float, fl
         q = _probabilities(subject, theirs, mask)
         if subject.task == "tag":
             p, q = p[mask], q[mask]  # (tokens, K)
+            _check_graph_tags(subject, torch.as_tensor(theirs[0]), torch.as_tensor(theirs[1]), mask)
+            agree += int((ours[1][mask] == torch.as_tensor(theirs[1])[mask]).sum())
+        else:
+            agree += int((p.argmax(-1) == q.argmax(-1)).sum())
         largest = max(largest, float((p - q).abs().max()))
-        agree += int((p.argmax(-1) == q.argmax(-1)).sum())
         total += p.size(0)
     return largest, agree / max(total, 1), torch_ms, export_ms
+
+
+def _check_graph_tags(
+    subject: Subject, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+) -> None:
+    """The exported graph's tags (B, T) must be the PyTorch decoder's path over the graph's
+    own emissions (B, T, K) at every real token of mask (B, T)."""
+    expected = subject.predictor.model.output.decode(emissions.float(), mask)  # (B, T)
+    wrong = int((expected != tags)[mask].sum())
+    if wrong:
+        raise ExportError(
+            f"the exported graph's tags differ from decoding its own emissions at {wrong} of "
+            f"{int(mask.sum())} tokens; nothing was written"
+        )
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -451,4 +493,5 @@ def export_model(
         torch_ms_per_batch=torch_ms,
         export_ms_per_batch=export_ms,
         batch_size=batch_size,
+        viterbi_in_graph=getattr(subject.graph, "viterbi", None) is not None,
     )

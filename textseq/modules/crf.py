@@ -170,31 +170,8 @@ class LinearChainCRF(nn.Module):
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The highest-scoring tag sequence: emissions (B, T, K), mask (B, T) -> (B, T),
-        padded by repeating the last real tag.
-
-        Viterbi (1967) for the whole batch at once: delta_t(j) = max_i(delta_{t-1}(i) +
-        A[i, j]) + E[t, j] with back-pointers psi_t(j) = argmax_i; padding carries delta
-        unchanged and points every tag to itself. The backtrace follows the pointers of all
-        sentences together with one gather per step. (`nbest` with n=1 gives the same path;
-        this is its cheaper special case, max instead of top-n.)
-        """
-        start, transitions, end = self.scores()
-        length, num_tags = emissions.size(1), emissions.size(2)
-        emissions = emissions.transpose(0, 1).contiguous()  # (T, B, K)
-        real = mask.transpose(0, 1).unsqueeze(2)  # (T, B, 1)
-        identity = torch.arange(num_tags, device=emissions.device).expand_as(emissions[0])  # (B, K)
-        delta = start + emissions[0]  # (B, K)
-        pointers = []
-        for t in range(1, length):
-            best, previous = (delta.unsqueeze(2) + transitions).max(dim=1)  # (B, K) each
-            delta = torch.where(real[t], best + emissions[t], delta)  # (B, K)
-            pointers.append(torch.where(real[t], previous, identity))  # (B, K)
-        tag = (delta + end).argmax(dim=1, keepdim=True)  # (B, 1)
-        path = [tag]
-        for previous in reversed(pointers):
-            tag = previous.gather(1, tag)  # (B, 1)
-            path.append(tag)
-        return torch.cat(path[::-1], dim=1)  # (B, T)
+        padded by repeating the last real tag (`viterbi_path` with this CRF's scores)."""
+        return viterbi_path(emissions, mask, *self.scores())
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.viterbi(emissions, mask)
@@ -234,3 +211,42 @@ class LinearChainCRF(nn.Module):
         is the probability of that entity."""
         restricted = emissions.masked_fill(~allowed, IMPOSSIBLE)  # (B, T, K)
         return self.log_partition(restricted, mask) - self.log_partition(emissions, mask)
+
+
+def viterbi_path(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """The highest-scoring tag sequence under start (K,), transitions (K, K) and end (K,)
+    scores: emissions (B, T, K), mask (B, T) -> (B, T), padded by repeating the last real tag.
+
+    Viterbi (1967) for the whole batch at once: delta_t(j) = max_i(delta_{t-1}(i) + A[i, j])
+    + E[t, j] with back-pointers psi_t(j) = argmax_i; padding carries delta unchanged and
+    points every tag to itself. The backtrace follows the pointers of all sentences together
+    with one gather per step. (`LinearChainCRF.nbest` with n=1 gives the same path; this is
+    its cheaper special case, max instead of top-n.)
+
+    Written so that `torch.jit.script` compiles it (tensors filled in place rather than
+    Python lists), which keeps both loops, over any length, in an exported graph
+    (`textseq.export`).
+    """
+    length = emissions.size(1)
+    steps = emissions.transpose(0, 1).contiguous()  # (T, B, K)
+    real = mask.transpose(0, 1).unsqueeze(2)  # (T, B, 1)
+    identity = torch.arange(emissions.size(2), device=emissions.device).expand_as(steps[0])
+    delta = start + steps[0]  # (B, K)
+    pointers = torch.zeros_like(steps, dtype=torch.long)  # (T, B, K); psi_t, t >= 1
+    for t in range(1, length):
+        best, previous = (delta.unsqueeze(2) + transitions).max(dim=1)  # (B, K) each
+        delta = torch.where(real[t], best + steps[t], delta)  # (B, K)
+        pointers[t] = torch.where(real[t], previous, identity)  # (B, K)
+    tag = (delta + end).argmax(dim=1, keepdim=True)  # (B, 1)
+    path = torch.zeros_like(mask, dtype=torch.long)  # (B, T)
+    path[:, length - 1] = tag.squeeze(1)
+    for t in range(length - 1, 0, -1):
+        tag = pointers[t].gather(1, tag)  # (B, 1)
+        path[:, t - 1] = tag.squeeze(1)
+    return path  # (B, T)
