@@ -123,7 +123,7 @@ def test_export_passes_its_parity_check_and_runs_any_batch_shape(
     args = ["export", str(classifier), "--format", fmt, "--out", str(out), "--limit", "200"]
     assert main([*args, *(["--quantize", quantize] if quantize else [])]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-4)
+    assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-3)
     assert report["inputs"] == 203 and report["export_ms_per_batch"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
     # The file runs on a batch shape it was never traced with, and gives the model's answer.

@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         "probability difference and the latency of both as one JSON object, and writes "
         "nothing when the difference exceeds the tolerance. Graph inputs: token_ids (B, T) and "
         "lengths (B,) -> logits (B, C) [and attention (B, T)] for classifiers; word_ids, "
-        "lengths [, char_ids, casing_ids] -> emissions (B, T, K) for taggers, whose CRF "
-        "Viterbi decoding runs outside the graph (textseq's LinearChainCRF.decode).",
+        "lengths [, char_ids, casing_ids] -> emissions (B, T, K) and tags (B, T) for "
+        "taggers, the tags decoded in the graph (a CRF's Viterbi path, a softmax's argmax).",
     )
     export.add_argument("model", metavar="DIR", help="model directory")
     export.add_argument(
@@ -793,7 +793,8 @@ def _export(args: argparse.Namespace) -> int:
         report.export_ms_per_batch,
     )
     if report.task == "tag":
-        logger.info("the graph outputs emissions: CRF Viterbi decoding runs outside it")
+        decoder = "the CRF's Viterbi path" if report.viterbi_in_graph else "the softmax's argmax"
+        logger.info("the graph outputs emissions and tags: %s, decoded in the graph", decoder)
     print(json.dumps(report.to_dict()))
     return 0
 

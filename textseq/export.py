@@ -47,10 +47,12 @@ from textseq.inference import use_masked_recurrence
 from textseq.modules.crf import LinearChainCRF, viterbi_path
 
 FORMATS = ("onnx", "torchscript")
-# Largest allowed probability difference from the fp32 PyTorch model. int8 changes the
-# arithmetic, so its exports are held to a looser bound (still far below a flipped label on
-# any but borderline inputs); fp32 exports differ only by rounding.
-TOLERANCE = {None: 1e-4, "int8": 0.1}
+# Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
+# only by rounding, which a CRF's forward-backward over a long sentence can amplify: 1.2e-4 for
+# the CoNLL-2003 CRF tagger (ONNX Runtime's LSTM kernel sums in another order), so 1e-3;
+# an export fault moves probabilities by far more. int8 changes the arithmetic, so its exports
+# are held to a looser bound (still far below a flipped label on any but borderline inputs).
+TOLERANCE = {None: 1e-3, "int8": 0.1}
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 
 
@@ -398,17 +400,19 @@ def _parity(subject: Subject, format: str, path: Path) -> tuple[float, float, fl
     exported, export_ms = _timed(runner, subject.batches)
     reference, torch_ms = _timed(subject.graph, subject.batches)
     largest, agree, total = 0.0, 0, 0
-    for ours, theirs, mask in zip(reference, exported, subject.masks, strict=True):
-        p = _probabilities(subject, ours, mask)
-        q = _probabilities(subject, theirs, mask)
-        if subject.task == "tag":
-            p, q = p[mask], q[mask]  # (tokens, K)
-            _check_graph_tags(subject, torch.as_tensor(theirs[0]), torch.as_tensor(theirs[1]), mask)
-            agree += int((ours[1][mask] == torch.as_tensor(theirs[1])[mask]).sum())
-        else:
-            agree += int((p.argmax(-1) == q.argmax(-1)).sum())
-        largest = max(largest, float((p - q).abs().max()))
-        total += p.size(0)
+    with torch.no_grad():
+        for ours, theirs, mask in zip(reference, exported, subject.masks, strict=True):
+            p = _probabilities(subject, ours, mask)
+            q = _probabilities(subject, theirs, mask)
+            if subject.task == "tag":
+                p, q = p[mask], q[mask]  # (tokens, K)
+                emissions, tags = (torch.as_tensor(x) for x in theirs)  # (B, T, K), (B, T)
+                _check_graph_tags(subject, emissions, tags, mask)
+                agree += int((ours[1][mask] == tags[mask]).sum())
+            else:
+                agree += int((p.argmax(-1) == q.argmax(-1)).sum())
+            largest = max(largest, float((p - q).abs().max()))
+            total += p.size(0)
     return largest, agree / max(total, 1), torch_ms, export_ms
 
 
