@@ -10,6 +10,7 @@ stopped afterwards, also when something fails.
 
     python benchmarks/serve_load.py runs/sst2
     python benchmarks/serve_load.py runs/sst2 --requests 300 --threads 1 --max-wait-ms 5
+    python benchmarks/serve_load.py runs/sst2 --quantize int8
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="the server's PyTorch threads (1)")
     parser.add_argument("--max-batch", type=int, default=64, help="server --max-batch (64)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="server --max-wait-ms (5)")
+    parser.add_argument(
+        "--quantize", choices=("int8",), default=None, help="server --quantize (none: fp32)"
+    )
     args = parser.parse_args(argv)
     for name in ("requests", "texts_per_request", "threads", "max_batch"):
         if getattr(args, name) < 1:
@@ -97,6 +101,7 @@ def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subproc
         str(args.max_wait_ms),
         "--max-texts",
         str(max(args.texts_per_request, 1)),
+        *(["--quantize", args.quantize] if args.quantize else []),
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     log = log_path.open("w")
@@ -226,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"textseq serve {args.model} on {base}: healthy after {startup:.1f} s; "
             f"{args.requests} requests of {k} text(s) per level, server threads {args.threads}, "
-            f"max-batch {args.max_batch}, max-wait-ms {args.max_wait_ms:g}"
+            f"max-batch {args.max_batch}, max-wait-ms {args.max_wait_ms:g}, "
+            f"{args.quantize or 'fp32'}"
         )
         # One request first, so that the first level does not pay for warming up.
         asyncio.run(warm_up(base, payloads[0], args.timeout))

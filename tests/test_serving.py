@@ -341,3 +341,27 @@ def test_worker_processes_build_the_app_from_the_environment(classifier_dir, mon
         answer = test_client.post("/predict", json={"texts": ["w1 w5", "w6", "w7 w2"]})
         predictions = answer.json()["predictions"]
         assert len(predictions) == 3 and predictions[0]["label"] == "yes"
+
+
+def test_serving_an_int8_model_answers_like_predict_with_int8(classifier_dir, monkeypatch):
+    """`textseq serve --quantize int8`: the workers load the dynamically quantised model, say
+    so in /metadata, and answer what `textseq.load(DIR, quantize="int8").predict` answers
+    (which differs from the fp32 model's answer, so the comparison can tell them apart)."""
+    texts = ["w1 w5", "w6 w8 w9", "w7 w2"]
+    int8 = textseq.load(classifier_dir, quantize="int8").predict(texts)
+    fp32 = textseq.load(classifier_dir).predict(texts)
+    pairs = zip(int8, fp32, strict=True)
+    assert max(abs(a["probs"][k] - b["probs"][k]) for a, b in pairs for k in a["probs"]) > 1e-5
+    settings = ServeSettings(model_dir=str(classifier_dir), quantize="int8")
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps(dataclasses.asdict(settings)))
+    with TestClient(app_from_environment()) as test_client:
+        metadata = test_client.get("/metadata").json()
+        assert (metadata["quantize"], metadata["precision"]) == ("int8", "fp32")
+        predictions = test_client.post("/predict", json={"texts": texts}).json()["predictions"]
+    for got, want in zip(predictions, int8, strict=True):
+        assert got["label"] == want["label"]
+        assert got["probs"] == pytest.approx(want["probs"], abs=1e-6)
+    with pytest.raises(TextseqError, match="quantize"):
+        load_servable(classifier_dir, quantize="int4")
+    with pytest.raises(SystemExit):
+        main(["serve", str(classifier_dir), "--quantize", "int4"])

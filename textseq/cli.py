@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="PyTorch threads per worker (default: PyTorch's own choice)",
     )
+    _inference_options(serve)
 
     translate = verbs.add_parser(
         "translate",
@@ -321,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tolerance",
         type=float,
         default=None,
-        help="largest allowed probability difference (1e-4; 0.1 with --quantize int8)",
+        help="largest allowed probability difference (1e-3; 0.1 with --quantize int8)",
     )
 
     neighbors = verbs.add_parser(
@@ -736,6 +737,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_texts=args.max_texts,
         max_chars=args.max_chars,
         threads=args.threads,
+        quantize=args.quantize,
+        precision=args.precision,
     )
     serve(settings)
     return 0

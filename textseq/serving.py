@@ -59,6 +59,8 @@ class ServeSettings:
     max_texts: int = 256  # most texts in one request (more: 413)
     max_chars: int = 10_000  # most characters in one text (more: 413)
     threads: int | None = None  # torch intra-op threads per worker; None keeps the default
+    quantize: str | None = None  # "int8": dynamically quantised LSTM/GRU/Linear layers
+    precision: str = "fp32"  # "bf16": run under bf16 autocast
 
     def __post_init__(self) -> None:
         for name in ("port", "workers", "max_batch", "max_texts", "max_chars"):
@@ -75,13 +77,17 @@ class ServeSettings:
 # --- the model behind the server -------------------------------------------------------------
 
 
-def load_servable(directory: str | Path):
-    """The predictor of a classifier or tagger model directory; a language model is refused
-    (it continues prompts rather than labelling texts)."""
+def load_servable(directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"):
+    """The predictor of a classifier or tagger model directory, run as `quantize` and
+    `precision` say (see `textseq.load`); a language model is refused (it continues prompts
+    rather than labelling texts)."""
     import textseq
     from textseq.lm_predictor import LanguageModelPredictor
 
-    model = textseq.load(directory)
+    try:
+        model = textseq.load(directory, quantize=quantize, precision=precision)
+    except ValueError as error:  # an unknown quantisation or precision
+        raise TextseqError(str(error)) from None
     if isinstance(model, LanguageModelPredictor):
         raise TextseqError(
             f"{directory} holds a language model; serve labels texts with classifiers and "
@@ -104,6 +110,8 @@ def describe(model) -> dict[str, Any]:
         "config": config,
         "textseq_version": __version__,
         "model_dir": None if model.directory is None else str(model.directory),
+        "quantize": model.quantize,
+        "precision": model.precision,
     }
 
 
@@ -389,7 +397,9 @@ def create_app_from_settings(settings: ServeSettings):
         import torch
 
         torch.set_num_threads(settings.threads)
-    model = load_servable(settings.model_dir)
+    model = load_servable(
+        settings.model_dir, quantize=settings.quantize, precision=settings.precision
+    )
     return create_app(
         model,
         max_batch=settings.max_batch,
