@@ -5,7 +5,8 @@
     GET  /health    {"status": "ok"}
     GET  /stats     {"model_calls", "texts"}: how many model calls served how many texts so far
     GET  /metadata  task, labels (a classifier's labels or a tagger's tags), the model's
-                    config, the textseq version that serves it and the server's limits
+                    config, the textseq version that serves it, how it runs (quantize,
+                    precision) and the server's limits
 
 Micro-batching: every request's texts go into one asyncio queue; a single batching task takes
 the first waiting request, then keeps taking requests until the batch holds `max_batch` texts
