@@ -28,6 +28,8 @@ from pathlib import Path
 
 import aiohttp
 
+from textseq.inference import QUANTIZATIONS
+
 HOST = "127.0.0.1"
 
 
@@ -57,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=64, help="server --max-batch (64)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="server --max-wait-ms (5)")
     parser.add_argument(
-        "--quantize", choices=("int8",), default=None, help="server --quantize (none: fp32)"
+        "--quantize", choices=QUANTIZATIONS, default=None, help="server --quantize (none: fp32)"
     )
     args = parser.parse_args(argv)
     for name in ("requests", "texts_per_request", "threads", "max_batch"):
