@@ -100,8 +100,9 @@ class PartlyTrainedEmbedding(nn.Module):
     def weight(self) -> torch.Tensor:
         """The whole (V, E) table (differentiable in its trained rows)."""
         whole = self.fixed.new_empty(self.num_embeddings, self.embedding_dim)
-        whole = whole.index_put((self.is_trained.nonzero().squeeze(1),), self.trained)
-        return whole.index_put((self.is_trained.logical_not().nonzero().squeeze(1),), self.fixed)
+        whole[self.is_trained] = self.trained
+        whole[~self.is_trained] = self.fixed
+        return whole
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         is_trained = self.is_trained[ids]  # (...)
@@ -144,7 +145,7 @@ def train_only_rows(table: nn.Embedding, rows: Iterable[int]) -> nn.Module:
     """`table` with only `rows` (token ids: those training can reach) trainable, as a
     `PartlyTrainedEmbedding`; `table` itself when it is frozen or every row is in `rows`."""
     trained_rows = torch.zeros(table.num_embeddings, dtype=torch.bool)
-    trained_rows[torch.as_tensor(sorted(set(rows)), dtype=torch.long)] = True
+    trained_rows[torch.as_tensor(list(rows), dtype=torch.long)] = True
     if table.padding_idx is not None:  # its gradient is always zero: it need not train
         trained_rows[table.padding_idx] = False
     untrained = int((~trained_rows).sum()) - (table.padding_idx is not None)
