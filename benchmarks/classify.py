@@ -260,7 +260,7 @@ def main() -> int:
     _log_to_stderr()
 
     from textseq.config import load_config
-    from textseq.data.sources import load_examples
+    from textseq.tasks.classify.data import load_examples
 
     configs = [(spec.split()[0], spec.split()[1:]) for spec in args.configs]
     config = load_config(configs[0][0], args.overrides + configs[0][1])

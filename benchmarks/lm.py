@@ -33,7 +33,7 @@ def run(name: str, config: Path, overrides: list[str], out: Path, args) -> dict:
     import torch
 
     import textseq
-    from textseq.data.corpus import read_corpus_lines
+    from textseq.tasks.lm.data import read_corpus_lines
 
     directory = textseq.train(config, out=out / name, overrides=overrides, overwrite=True)
     metrics = json.loads((directory / "metrics.json").read_text())

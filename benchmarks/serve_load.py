@@ -75,7 +75,7 @@ def free_port() -> int:
 
 
 def load_texts(spec: str, count: int) -> list[str]:
-    from textseq.data.sources import load_examples
+    from textseq.tasks.classify.data import load_examples
 
     texts = [e.text for e in load_examples(spec, label_column=None) if e.text.strip()]
     if not texts:

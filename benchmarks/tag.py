@@ -132,7 +132,7 @@ def main() -> int:
     import logging
 
     from textseq.config import load_config
-    from textseq.data.conll import load_tagged
+    from textseq.tasks.tag.datasets import load_tagged
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("textseq: %(message)s"))

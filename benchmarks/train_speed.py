@@ -104,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare_data(args: argparse.Namespace, directory: Path) -> dict:
     """Writes the training slice and dev set as .jsonl under `directory`; returns what every
     run needs to know about them."""
-    from textseq.data.sources import load_examples
+    from textseq.tasks.classify.data import load_examples
 
     rng = random.Random(SEED)
     if args.dataset == "sst2":

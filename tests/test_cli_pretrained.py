@@ -9,7 +9,7 @@ import pytest
 import textseq
 import textseq.text.pretrained
 from textseq.cli import main
-from textseq.data.sources import load_examples
+from textseq.tasks.classify.data import load_examples
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import torch
 
 import textseq
 from textseq.cli import main
-from textseq.data.sources import load_examples
 from textseq.inference import is_quantized
+from textseq.tasks.classify.data import load_examples
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +117,7 @@ def test_evaluate_and_predict_take_quantize(classifier, capsys):
 def test_export_passes_its_parity_check_and_runs_any_batch_shape(
     classifier, tmp_path, fmt, quantize, capsys
 ):
-    from textseq.export import OnnxRunner
+    from textseq.inference import OnnxRunner
 
     out = tmp_path / f"model.{fmt}"
     args = ["export", str(classifier), "--format", fmt, "--out", str(out), "--limit", "200"]

@@ -9,7 +9,7 @@ import torch
 
 import textseq
 from textseq.cli import main
-from textseq.data.conll import read_conll
+from textseq.tasks.tag.conll import read_conll
 
 pytestmark = pytest.mark.e2e
 

@@ -416,14 +416,14 @@ def test_words_from_vectors_join_the_vocabulary_only_when_asked(tmp_path, words_
 
     from textseq.config import load_config
     from textseq.data.readers import TextExample
-    from textseq.training import _fit_pipeline
+    from textseq.tasks.classify.recipe import fit_text_pipeline
 
     config = toy_config(tmp_path, max_epochs=1)
     config["model"]["words_from_vectors"] = words_from_vectors
     keyed = KeyedVectors(vector_size=4)
     keyed.add_vectors(["w1", "Zebra"], [[0.0] * 4, [1.0] * 4])
     examples = [TextExample("w1 w1 w2", "yes"), TextExample("w2 w3", "no")]
-    pipeline = _fit_pipeline(load_config(config), examples, keyed)[0]
+    pipeline = fit_text_pipeline(load_config(config), examples, keyed)[0]
     assert pipeline.vocab.itos[:5] == ["<pad>", "<unk>", "w1", "w2", "w3"]
     assert ("zebra" in pipeline.vocab) is words_from_vectors  # lower-cased like the texts
     assert len(pipeline.vocab) == 5 + words_from_vectors

@@ -102,7 +102,7 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
 
     # Evaluate on a slice of the test set given as files, greedy and beam side by side.
     src, tgt = tmp_path / "test.de", tmp_path / "test.en"
-    from textseq.data.parallel import load_parallel
+    from textseq.tasks.translate.data import load_parallel
 
     pairs = load_parallel("multi30k:test2016")[:30]
     src.write_text("".join(p.src + "\n" for p in pairs), encoding="utf-8")

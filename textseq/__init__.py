@@ -28,10 +28,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from textseq.lm_predictor import LanguageModelPredictor
-    from textseq.predictor import TextClassifierPredictor
-    from textseq.tag_predictor import TaggerPredictor
-    from textseq.translate_predictor import TranslatorPredictor
+    from textseq.tasks.base import Predictor
 
 
 def load(
@@ -40,50 +37,19 @@ def load(
     quantize: str | None = None,
     precision: str = "fp32",
     onnx: str | Path | None = None,
-) -> TextClassifierPredictor | LanguageModelPredictor | TaggerPredictor | TranslatorPredictor:
-    """The trained model in `directory` (written by `textseq train`): a classifier
-    (`predict`, `evaluate`), a language model (`generate`, `perplexity`, `evaluate`), a
-    tagger (`predict`, `marginals`, `evaluate`) or a translation model (`translate`,
-    `evaluate`, `attention`), as its manifest says.
+) -> Predictor:
+    """The trained model in `directory` (written by `textseq train`), as its task's predictor:
+    a classifier (`predict`, `evaluate`), a language model (`generate`, `perplexity`,
+    `evaluate`), a tagger (`predict`, `marginals`, `evaluate`) or a translation model
+    (`translate`, `evaluate`, `attention`), as its manifest says.
 
     `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
     `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
     DIR --format onnx`, in ONNX Runtime. Translation models run in fp32 only."""
-    from textseq.inference import check_inference_options
-    from textseq.model_dir import check_model_dir
+    from textseq.tasks import load_predictor
 
-    check_inference_options(quantize, precision)
-    task = check_model_dir(directory).get("task")
-    if onnx is not None and task not in (None, "classify"):
-        raise ValueError(f"onnx ({onnx}) runs exported classifiers; {directory} holds a {task}")
-    if task == "lm":
-        from textseq.lm_predictor import LanguageModelPredictor
-
-        if precision != "fp32":
-            raise ValueError(
-                f"precision ({precision!r}) is for classifiers and taggers; language models "
-                "run in fp32 (or quantize='int8')"
-            )
-        return LanguageModelPredictor.load(directory, quantize=quantize)
-    if task == "tag":
-        from textseq.tag_predictor import TaggerPredictor
-
-        return TaggerPredictor.load(directory, quantize=quantize, precision=precision)
-    if task == "translate":
-        from textseq.translate_predictor import TranslatorPredictor
-
-        if quantize is not None or precision != "fp32":
-            raise ValueError(
-                f"quantize ({quantize!r}) and precision ({precision!r}) are not supported for "
-                "translation models, which run in fp32"
-            )
-        return TranslatorPredictor.load(directory)
-    from textseq.predictor import TextClassifierPredictor
-
-    return TextClassifierPredictor.load(
-        directory, quantize=quantize, precision=precision, onnx=onnx
-    )
+    return load_predictor(directory, quantize=quantize, precision=precision, onnx=onnx)
 
 
 def train(
@@ -101,10 +67,12 @@ def train(
     directory's checkpoint; `callbacks` are extra Lightning callbacks. See
     `textseq.training.train`.
     """
+    from textseq.tasks import TASKS
     from textseq.training import train as run_training
 
     return run_training(
         config,
+        tasks=TASKS,
         out=out,
         overrides=overrides,
         resume=resume,

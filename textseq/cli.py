@@ -477,9 +477,9 @@ def _configure_logging(*, quiet: bool) -> None:
 def _train(args: argparse.Namespace) -> int:
     if args.config is None and args.resume is None:
         raise TextseqError("train needs a CONFIG file (or --resume DIR)")
-    from textseq.training import train
+    import textseq
 
-    directory = train(
+    directory = textseq.train(
         args.config,
         out=args.out,
         overrides=args.overrides,
@@ -491,7 +491,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from textseq.data.sources import load_examples
+    from textseq.tasks.classify.data import load_examples
 
     model = _load(args)
     if _is_translator(model):
@@ -502,7 +502,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.src or args.tgt or args.beam is not None:
         raise TextseqError("--src, --tgt and --beam are for translation models")
     if _is_tagger(model):
-        from textseq.data.conll import load_tagged
+        from textseq.tasks.tag.datasets import load_tagged
 
         sentences = load_tagged(
             args.data,
@@ -513,7 +513,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(model.evaluate(sentences, batch_size=args.batch_size or 256)))
         return 0
     if _is_language_model(model):
-        from textseq.data.corpus import read_corpus_lines
+        from textseq.tasks.lm.data import read_corpus_lines
 
         lines = read_corpus_lines(args.data)
         print(json.dumps(model.evaluate(lines, batch_size=args.batch_size or 10)))
@@ -526,8 +526,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_translator(model, args: argparse.Namespace) -> dict:
-    from textseq.data.parallel import load_parallel
-    from textseq.translate_training import bleu_tokenize
+    from textseq.tasks.translate.data import load_parallel
+    from textseq.tasks.translate.metrics import bleu_tokenize
 
     data = model.config.data
     if args.data is not None and (args.src or args.tgt):
@@ -559,7 +559,7 @@ def _evaluate_translator(model, args: argparse.Namespace) -> dict:
 
 
 def _is_translator(model) -> bool:
-    from textseq.translate_predictor import TranslatorPredictor
+    from textseq.tasks.translate.predictor import TranslatorPredictor
 
     return isinstance(model, TranslatorPredictor)
 
@@ -599,13 +599,13 @@ def _translate(args: argparse.Namespace) -> int:
 
 
 def _is_language_model(model) -> bool:
-    from textseq.lm_predictor import LanguageModelPredictor
+    from textseq.tasks.lm.predictor import LanguageModelPredictor
 
     return isinstance(model, LanguageModelPredictor)
 
 
 def _is_tagger(model) -> bool:
-    from textseq.tag_predictor import TaggerPredictor
+    from textseq.tasks.tag.predictor import TaggerPredictor
 
     return isinstance(model, TaggerPredictor)
 

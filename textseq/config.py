@@ -935,7 +935,7 @@ def validate_translate(config: TranslateConfig) -> None:
             f"({rnn.decoder_hidden_size}) equal to the encoder output size ({memory} = "
             "encoder_hidden_size x directions); use 'general' to project between them"
         )
-    from textseq.data.parallel import DIRECTIONS
+    from textseq.tasks.translate.data import DIRECTIONS
 
     if data.train is not None and data.direction not in DIRECTIONS:
         raise ConfigError(

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from textseq.errors import TextseqError
-from textseq.inference import use_masked_recurrence
+from textseq.inference import OnnxRunner, use_masked_recurrence
 from textseq.modules.crf import LinearChainCRF, viterbi_path
 
 FORMATS = ("onnx", "torchscript")
@@ -189,7 +189,7 @@ def _subject(directory: Path, *, data: str | None, limit: int, batch_size: int) 
 
 def _classifier_subject(predictor, spec: str, *, limit: int, batch_size: int) -> Subject:
     from textseq.data.batching import Collator
-    from textseq.data.sources import load_examples
+    from textseq.tasks.classify.data import load_examples
 
     if predictor.config.model.encoder.type == "pretrained":
         raise ExportError(
@@ -220,8 +220,9 @@ def _classifier_subject(predictor, spec: str, *, limit: int, batch_size: int) ->
 
 
 def _tagger_subject(predictor, spec: str, *, limit: int, batch_size: int) -> Subject:
-    from textseq.data.conll import TaggedSentence, load_tagged
-    from textseq.data.tagging import TagCollator
+    from textseq.tasks.tag.conll import TaggedSentence
+    from textseq.tasks.tag.data import TagCollator
+    from textseq.tasks.tag.datasets import load_tagged
 
     model = predictor.model
     sentences = load_tagged(spec, tag_set=predictor.config.data.tags)[:limit]
@@ -341,40 +342,6 @@ def _write_torchscript(subject: Subject, path: Path, *, quantize: str | None) ->
         warnings.simplefilter("ignore")  # the tracer's notes on Python values
         traced = torch.jit.trace(graph, subject.batches[0], check_trace=False, strict=False)
     torch.jit.save(traced, str(path))
-
-
-class OnnxRunner:
-    """An exported ONNX file run by ONNX Runtime, called like the graph it came from."""
-
-    def __init__(self, path: str | Path, *, threads: int | None = None):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
-        self.input_names = [i.name for i in self.session.get_inputs()]
-
-    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        feed = {name: x.numpy() for name, x in zip(self.input_names, inputs, strict=True)}
-        return [torch.from_numpy(out) for out in self.session.run(None, feed)]
-
-
-class OnnxClassifier:
-    """An exported classifier run by ONNX Runtime, called like the PyTorch classifier:
-    (token_ids, lengths) -> ClassifierOutput. What `textseq.load(DIR, onnx=FILE)` runs."""
-
-    def __init__(self, path: str | Path, *, threads: int | None = None):
-        self.runner = OnnxRunner(path, threads=threads or torch.get_num_threads())
-
-    def __call__(self, token_ids: torch.Tensor, lengths: torch.Tensor):
-        from textseq.models.classifier import ClassifierOutput
-
-        outputs = self.runner(token_ids, lengths)
-        return ClassifierOutput(outputs[0], outputs[1] if len(outputs) > 1 else None)
 
 
 def _runner(format: str, path: Path):

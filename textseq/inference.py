@@ -25,9 +25,13 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
+
+from textseq.models.classifier import ClassifierOutput
+from textseq.modules.rnn import RNNEncoder
 
 QUANTIZATIONS = ("int8",)
 PRECISIONS = ("fp32", "bf16")
@@ -69,8 +73,6 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 def use_masked_recurrence(model: nn.Module, masked: bool = True) -> None:
     """Switches every RNNEncoder in `model` to its mask-based path (or back to packing)."""
-    from textseq.modules.rnn import RNNEncoder
-
     for module in model.modules():
         if isinstance(module, RNNEncoder):
             module.packed = not masked
@@ -101,3 +103,35 @@ def autocast(precision: str) -> Iterator[None]:
             yield
     else:
         yield
+
+
+class OnnxRunner:
+    """An exported ONNX file run by ONNX Runtime, called like the graph it came from."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None):
+        import onnxruntime  # the export extra
+
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        feed = {name: x.numpy() for name, x in zip(self.input_names, inputs, strict=True)}
+        return [torch.from_numpy(out) for out in self.session.run(None, feed)]
+
+
+class OnnxClassifier:
+    """An exported classifier run by ONNX Runtime, called like the PyTorch classifier:
+    (token_ids, lengths) -> ClassifierOutput. What `textseq.load(DIR, onnx=FILE)` runs."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None):
+        self.runner = OnnxRunner(path, threads=threads or torch.get_num_threads())
+
+    def __call__(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        outputs = self.runner(token_ids, lengths)
+        return ClassifierOutput(outputs[0], outputs[1] if len(outputs) > 1 else None)

@@ -25,26 +25,23 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textseq import __version__
+from textseq.atomic import write_atomically
 from textseq.errors import ModelDirError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MANIFEST = "textseq.json"
 FORMAT = "textseq.model"
 FORMAT_VERSION = 1
+# Every model directory holds these; a task's own files are listed in its row of
+# `textseq.tasks.TASKS` (`Task.files`).
 REQUIRED = ("config.yaml", "vocab.json", "model.safetensors")
-REQUIRED_BY_TASK = {
-    "classify": ("labels.json",),
-    "lm": (),
-    "tag": ("chars.json", "tags.json"),
-    "translate": ("tgt_vocab.json",),
-}
-
-
-def required_files(task: str) -> tuple[str, ...]:
-    """The files a finished model directory of `task` must hold."""
-    return REQUIRED + REQUIRED_BY_TASK.get(task, ())
 
 
 def partial_dir(final: Path) -> Path:
@@ -52,12 +49,37 @@ def partial_dir(final: Path) -> Path:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """`model`'s state as safetensors, with the textseq and format versions as metadata."""
+    from safetensors.torch import save_model
+
+    save_model(
+        model,
+        str(path),
+        metadata={"textseq_version": __version__, "format_version": str(FORMAT_VERSION)},
+    )
+
+
+def load_weights(model: nn.Module, directory: Path) -> None:
+    """Fills `model` with the weights of `directory/model.safetensors`, all of them and nothing
+    else; ModelDirError when they do not fit the model the directory's config describes."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    path = directory / "model.safetensors"
+    try:
+        load_model(model, str(path), strict=True, device="cpu")
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise ModelDirError(
+            f"{path} does not fit the model its config describes: {error}"
+        ) from None
 
 
 def write_manifest(directory: Path, *, task: str) -> None:
-    from textseq import __version__
-
     write_json(
         directory / MANIFEST,
         {
@@ -70,8 +92,13 @@ def write_manifest(directory: Path, *, task: str) -> None:
     )
 
 
-def check_model_dir(directory: str | Path) -> dict[str, Any]:
-    """The manifest of a complete model directory this textseq can read; ModelDirError else."""
+def check_model_dir(
+    directory: str | Path, task_files: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """The manifest of a complete model directory this textseq can read; ModelDirError else.
+
+    `task_files` maps each task this textseq knows to the files its directories hold besides
+    `REQUIRED`."""
     directory = Path(directory)
     if not directory.is_dir():
         partial = partial_dir(directory)
@@ -95,17 +122,15 @@ def check_model_dir(directory: str | Path) -> dict[str, Any]:
         raise ModelDirError(f"{manifest_path} does not describe a textseq model")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        from textseq import __version__
-
         raise ModelDirError(
             f"{directory} was written by textseq {manifest.get('textseq_version', '?')} "
             f"(model format {version}); this is textseq {__version__}, which reads format "
             f"{FORMAT_VERSION} and older: upgrade textseq to load it"
         )
     task = manifest.get("task", "classify")
-    if task not in REQUIRED_BY_TASK:
+    if task not in task_files:
         raise ModelDirError(f"{directory} holds a {task!r} model, which this textseq cannot load")
-    missing = [name for name in required_files(task) if not (directory / name).is_file()]
+    missing = [name for name in (*REQUIRED, *task_files[task]) if not (directory / name).is_file()]
     if missing:
         raise ModelDirError(f"{directory} is incomplete: missing {', '.join(missing)}")
     return manifest

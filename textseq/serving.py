@@ -83,7 +83,7 @@ def load_servable(directory: str | Path, *, quantize: str | None = None, precisi
     `precision` say (see `textseq.load`); a language model is refused (it continues prompts
     rather than labelling texts)."""
     import textseq
-    from textseq.lm_predictor import LanguageModelPredictor
+    from textseq.tasks.lm.predictor import LanguageModelPredictor
 
     try:
         model = textseq.load(directory, quantize=quantize, precision=precision)
@@ -100,7 +100,7 @@ def load_servable(directory: str | Path, *, quantize: str | None = None, precisi
 def describe(model) -> dict[str, Any]:
     """What GET /metadata reports about a predictor (without the server's limits)."""
     from textseq import __version__
-    from textseq.tag_predictor import TaggerPredictor
+    from textseq.tasks.tag.predictor import TaggerPredictor
 
     config = model.config.to_dict()
     is_tagger = isinstance(model, TaggerPredictor)
@@ -118,7 +118,7 @@ def describe(model) -> dict[str, Any]:
 
 def check_texts(model, texts: Sequence[str]) -> str | None:
     """Why `model` cannot label one of `texts` (a message naming it), or None when it can."""
-    from textseq.tag_predictor import TaggerPredictor
+    from textseq.tasks.tag.predictor import TaggerPredictor
 
     for position, text in enumerate(texts):
         if not text.strip():

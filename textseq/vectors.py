@@ -22,6 +22,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -251,3 +252,23 @@ def embedding_matrix(
         tokens=sum(frequencies.get(vocab.itos[i], 0) for i in regular),
     )
     return torch.from_numpy(matrix), coverage
+
+
+def configured_vectors(embedding: Any):
+    """The word vectors a config's `model.embedding` section names (gensim `KeyedVectors`),
+    or None when it names none."""
+    if embedding.vectors is None:
+        return None
+    return load_configured_vectors(embedding.vectors, embedding.vectors_format, embedding.dim)
+
+
+def vectors_matrix(
+    vocab: Vocabulary, keyed_vectors, *, unknown_init: str, seed: int
+) -> tuple[torch.Tensor | None, Coverage | None]:
+    """`vocab`'s embedding matrix from `keyed_vectors` and its coverage (logged), or
+    (None, None) without vectors."""
+    if keyed_vectors is None:
+        return None, None
+    matrix, coverage = embedding_matrix(vocab, keyed_vectors, unknown_init=unknown_init, seed=seed)
+    log.info("word vectors cover %s", coverage)
+    return matrix, coverage

@@ -5,9 +5,14 @@ import gzip
 
 import pytest
 
-from textseq.data.conll import load_tagged, read_conll
-from textseq.data.datasets import TAGGED_DATASETS, _conll2003, prepared_tagged_split
 from textseq.errors import DataError
+from textseq.tasks.tag.conll import read_conll
+from textseq.tasks.tag.datasets import (
+    TAGGED_DATASETS,
+    _conll2003,
+    load_tagged,
+    prepared_tagged_split,
+)
 
 EXAMPLE = """-DOCSTART- -X- -X- O
 

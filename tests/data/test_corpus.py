@@ -7,9 +7,9 @@ import random
 import pytest
 import torch
 
-from textseq.data.corpus import BPTTWindows, batchify, read_corpus_lines, window_lengths
 from textseq.data.datasets import CORPORA, _tiny_shakespeare
 from textseq.errors import DataError
+from textseq.tasks.lm.data import BPTTWindows, batchify, read_corpus_lines, window_lengths
 
 
 def test_batchify_cuts_the_corpus_into_contiguous_streams():

@@ -6,7 +6,8 @@ import gzip
 import pytest
 
 from textseq.data.batching import BucketBatchSampler
-from textseq.data.parallel import (
+from textseq.errors import DataError
+from textseq.tasks.translate.data import (
     ParallelEncoder,
     SentencePair,
     Seq2SeqCollator,
@@ -14,7 +15,6 @@ from textseq.data.parallel import (
     parse_direction,
     read_parallel,
 )
-from textseq.errors import DataError
 
 
 def write(path, lines, gz=False):

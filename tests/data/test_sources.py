@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from textseq.data.readers import TextExample
-from textseq.data.sources import load_examples, split_off
+from textseq.data.splits import split_off
 from textseq.errors import DataError
+from textseq.tasks.classify.data import load_examples
 
 
 def test_file_spec_reads_the_file_with_the_given_columns(tmp_path):

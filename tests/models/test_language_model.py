@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 
-from textseq.lm_training import nll_of, summarize_nll
 from textseq.models.language_model import build_rnn_language_model
 from textseq.models.transformer_lm import build_transformer_language_model
 from textseq.modules.rnn import detach_state
+from textseq.tasks.lm.metrics import nll_of, summarize_nll
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -6,10 +6,10 @@ import random
 import pytest
 import torch
 
-from textseq.data.conll import TaggedSentence
-from textseq.data.tagging import TagCollator, TagEncoder
 from textseq.models.tagger import CASINGS, build_sequence_tagger, casing_of
 from textseq.modules.char_encoders import CharBiLSTM, CharCNN
+from textseq.tasks.tag.conll import TaggedSentence
+from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.text.tags import allowed_transitions, is_valid
 
 

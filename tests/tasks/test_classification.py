@@ -6,7 +6,7 @@ import torch
 from textseq.config import load_config
 from textseq.errors import ConfigError
 from textseq.models.classifier import build_text_classifier
-from textseq.tasks.classification import ClassificationTask
+from textseq.tasks.classify.system import ClassificationTask
 
 
 def _task(*, freeze_embeddings: bool = False, **options) -> ClassificationTask:

@@ -8,7 +8,7 @@ import torch
 
 import textseq
 from textseq.models.language_model import build_rnn_language_model
-from textseq.tasks.language_modelling import LanguageModelTask
+from textseq.tasks.lm.system import LanguageModelTask
 
 
 def _task():

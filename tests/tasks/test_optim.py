@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from textseq.tasks.optim import build_optimizer
+from textseq.optim import build_optimizer
 
 
 class TinyModel(nn.Module):

@@ -3,7 +3,7 @@ as conlleval), token accuracy."""
 
 import pytest
 
-from textseq.tasks.tagging import entity_scores, token_accuracy
+from textseq.tasks.tag.metrics import entity_scores, token_accuracy
 
 
 def test_entity_scores_known_answer():

@@ -1,0 +1,79 @@
+"""The table of tasks: the one place that lists what textseq can train and load.
+
+Training, loading, the CLI, export and serving find a task's parts here (`TASKS[name]`), never
+by branching on its name. Adding a task is one folder (see `textseq.tasks.base`) and one line
+below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textseq.config import load_config, read_yaml
+from textseq.errors import ConfigError, ModelDirError, TextseqError
+from textseq.inference import check_inference_options
+from textseq.model_dir import check_model_dir
+from textseq.tasks import classify, lm, tag, translate
+from textseq.tasks.base import Prepared, Task
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        classify.TASK,
+        tag.TASK,
+        lm.TASK,
+        translate.TASK,
+    )
+}
+
+
+def task_named(name: Any) -> Task:
+    """The task whose `task` key is `name`; a ConfigError listing the tasks otherwise."""
+    if name not in TASKS:
+        raise ConfigError(
+            f"config key 'task' must be one of {', '.join(repr(t) for t in TASKS)}, got {name!r}"
+        )
+    return TASKS[name]
+
+
+def task_of(model: Any) -> Task:
+    """The task of a loaded model (what `textseq.load` returned)."""
+    for task in TASKS.values():
+        if isinstance(model, task.predictor):
+            return task
+    raise TypeError(f"{type(model).__name__} is not the predictor of any task")
+
+
+def check_verb(task: Task, verb: str, directory: str | Path) -> None:
+    """A one-line error when `task`'s models do not support `verb`, naming those they do."""
+    if not task.supports(verb):
+        raise TextseqError(
+            f"{directory} holds a {task.name} model ({task.summary}); {verb} is not one of its "
+            f"verbs: {', '.join(task.all_verbs)}"
+        )
+
+
+def load_predictor(
+    directory: str | Path,
+    *,
+    quantize: str | None = None,
+    precision: str = "fp32",
+    onnx: str | Path | None = None,
+) -> Any:
+    """The model in `directory` as its task's predictor (see `textseq.load`): the manifest
+    names the task, the task's row says which files must be there and which class loads them."""
+    check_inference_options(quantize, precision)
+    directory = Path(directory)
+    manifest = check_model_dir(directory, {task.name: task.files for task in TASKS.values()})
+    task = TASKS[manifest.get("task", "classify")]
+    config = load_config(read_yaml(directory / "config.yaml"))
+    if config.task != task.name:
+        raise ModelDirError(
+            f"{directory}: its manifest says {task.name!r} but config.yaml holds a "
+            f"{config.task!r} config"
+        )
+    return task.predictor.load(directory, config, quantize=quantize, precision=precision, onnx=onnx)
+
+
+__all__ = ["TASKS", "Prepared", "Task", "check_verb", "load_predictor", "task_named", "task_of"]

@@ -14,15 +14,15 @@ from __future__ import annotations
 import gzip
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import IterableDataset
 
 from textseq.data.datasets import CORPORA, parse_named_corpus, prepared_corpus_split
 from textseq.errors import DataError
+from textseq.text.pipeline import TextPipeline
 
 
 def read_corpus_lines(spec: str) -> list[str]:
@@ -123,29 +123,9 @@ class BPTTWindows(IterableDataset):
         return math.ceil((self.streams.size(1) - 1) / self.bptt)
 
 
-class LMDataModule(pl.LightningDataModule):
-    """Contiguous training and validation windows. Windows must be read in order, so there is
-    no shuffling and no worker processes."""
-
-    def __init__(
-        self,
-        *,
-        train: torch.Tensor,
-        val: torch.Tensor,
-        batch_size: int,
-        eval_batch_size: int,
-        bptt: int,
-        variable_bptt: bool = False,
-        seed: int = 0,
-    ):
-        super().__init__()
-        self.train_set = BPTTWindows(
-            batchify(train, batch_size), bptt=bptt, variable=variable_bptt, seed=seed
-        )
-        self.val_set = BPTTWindows(batchify(val, eval_batch_size), bptt=bptt)
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=None)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=None)
+def corpus_ids(
+    pipeline: TextPipeline, lines: Sequence[str], *, limit: int | None = None
+) -> torch.Tensor:
+    """The corpus as one (L,) stream of token ids, cut to its first `limit` tokens."""
+    ids = torch.tensor(pipeline.vocab.encode(pipeline.stream_tokens(lines)), dtype=torch.long)
+    return ids if limit is None else ids[:limit]

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# Whether a larger value of each monitored validation metric is better (max) or worse (min).
+MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
 
 
 def build_optimizer(

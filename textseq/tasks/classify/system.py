@@ -8,9 +8,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.data.batching import TextBatch
-from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
-
-MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
+from textseq.optim import MONITOR_MODES, OPTIMIZERS, configure_task_optimizers
 
 
 class ClassificationTask(pl.LightningModule):

@@ -17,15 +17,16 @@ from typing import Any
 
 import torch
 
-from textseq.config import TagConfig, load_config, read_yaml
-from textseq.data.conll import TaggedSentence
-from textseq.data.tagging import TagCollator, TagEncoder
-from textseq.errors import DataError, ModelDirError
+from textseq.config import TagConfig
+from textseq.errors import DataError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
-from textseq.model_dir import check_model_dir
+from textseq.model_dir import load_weights
 from textseq.models.tagger import SequenceTagger
-from textseq.tasks.tagging import entity_scores, token_accuracy
+from textseq.tasks.tag.build import build_tagger
+from textseq.tasks.tag.conll import TaggedSentence
+from textseq.tasks.tag.data import TagCollator, TagEncoder
+from textseq.tasks.tag.metrics import entity_scores, token_accuracy
 from textseq.text.tags import Span, convert, spans_of
 from textseq.text.tokenizers import create_tokenizer
 
@@ -55,31 +56,24 @@ class TaggerPredictor:
 
     @classmethod
     def load(
-        cls, directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
+        cls,
+        directory: Path,
+        config: TagConfig,
+        *,
+        quantize: str | None = None,
+        precision: str = "fp32",
+        onnx: str | Path | None = None,
     ) -> TaggerPredictor:
-        """The tagger in `directory`; `quantize="int8"` or `precision="bf16"` choose how its
-        encoder runs (see `textseq.inference`; the CRF always runs in fp32)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_model
-
-        from textseq.tag_training import build_tagger
-
-        directory = Path(directory)
-        check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
-        if not isinstance(config, TagConfig):
-            raise ModelDirError(f"{directory} does not hold a tagger")
+        """The tagger in `directory`, whose config is `config`; `quantize="int8"` or
+        `precision="bf16"` choose how its encoder runs (see `textseq.inference`; the CRF
+        always runs in fp32)."""
+        if onnx is not None:
+            raise ValueError(f"onnx ({onnx}) runs exported classifiers; {directory} holds a tagger")
         encoder = TagEncoder.load(
             directory, lowercase=config.text.lowercase, scheme=config.model.scheme
         )
         model = build_tagger(config, encoder)
-        try:
-            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
-        except (SafetensorError, RuntimeError, OSError) as error:
-            raise ModelDirError(
-                f"{directory / 'model.safetensors'} does not fit the model its config "
-                f"describes: {error}"
-            ) from None
+        load_weights(model, directory)
         return cls(
             model=model,
             encoder=encoder,

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from textseq.data.conll import TaggedSentence
 from textseq.errors import DataError, ModelDirError
 from textseq.models.tagger import casing_of
+from textseq.tasks.tag.conll import TaggedSentence
 from textseq.text.tags import convert, scheme_tags, spans_of
 from textseq.text.vocab import PAD, UNK, Vocabulary
 

@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from textseq.config import Config, load_config, read_yaml
+from textseq.config import Config
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.errors import DataError, ModelDirError
-from textseq.inference import autocast, check_inference_options, prepare_for_inference
-from textseq.model_dir import check_model_dir
+from textseq.inference import (
+    OnnxClassifier,
+    autocast,
+    check_inference_options,
+    prepare_for_inference,
+)
+from textseq.model_dir import load_weights
+from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.text.pipeline import TextPipeline
+from textseq.text.pretrained import encoder_from_saved_config
 from textseq.text.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -54,42 +61,25 @@ class TextClassifierPredictor:
     @classmethod
     def load(
         cls,
-        directory: str | Path,
+        directory: Path,
+        config: Config,
         *,
         quantize: str | None = None,
         precision: str = "fp32",
         onnx: str | Path | None = None,
     ) -> TextClassifierPredictor:
-        """The classifier in `directory`; `quantize="int8"` or `precision="bf16"` choose how
-        it runs (see `textseq.inference`). `onnx`: run this file, written by `textseq export
-        DIR --format onnx`, in ONNX Runtime instead of the PyTorch model (predict and
-        evaluate; not explain or neighbors)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_model
-
-        from textseq.training import build_model, load_text_pipeline
-
-        directory = Path(directory)
-        check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
+        """The classifier in `directory`, whose config is `config`; `quantize="int8"` or
+        `precision="bf16"` choose how it runs (see `textseq.inference`). `onnx`: run this
+        file, written by `textseq export DIR --format onnx`, in ONNX Runtime instead of the
+        PyTorch model (predict and evaluate; not explain or neighbors)."""
         pipeline = load_text_pipeline(directory, config)
         labels = Vocabulary.load(directory / "labels.json")
         backbone = None
         if config.model.encoder.type == "pretrained":
-            from textseq.text.pretrained import encoder_from_saved_config
-
             backbone = encoder_from_saved_config(directory)
         model = build_model(config, vocab=pipeline.vocab, num_labels=len(labels), backbone=backbone)
-        try:
-            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
-        except (SafetensorError, RuntimeError, OSError) as error:
-            raise ModelDirError(
-                f"{directory / 'model.safetensors'} does not fit the model its config "
-                f"describes: {error}"
-            ) from None
+        load_weights(model, directory)
         if onnx is not None:
-            from textseq.export import OnnxClassifier
-
             if quantize is not None or precision != "fp32":
                 raise ValueError(
                     "onnx runs the exported file as it is: quantise it with textseq export "

@@ -12,7 +12,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.modules.rnn import detach_state
-from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
+from textseq.optim import OPTIMIZERS, configure_task_optimizers
 
 
 class LanguageModelTask(pl.LightningModule):

@@ -1,11 +1,9 @@
-"""Training a translation model (`task: translate`): parallel text in, model directory out.
+"""Setting up the training of a translation model (`task: translate`).
 
-The steps mirror `textseq.training.train`: read the training and validation pairs; fit the
-tokenizer and the source and target vocabularies on the training pairs only; drop training
-pairs longer than the length limits (reported); build the model; train it with validation
-BLEU driving early stopping and the best checkpoint; write the model directory atomically.
-The helpers that are the same for every task (output directory, trainer, weights, manifest)
-come from `textseq.training`.
+The steps: read the training and validation pairs; fit the tokenizer and the source and target
+vocabularies on the training pairs only; drop training pairs longer than the length limits
+(reported); build the model and its Lightning system, whose validation BLEU drives early
+stopping and the best checkpoint. `textseq.training` runs the rest.
 """
 
 from __future__ import annotations
@@ -14,40 +12,31 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import lightning.pytorch as pl
-import torch
 from torch import nn
 
-from textseq.config import TranslateConfig, dump_yaml
+from textseq.config import TranslateConfig
 from textseq.data.datamodule import TextDataModule
-from textseq.data.parallel import ParallelEncoder, SentencePair, Seq2SeqCollator, load_parallel
-from textseq.model_dir import partial_dir
-from textseq.tasks.translation import TranslationTask
+from textseq.data.splits import sample
+from textseq.tasks.base import Prepared
+from textseq.tasks.translate.build import build_translator
+from textseq.tasks.translate.data import (
+    ParallelEncoder,
+    SentencePair,
+    Seq2SeqCollator,
+    load_parallel,
+)
+from textseq.tasks.translate.metrics import bleu_tokenize
+from textseq.tasks.translate.system import TranslationTask
 
 log = logging.getLogger("textseq")
 
 
-def train_translator(
-    cfg: TranslateConfig,
-    *,
-    final: Path,
-    resume_dir: Path | None = None,
-    checkpoint: str | None = None,
-    callbacks: Sequence[pl.Callback] = (),
-) -> Path:
-    """Trains the translation model `cfg` describes and returns its finished directory."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    from textseq.training import _prepare_work_dir, _sample, fit_and_publish
-
-    is_main = rank_zero_only.rank == 0
-    work = partial_dir(final)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    if cfg.trainer.threads is not None:
-        torch.set_num_threads(cfg.trainer.threads)
+def prepare(cfg: TranslateConfig, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
+    """The translation model `cfg` describes, its system and data; a resumed run
+    (`resume_dir`) keeps the run's vocabularies."""
     train_pairs, val_pairs = read_parallel_splits(cfg)
-    train_pairs = _sample(train_pairs, cfg.data.limit_train, cfg.seed)
-    val_pairs = _sample(val_pairs, cfg.data.limit_val, cfg.seed + 1)
+    train_pairs = sample(train_pairs, cfg.data.limit_train, cfg.seed)
+    val_pairs = sample(val_pairs, cfg.data.limit_val, cfg.seed + 1)
     if resume_dir is not None:
         encoder = ParallelEncoder.load(
             resume_dir, tokenizer=cfg.text.tokenizer, lowercase=cfg.text.lowercase
@@ -76,11 +65,7 @@ def train_translator(
         ", joint" if cfg.text.joint_vocab else "",
     )
     model = build_translator(cfg, encoder)
-    if is_main:
-        _prepare_work_dir(work, resume_dir)
-        (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
-        encoder.save(work)
-    task = build_task(cfg, model, encoder, references(cfg, val_pairs))
+    system = build_task(cfg, model, encoder, references(cfg, val_pairs))
     datamodule = TextDataModule(
         train=train_set,
         val=val_set,
@@ -92,15 +77,11 @@ def train_translator(
         num_workers=cfg.data.num_workers,
         collate=Seq2SeqCollator(encoder.pad_index),
     )
-    return fit_and_publish(
-        cfg,
-        task,
-        model,
+    return Prepared(
+        system=system,
+        model=model,
         datamodule=datamodule,
-        work=work,
-        final=final,
-        checkpoint=checkpoint,
-        callbacks=callbacks,
+        save=encoder.save,
         data={
             "train_pairs": len(train_set),
             "dropped_train_pairs": train_set.dropped,
@@ -125,12 +106,6 @@ def references(cfg: TranslateConfig, pairs: Sequence[SentencePair]) -> list[str]
     return [p.tgt.lower() if cfg.text.lowercase else p.tgt for p in pairs]
 
 
-def bleu_tokenize(cfg: TranslateConfig, *, named: bool) -> str:
-    """sacrebleu's tokenizer for references in `cfg.data.variant`: the official tokenised
-    files are compared as they are (`none`), anything else with sacrebleu's default (13a)."""
-    return "none" if named and cfg.data.variant == "tok" else "13a"
-
-
 def fit_parallel_encoder(cfg: TranslateConfig, pairs: Sequence[SentencePair]) -> ParallelEncoder:
     """Tokenizer and vocabularies from the training pairs alone."""
     return ParallelEncoder.fit(
@@ -141,51 +116,6 @@ def fit_parallel_encoder(cfg: TranslateConfig, pairs: Sequence[SentencePair]) ->
         min_freq=cfg.text.min_freq,
         max_vocab_size=cfg.text.max_vocab_size,
         joint=cfg.text.joint_vocab,
-    )
-
-
-def build_translator(cfg: TranslateConfig, encoder: ParallelEncoder) -> nn.Module:
-    """The sequence-to-sequence model `cfg.model` describes, over `encoder`'s vocabularies."""
-    m = cfg.model
-    common = dict(
-        src_vocab_size=len(encoder.src_vocab),
-        tgt_vocab_size=len(encoder.tgt_vocab),
-        pad_index=encoder.pad_index,
-        embedding_dim=m.embedding_dim,
-        dropout=m.dropout,
-        tie_embeddings=m.tie_embeddings,
-        share_embeddings=m.share_embeddings,
-    )
-    if m.type == "transformer":
-        from textseq.models.seq2seq_transformer import TransformerSeq2Seq
-
-        t = m.transformer
-        return TransformerSeq2Seq(
-            encoder_layers=t.encoder_layers,
-            decoder_layers=t.decoder_layers,
-            num_heads=t.num_heads,
-            ff_dim=t.ff_dim,
-            norm_first=t.norm_first,
-            activation=t.activation,
-            positional=t.positional,
-            max_length=t.max_length,
-            **common,
-        )
-    from textseq.models.seq2seq import RecurrentSeq2Seq
-
-    r = m.rnn
-    return RecurrentSeq2Seq(
-        cell=r.cell,
-        encoder_hidden_size=r.encoder_hidden_size,
-        encoder_layers=r.encoder_layers,
-        bidirectional=r.bidirectional,
-        decoder_hidden_size=r.decoder_hidden_size,
-        decoder_layers=r.decoder_layers,
-        attention=r.attention,
-        attention_dim=r.attention_dim,
-        input_feeding=r.input_feeding,
-        bridge=r.bridge,
-        **common,
     )
 
 

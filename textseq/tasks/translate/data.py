@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from textseq.data.datasets import PARALLEL_CORPORA, parse_named_parallel, prepared_parallel_file
 from textseq.data.readers import iter_lines
-from textseq.errors import DataError
+from textseq.errors import DataError, ModelDirError
 from textseq.text.tokenizers import Tokenizer, create_tokenizer, load_tokenizer
 from textseq.text.vocab import EOS, PAD, SOS, UNK, Vocabulary
 
@@ -100,12 +101,6 @@ def load_parallel(
     if spec is not None:
         if src is not None or tgt is not None:
             raise DataError("give a named split or source and target files, not both")
-        from textseq.data.datasets import (
-            PARALLEL_CORPORA,
-            parse_named_parallel,
-            prepared_parallel_file,
-        )
-
         named = parse_named_parallel(spec)
         if named is None:
             raise DataError(
@@ -192,8 +187,6 @@ class ParallelEncoder:
 
     @classmethod
     def load(cls, directory: Path, *, tokenizer: str, lowercase: bool) -> ParallelEncoder:
-        from textseq.errors import ModelDirError
-
         try:
             src_vocab = Vocabulary.load(directory / "vocab.json")
             tgt_vocab = Vocabulary.load(directory / "tgt_vocab.json")

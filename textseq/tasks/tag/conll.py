@@ -1,4 +1,4 @@
-"""CoNLL-style tagged files, and the named tagging dataset `conll2003`.
+"""CoNLL-style tagged files.
 
 A CoNLL file has one token per line with its columns separated by tabs or spaces (a file with
 tabs is split on tabs only, so tokens may hold spaces), a blank line between sentences, and
@@ -121,25 +121,3 @@ def _position(column: int | None) -> int:
     if column is None:
         return 0
     return column if column >= 0 else -column - 1
-
-
-def load_tagged(
-    spec: str, *, tag_set: str = "ner", token_column: int = 0, tag_column: int | None = -1
-) -> list[TaggedSentence]:
-    """Sentences from a CoNLL file or a named dataset `NAME:SPLIT` (`conll2003:train`), whose
-    tags are those of `tag_set` (`ner`: BIO entity tags, `pos`: part-of-speech tags)."""
-    from textseq.data.datasets import parse_named_tagged, prepared_tagged_split
-
-    named = parse_named_tagged(spec)
-    if named is not None:
-        dataset, split = named
-        path = prepared_tagged_split(dataset, split, tag_set)
-        return read_conll(path, token_column=0, tag_column=None if tag_column is None else 1)
-    if ":" in spec and not Path(spec).exists():
-        from textseq.data.datasets import TAGGED_DATASETS
-
-        raise DataError(
-            f"{spec!r} is neither a file nor a known tagging dataset NAME:SPLIT (known: "
-            f"{', '.join(TAGGED_DATASETS)})"
-        )
-    return read_conll(spec, token_column=token_column, tag_column=tag_column)

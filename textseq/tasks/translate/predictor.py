@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from textseq.config import TranslateConfig, load_config, read_yaml
-from textseq.data.parallel import ParallelEncoder, SentencePair
+from textseq.config import TranslateConfig
 from textseq.decoding import Hypothesis, beam_search, greedy_decode
-from textseq.errors import DataError, ModelDirError
+from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
-from textseq.model_dir import check_model_dir
-from textseq.tasks.translation import corpus_scores
+from textseq.model_dir import load_weights
+from textseq.tasks.translate.build import build_translator
+from textseq.tasks.translate.data import ParallelEncoder, SentencePair
+from textseq.tasks.translate.metrics import corpus_scores
 
 
 class TranslatorPredictor:
@@ -46,28 +47,26 @@ class TranslatorPredictor:
         self.directory = directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> TranslatorPredictor:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_model
-
-        from textseq.translate_training import build_translator
-
-        directory = Path(directory)
-        check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
-        if not isinstance(config, TranslateConfig):
-            raise ModelDirError(f"{directory} does not hold a translation model")
+    def load(
+        cls,
+        directory: Path,
+        config: TranslateConfig,
+        *,
+        quantize: str | None = None,
+        precision: str = "fp32",
+        onnx: str | Path | None = None,
+    ) -> TranslatorPredictor:
+        """The translation model in `directory`, whose config is `config`; it runs in fp32."""
+        if quantize is not None or precision != "fp32" or onnx is not None:
+            raise ValueError(
+                f"quantize ({quantize!r}), precision ({precision!r}) and onnx are not supported "
+                "for translation models, which run in fp32"
+            )
         encoder = ParallelEncoder.load(
             directory, tokenizer=config.text.tokenizer, lowercase=config.text.lowercase
         )
         model = build_translator(config, encoder)
-        try:
-            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
-        except (SafetensorError, RuntimeError, OSError) as error:
-            raise ModelDirError(
-                f"{directory / 'model.safetensors'} does not fit the model its config "
-                f"describes: {error}"
-            ) from None
+        load_weights(model, directory)
         return cls(model=model, encoder=encoder, config=config, directory=directory)
 
     # --- decoding ------------------------------------------------------------------------

@@ -8,18 +8,14 @@ from typing import Any
 
 import torch
 
-from textseq.config import LMConfig, load_config, read_yaml
-from textseq.errors import DataError, ModelDirError
+from textseq.config import LMConfig
+from textseq.errors import DataError
 from textseq.generation import generate_ids
 from textseq.inference import check_inference_options, prepare_for_inference
-from textseq.lm_training import (
-    build_language_model,
-    corpus_ids,
-    is_character_level,
-    nll_of,
-    summarize_nll,
-)
-from textseq.model_dir import check_model_dir
+from textseq.model_dir import load_weights
+from textseq.tasks.lm.build import build_language_model, is_character_level
+from textseq.tasks.lm.data import corpus_ids
+from textseq.tasks.lm.metrics import nll_of, summarize_nll
 from textseq.text.pipeline import TextPipeline, load_pipeline
 from textseq.text.vocab import EOS
 
@@ -45,26 +41,29 @@ class LanguageModelPredictor:
         self.eos_index = pipeline.vocab.stoi[EOS]
 
     @classmethod
-    def load(cls, directory: str | Path, *, quantize: str | None = None) -> LanguageModelPredictor:
-        """The language model in `directory`; `quantize="int8"` quantises its LSTM/GRU and
-        Linear layers (see `textseq.inference`)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_model
-
-        directory = Path(directory)
-        check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
-        if not isinstance(config, LMConfig):
-            raise ModelDirError(f"{directory} does not hold a language model")
+    def load(
+        cls,
+        directory: Path,
+        config: LMConfig,
+        *,
+        quantize: str | None = None,
+        precision: str = "fp32",
+        onnx: str | Path | None = None,
+    ) -> LanguageModelPredictor:
+        """The language model in `directory`, whose config is `config`; `quantize="int8"`
+        quantises its LSTM/GRU and Linear layers (see `textseq.inference`)."""
+        if precision != "fp32":
+            raise ValueError(
+                f"precision ({precision!r}) is for classifiers and taggers; language models "
+                "run in fp32 (or quantize='int8')"
+            )
+        if onnx is not None:
+            raise ValueError(
+                f"onnx ({onnx}) runs exported classifiers; {directory} holds a language model"
+            )
         pipeline = load_pipeline(directory, config.text, max_length=None)
         model = build_language_model(config, vocab=pipeline.vocab)
-        try:
-            load_model(model, str(directory / "model.safetensors"), strict=True, device="cpu")
-        except (SafetensorError, RuntimeError, OSError) as error:
-            raise ModelDirError(
-                f"{directory / 'model.safetensors'} does not fit the model its config "
-                f"describes: {error}"
-            ) from None
+        load_weights(model, directory)
         return cls(
             model=model, pipeline=pipeline, config=config, directory=directory, quantize=quantize
         )

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textseq.data.parallel import Seq2SeqBatch
 from textseq.decoding import beam_search, greedy_decode
-from textseq.tasks.classification import MONITOR_MODES
-from textseq.tasks.optim import OPTIMIZERS, configure_task_optimizers
+from textseq.optim import MONITOR_MODES, OPTIMIZERS, configure_task_optimizers
+from textseq.tasks.translate.data import Seq2SeqBatch
+from textseq.tasks.translate.metrics import corpus_scores
 
 SCHEDULES = ("none", "linear", "exponential", "inverse_sigmoid")
 
@@ -37,24 +37,6 @@ def teacher_forcing_ratio(
     else:
         ratio = start * k / (k + math.exp(epoch / k))
     return max(min(minimum, start), ratio)
-
-
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str) -> dict:
-    """Corpus BLEU (Papineni et al. 2002) and chrF (Popović 2015) from sacrebleu."""
-    from sacrebleu.metrics import BLEU, CHRF
-
-    # force: tokenised hypotheses are what is meant here; sacrebleu would warn about them.
-    bleu = BLEU(tokenize=tokenize, force=True)
-    chrf = CHRF()
-    refs = [list(references)]
-    bleu_score = bleu.corpus_score(list(hypotheses), refs)
-    chrf_score = chrf.corpus_score(list(hypotheses), refs)
-    return {
-        "bleu": round(bleu_score.score, 2),
-        "chrf": round(chrf_score.score, 2),
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-    }
 
 
 def sequence_loss(

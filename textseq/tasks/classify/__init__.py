@@ -1,0 +1,15 @@
+"""Text classification (`task: classify`): one label per text (SST-2, IMDB, AG News)."""
+
+from textseq.config import Config
+from textseq.tasks.base import Task
+from textseq.tasks.classify.predictor import TextClassifierPredictor
+
+TASK = Task(
+    name="classify",
+    summary="text classification: one label per text",
+    config=Config,
+    files=("labels.json",),
+    verbs=("predict", "explain", "export", "serve", "neighbors", "embeddings-plot"),
+    predictor=TextClassifierPredictor,
+    recipe="textseq.tasks.classify.recipe",
+)

@@ -1,0 +1,104 @@
+"""The classifier a config describes (config -> nn.Module), and its text pipeline; used by
+training and loading alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from textseq.config import Config
+from textseq.models.classifier import build_text_classifier
+from textseq.models.pretrained_classifier import build_pretrained_classifier
+from textseq.models.transformer_classifier import build_transformer_classifier
+from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline
+from textseq.text.pretrained import PretrainedTokenizer
+from textseq.text.vocab import Vocabulary
+
+
+def build_model(
+    cfg: Config,
+    *,
+    vocab: Vocabulary,
+    num_labels: int,
+    pretrained: torch.Tensor | None = None,
+    backbone: torch.nn.Module | None = None,
+) -> torch.nn.Module:
+    """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs.
+
+    `pretrained` are word vectors for the embedding table (rnn and transformer encoders);
+    `backbone` is the Hugging Face encoder of `model.encoder.type: pretrained`.
+    """
+    m = cfg.model
+    if m.encoder.type == "pretrained":
+        if backbone is None:
+            raise ValueError("model.encoder.type pretrained needs the backbone encoder")
+        return build_pretrained_classifier(
+            backbone=backbone,
+            num_labels=num_labels,
+            pooling=m.pooling.type,
+            attention_dim=m.pooling.attention_dim,
+            num_heads=m.pooling.num_heads,
+            head_hidden_dim=m.head.hidden_size,
+            head_dropout=m.head.dropout,
+        )
+    if m.encoder.type == "transformer":
+        return build_transformer_classifier(
+            vocab_size=len(vocab),
+            num_labels=num_labels,
+            pad_index=vocab.pad_index,
+            embedding_dim=m.embedding.dim,
+            pretrained=pretrained,
+            freeze_embeddings=m.embedding.freeze,
+            embedding_dropout=m.embedding.dropout,
+            word_dropout=m.embedding.word_dropout,
+            unk_index=vocab.unk_index,
+            num_layers=m.encoder.num_layers,
+            num_heads=m.encoder.num_heads,
+            ff_dim=m.encoder.ff_dim,
+            dropout=m.encoder.dropout,
+            norm_first=m.encoder.norm_first,
+            activation=m.encoder.activation,
+            positional=m.encoder.positional,
+            max_positions=m.encoder.max_positions,
+            pooling=m.pooling.type,
+            attention_dim=m.pooling.attention_dim,
+            pooling_heads=m.pooling.num_heads,
+            head_hidden_dim=m.head.hidden_size,
+            head_dropout=m.head.dropout,
+        )
+    return build_text_classifier(
+        vocab_size=len(vocab),
+        num_labels=num_labels,
+        pad_index=vocab.pad_index,
+        embedding_dim=m.embedding.dim,
+        pretrained=pretrained,
+        freeze_embeddings=m.embedding.freeze,
+        embedding_dropout=m.embedding.dropout,
+        word_dropout=m.embedding.word_dropout,
+        unk_index=vocab.unk_index,
+        cell=m.encoder.cell,
+        hidden_size=m.encoder.hidden_size,
+        num_layers=m.encoder.num_layers,
+        bidirectional=m.encoder.bidirectional,
+        rnn_dropout=m.encoder.dropout,
+        packed=m.encoder.packed,
+        pooling=m.pooling.type,
+        attention_dim=m.pooling.attention_dim,
+        num_heads=m.pooling.num_heads,
+        head_hidden_dim=m.head.hidden_size,
+        head_dropout=m.head.dropout,
+    )
+
+
+def load_text_pipeline(directory: Path, cfg: Config) -> TextPipeline:
+    """The text pipeline saved in a model or run directory, for the model `cfg` describes."""
+    if cfg.model.encoder.type != "pretrained":
+        return load_pipeline(directory, cfg.text, max_length=cfg.data.max_length)
+    cleaner = build_cleaner(
+        lowercase=cfg.text.lowercase,
+        strip_html=cfg.text.strip_html,
+        remove_urls=cfg.text.remove_urls,
+    )
+    tokenizer = PretrainedTokenizer.load_saved(directory, max_length=cfg.data.max_length)
+    return TextPipeline(cleaner, tokenizer, tokenizer.vocabulary())

@@ -1,0 +1,15 @@
+"""Language modelling (`task: lm`): next-token prediction and generation (PTB, Shakespeare)."""
+
+from textseq.config import LMConfig
+from textseq.tasks.base import Task
+from textseq.tasks.lm.predictor import LanguageModelPredictor
+
+TASK = Task(
+    name="lm",
+    summary="language modelling: next-token prediction and generation",
+    config=LMConfig,
+    files=(),
+    verbs=("generate", "neighbors", "embeddings-plot"),
+    predictor=LanguageModelPredictor,
+    recipe="textseq.tasks.lm.recipe",
+)

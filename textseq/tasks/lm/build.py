@@ -1,0 +1,55 @@
+"""The language model a config describes (config -> nn.Module); used by training and loading
+alike."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from textseq.config import LMConfig
+from textseq.models.language_model import build_rnn_language_model
+from textseq.models.transformer_lm import build_transformer_language_model
+from textseq.text.vocab import EOS, UNK, Vocabulary
+
+LM_SPECIALS = (UNK, EOS)  # no <pad>: contiguous streams are never padded
+
+
+def is_character_level(cfg: LMConfig) -> bool:
+    """Character models report bits per character; word (and subword) models perplexity."""
+    return cfg.text.tokenizer == "characters"
+
+
+def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None) -> nn.Module:
+    """The language model `cfg.model` describes, over `vocab`."""
+    m = cfg.model
+    if m.type == "rnn":
+        return build_rnn_language_model(
+            vocab_size=len(vocab),
+            embedding_dim=m.embedding.dim,
+            pretrained=pretrained,
+            freeze_embeddings=m.embedding.freeze,
+            embedding_dropout=m.embedding.dropout,
+            word_dropout=m.embedding.word_dropout,
+            unk_index=vocab.unk_index,
+            cell=m.rnn.cell,
+            hidden_size=m.rnn.hidden_size,
+            num_layers=m.rnn.num_layers,
+            dropout=m.rnn.dropout,
+            tie_weights=m.tie_weights,
+        )
+    t = m.transformer
+    return build_transformer_language_model(
+        vocab_size=len(vocab),
+        embedding_dim=m.embedding.dim,
+        pretrained=pretrained,
+        freeze_embeddings=m.embedding.freeze,
+        embedding_dropout=m.embedding.dropout,
+        num_layers=t.num_layers,
+        num_heads=t.num_heads,
+        ff_dim=t.ff_dim,
+        dropout=t.dropout,
+        norm_first=t.norm_first,
+        activation=t.activation,
+        positions=t.positions,
+        max_length=t.max_length,
+        tie_weights=m.tie_weights,
+    )

@@ -1,0 +1,160 @@
+"""Setting up the training of a language model (`task: lm`).
+
+The steps: read the corpus splits; fit the vocabulary on the training split only; cut each
+split into contiguous streams read in windows for truncated BPTT; build the model and its
+Lightning system. `textseq.training` runs the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from textseq.config import LMConfig
+from textseq.errors import DataError
+from textseq.tasks.base import Prepared
+from textseq.tasks.lm.build import LM_SPECIALS, build_language_model, is_character_level
+from textseq.tasks.lm.data import BPTTWindows, batchify, corpus_ids, read_corpus_lines
+from textseq.tasks.lm.system import LanguageModelTask
+from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline, save_pipeline
+from textseq.text.tokenizers import create_tokenizer
+from textseq.text.vocab import Vocabulary
+from textseq.vectors import configured_vectors, vectors_matrix
+
+log = logging.getLogger("textseq")
+
+
+def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
+    """The language model `cfg` describes, its system and its windows of the corpus; a
+    resumed run (`resume_dir`) keeps the run's vocabulary."""
+    train_lines, val_lines = _read_splits(cfg)
+    if resume_dir is not None:
+        pipeline = load_pipeline(resume_dir, cfg.text, max_length=None)
+    else:
+        pipeline = fit_lm_pipeline(cfg, train_lines)
+    train_ids = corpus_ids(pipeline, train_lines, limit=cfg.data.limit_train)
+    val_ids = corpus_ids(pipeline, val_lines, limit=cfg.data.limit_val)
+    log.info(
+        "data: %s training and %s validation tokens, vocabulary of %s (%s level)",
+        f"{train_ids.numel():,}",
+        f"{val_ids.numel():,}",
+        f"{len(pipeline.vocab):,}",
+        "character" if is_character_level(cfg) else "word",
+    )
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    keyed_vectors = None if checkpoint else configured_vectors(cfg.model.embedding)
+    pretrained, coverage = vectors_matrix(
+        pipeline.vocab,
+        keyed_vectors,
+        unknown_init=cfg.model.embedding.unknown_init,
+        seed=cfg.seed,
+    )
+    model = build_language_model(cfg, vocab=pipeline.vocab, pretrained=pretrained)
+    system = LanguageModelTask(
+        model,
+        optimizer=cfg.optim.optimizer,
+        lr=cfg.optim.lr,
+        embedding_lr_scale=cfg.optim.embedding_lr_scale,
+        weight_decay=cfg.optim.weight_decay,
+        lr_factor=cfg.optim.lr_factor,
+        lr_patience=cfg.optim.lr_patience,
+        lr_decay_after=cfg.optim.lr_decay_after,
+        bptt=cfg.data.bptt,
+    )
+    datamodule = LMDataModule(
+        train=train_ids,
+        val=val_ids,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        bptt=cfg.data.bptt,
+        variable_bptt=cfg.data.variable_bptt,
+        seed=cfg.seed,
+    )
+    return Prepared(
+        system=system,
+        model=model,
+        datamodule=datamodule,
+        save=lambda directory: save_pipeline(pipeline, directory),
+        data={
+            "train_tokens": train_ids.numel(),
+            "val_tokens": val_ids.numel(),
+            "vocab_size": len(pipeline.vocab),
+            "level": "character" if is_character_level(cfg) else "word",
+            "vector_coverage": None if coverage is None else str(coverage),
+        },
+    )
+
+
+class LMDataModule(pl.LightningDataModule):
+    """Contiguous training and validation windows. Windows must be read in order, so there is
+    no shuffling and no worker processes."""
+
+    def __init__(
+        self,
+        *,
+        train: torch.Tensor,
+        val: torch.Tensor,
+        batch_size: int,
+        eval_batch_size: int,
+        bptt: int,
+        variable_bptt: bool = False,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.train_set = BPTTWindows(
+            batchify(train, batch_size), bptt=bptt, variable=variable_bptt, seed=seed
+        )
+        self.val_set = BPTTWindows(batchify(val, eval_batch_size), bptt=bptt)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=None)
+
+
+def _read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:
+    train_lines = read_corpus_lines(cfg.data.train)
+    if cfg.data.val is not None:
+        return train_lines, read_corpus_lines(cfg.data.val)
+    # A running text is held out at its end, not sampled: random lines would leak context.
+    held_out = max(1, round(len(train_lines) * cfg.data.val_fraction))
+    if held_out >= len(train_lines):
+        raise DataError(
+            f"cannot hold out {cfg.data.val_fraction:.0%} of {len(train_lines)} training lines "
+            "for validation and keep any for training"
+        )
+    log.info(
+        "validation: the last %s of %s training lines (data.val_fraction=%s)",
+        f"{held_out:,}",
+        f"{len(train_lines):,}",
+        cfg.data.val_fraction,
+    )
+    return train_lines[:-held_out], train_lines[-held_out:]
+
+
+def fit_lm_pipeline(cfg: LMConfig, train_lines: Sequence[str]) -> TextPipeline:
+    """Cleaner, tokenizer and vocabulary (`<unk>`, `<eos>`, then the training tokens), all
+    learnt from the training split alone."""
+    cleaner = build_cleaner(
+        lowercase=cfg.text.lowercase,
+        strip_html=cfg.text.strip_html,
+        remove_urls=cfg.text.remove_urls,
+    )
+    tokenizer = create_tokenizer(cfg.text.tokenizer, bpe_vocab_size=cfg.text.bpe_vocab_size)
+    if hasattr(tokenizer, "fit"):
+        log.info("fitting the %s tokenizer on the training text", cfg.text.tokenizer)
+        tokenizer.fit(cleaner(line) for line in train_lines)
+    unfitted = TextPipeline(cleaner, tokenizer, Vocabulary([], specials=LM_SPECIALS))
+    vocab = Vocabulary.build(
+        [unfitted.stream_tokens(train_lines)],
+        min_freq=cfg.text.min_freq,
+        max_size=cfg.text.max_vocab_size,
+        specials=LM_SPECIALS,
+    )
+    return TextPipeline(cleaner, tokenizer, vocab)

@@ -1,0 +1,15 @@
+"""Sequence labelling (`task: tag`): one tag per token (CoNLL-2003 NER and POS)."""
+
+from textseq.config import TagConfig
+from textseq.tasks.base import Task
+from textseq.tasks.tag.predictor import TaggerPredictor
+
+TASK = Task(
+    name="tag",
+    summary="sequence labelling: one tag per token",
+    config=TagConfig,
+    files=("chars.json", "tags.json"),
+    verbs=("predict", "explain", "export", "serve", "neighbors", "embeddings-plot"),
+    predictor=TaggerPredictor,
+    recipe="textseq.tasks.tag.recipe",
+)

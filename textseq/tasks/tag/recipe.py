@@ -1,0 +1,139 @@
+"""Setting up the training of a sequence tagger (`task: tag`).
+
+The steps: read the tagged splits; fit the word, character and tag vocabularies on the
+training split only (plus the pretrained vectors' words, when configured); build the tagger
+and its Lightning system. `textseq.training` runs the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from textseq.config import TagConfig
+from textseq.data.datamodule import TextDataModule
+from textseq.data.splits import sample, split_off
+from textseq.tasks.base import Prepared
+from textseq.tasks.tag.build import build_tagger
+from textseq.tasks.tag.conll import TaggedSentence
+from textseq.tasks.tag.data import TagCollator, TagEncoder
+from textseq.tasks.tag.datasets import load_tagged
+from textseq.tasks.tag.system import TaggingTask
+from textseq.training import train_only_reachable_rows
+from textseq.vectors import configured_vectors, vector_words, vectors_matrix
+
+log = logging.getLogger("textseq")
+
+
+def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
+    """The tagger `cfg` describes, its system and data; a resumed run (`resume_dir`) keeps
+    the run's vocabularies."""
+    train_sentences, val_sentences = read_tagged_splits(cfg)
+    train_sentences = sample(train_sentences, cfg.data.limit_train, cfg.seed)
+    val_sentences = sample(val_sentences, cfg.data.limit_val, cfg.seed + 1)
+    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
+    keyed_vectors = None if checkpoint else configured_vectors(cfg.model.embedding)
+    if resume_dir is not None:
+        encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
+    else:
+        encoder = fit_tag_encoder(cfg, train_sentences, keyed_vectors, val_sentences)
+    train_set = encoder.dataset(train_sentences)
+    val_set = encoder.dataset(val_sentences)
+    log.info(
+        "data: %s training and %s validation sentences, %s tags (%s), %s words, %s characters",
+        f"{len(train_set):,}",
+        f"{len(val_set):,}",
+        len(encoder.tags),
+        " ".join(encoder.tags.itos),
+        f"{len(encoder.words):,}",
+        len(encoder.chars),
+    )
+    pretrained, coverage = vectors_matrix(
+        encoder.words,
+        keyed_vectors,
+        unknown_init=cfg.model.embedding.unknown_init,
+        seed=cfg.seed,
+    )
+    model = build_tagger(cfg, encoder, pretrained=pretrained)
+    word_ids = (words for words, *_ in train_set.items)
+    train_only_reachable_rows(cfg, model, word_ids, encoder.words.unk_index)
+    system = TaggingTask(
+        model,
+        tag_names=encoder.tags.itos,
+        scheme=cfg.model.scheme,
+        optimizer=cfg.optim.optimizer,
+        lr=cfg.optim.lr,
+        embedding_lr_scale=cfg.optim.embedding_lr_scale,
+        weight_decay=cfg.optim.weight_decay,
+        lr_factor=cfg.optim.lr_factor,
+        lr_patience=cfg.optim.lr_patience,
+        lr_decay_after=cfg.optim.lr_decay_after,
+        monitor=cfg.trainer.monitor,
+    )
+    datamodule = TextDataModule(
+        train=train_set,
+        val=val_set,
+        pad_index=0,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        bucket=cfg.data.bucket,
+        seed=cfg.seed,
+        num_workers=cfg.data.num_workers,
+        collate=TagCollator(),
+    )
+    return Prepared(
+        system=system,
+        model=model,
+        datamodule=datamodule,
+        save=encoder.save,
+        data={
+            "train_sentences": len(train_set),
+            "val_sentences": len(val_set),
+            "tags": encoder.tags.itos,
+            "vocab_size": len(encoder.words),
+            "chars": len(encoder.chars),
+            "vector_coverage": None if coverage is None else str(coverage),
+        },
+    )
+
+
+def read_tagged_splits(cfg: TagConfig) -> tuple[list[TaggedSentence], list[TaggedSentence]]:
+    columns = dict(
+        tag_set=cfg.data.tags, token_column=cfg.data.token_column, tag_column=cfg.data.tag_column
+    )
+    train_sentences = load_tagged(cfg.data.train, **columns)
+    if cfg.data.val is not None:
+        return train_sentences, load_tagged(cfg.data.val, **columns)
+    rest, held_out = split_off(train_sentences, cfg.data.val_fraction, seed=cfg.seed)
+    log.info(
+        "validation: held out %s of %s training sentences (data.val_fraction=%s)",
+        f"{len(held_out):,}",
+        f"{len(train_sentences):,}",
+        cfg.data.val_fraction,
+    )
+    return rest, held_out
+
+
+def fit_tag_encoder(
+    cfg: TagConfig,
+    train_sentences: Sequence[TaggedSentence],
+    keyed_vectors=None,
+    val_sentences: Sequence[TaggedSentence] = (),
+) -> TagEncoder:
+    """Word and character vocabularies from the training sentences alone, plus the
+    pretrained vectors' words with `model.words_from_vectors`; the tag set from the training
+    and validation sentences."""
+    extra: list[str] = []
+    if keyed_vectors is not None and cfg.model.words_from_vectors:
+        extra = vector_words(keyed_vectors, lowercase=cfg.text.lowercase)
+    return TagEncoder.fit(
+        train_sentences,
+        lowercase=cfg.text.lowercase,
+        scheme=cfg.model.scheme,
+        min_freq=cfg.text.min_freq,
+        max_vocab_size=cfg.text.max_vocab_size,
+        char_min_freq=cfg.model.chars.min_freq,
+        extra_words=extra,
+        more_tags=val_sentences,
+    )
