@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from textseq.version import __version__
 
 if TYPE_CHECKING:
     from textseq.tasks.base import Predictor

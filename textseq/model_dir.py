@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textseq import __version__
 from textseq.atomic import write_atomically
 from textseq.errors import ModelDirError
+from textseq.version import __version__
 
 if TYPE_CHECKING:
     from torch import nn
