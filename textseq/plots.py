@@ -13,13 +13,13 @@ render never leaves a half-written file.
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from textseq.atomic import write_atomically
 from textseq.errors import TextseqError
 
 if TYPE_CHECKING:
@@ -45,18 +45,7 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save_figure(figure: Figure, path: Path) -> Path:
-    return _write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
-
-
-def _write_atomically(path: str | Path, write) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
 
 
 def _label(token: str) -> str:
@@ -348,7 +337,7 @@ def explanation_html(explanation: Explanation) -> str:
 
 def save_explanation_html(explanation: Explanation, path: str | Path) -> Path:
     page = explanation_html(explanation)
-    return _write_atomically(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    return write_atomically(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 
 
 def save_explanation(explanation: Explanation, path: str | Path) -> Path:
@@ -484,5 +473,5 @@ def save_translation_attention(
         return plot_translation_attention(source, target, weights, path, layers=layers)
     if suffix in (".html", ".htm"):
         page = translation_attention_html(source, target, weights, layers=layers, title=title)
-        return _write_atomically(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+        return write_atomically(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     raise TextseqError(f"cannot write attention to {path}: the name must end in .png or .html")
