@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from textseq.data.datasets import RemoteFile, cache_dir, fetch, mirror_dir
+from textseq.data.catalog import RemoteFile, cache_dir, fetch, mirror_dir
 from textseq.errors import ConfigError, DataError
 from textseq.text.vocab import Vocabulary
 

@@ -7,9 +7,9 @@ import random
 import pytest
 import torch
 
-from textseq.data.datasets import CORPORA, _tiny_shakespeare
 from textseq.errors import DataError
 from textseq.tasks.lm.data import BPTTWindows, batchify, read_corpus_lines, window_lengths
+from textseq.tasks.lm.datasets import CORPORA, _tiny_shakespeare
 
 
 def test_batchify_cuts_the_corpus_into_contiguous_streams():
@@ -92,7 +92,7 @@ def test_tiny_shakespeare_split_matches_the_mirror(real_data_env, tmp_path):
 
 
 def test_missing_corpus_says_where_to_get_it(data_env):
-    from textseq.data.datasets import prepared_corpus_split
+    from textseq.tasks.lm.datasets import prepared_corpus_split
 
     with pytest.raises(DataError) as error:
         prepared_corpus_split(CORPORA["wikitext2"], "train", download=False)
@@ -106,7 +106,7 @@ def test_wikitext2_download_is_converted_checked_and_cached(data_env, monkeypatc
     cache once; a split whose line count differs from the official one is refused."""
     import zipfile
 
-    from textseq.data import datasets
+    from textseq.data import catalog
 
     archive = tmp_path / "wikitext-2-v1.zip"
     counts = CORPORA["wikitext2"].split_lines
@@ -115,7 +115,7 @@ def test_wikitext2_download_is_converted_checked_and_cached(data_env, monkeypatc
             body = " = Title = \n" + " the cat sat \n" * (lines - 1)
             zipped.writestr(f"wikitext-2/wiki.{split}.tokens", body)
     calls = []
-    monkeypatch.setattr(datasets, "fetch", lambda remote: calls.append(remote.url) or archive)
+    monkeypatch.setattr(catalog, "fetch", lambda remote: calls.append(remote.url) or archive)
     lines = read_corpus_lines("wikitext2:valid")
     assert len(lines) == counts["valid"] and lines[0] == " = Title = "
     assert (data_env.cache / "datasets" / "wikitext2" / "valid.txt.gz").is_file()

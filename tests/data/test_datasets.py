@@ -13,20 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from textseq.data import datasets
-from textseq.data.datasets import (
+from textseq.data import catalog
+from textseq.data.catalog import RemoteFile, cache_dir, fetch, mirror_dir
+from textseq.data.readers import TextExample
+from textseq.errors import DataError
+from textseq.tasks.classify.datasets import (
     DATASETS,
     NamedDataset,
-    RemoteFile,
-    cache_dir,
-    fetch,
     load_named,
-    mirror_dir,
     parse_named,
     prepared_split,
 )
-from textseq.data.readers import TextExample
-from textseq.errors import DataError
 
 
 def write_split(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -159,7 +156,7 @@ def test_missing_dataset_with_downloads_off_explains_both_ways_to_provide_it(dat
     def no_download(remote):
         raise AssertionError("fetch must not be called")
 
-    monkeypatch.setattr(datasets, "fetch", no_download)
+    monkeypatch.setattr(catalog, "fetch", no_download)
     with pytest.raises(DataError, match="downloads are switched off") as error:
         load_named(DATASETS["sst2"], "dev", download=False)
     _assert_missing_message(str(error.value), data_env, DATASETS["sst2"], "dev")
@@ -169,7 +166,7 @@ def test_failed_download_explains_both_ways_and_the_reason(data_env, monkeypatch
     def offline(remote):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(datasets, "fetch", offline)
+    monkeypatch.setattr(catalog, "fetch", offline)
     with pytest.raises(DataError, match="no route to host") as error:
         load_named(DATASETS["sst2_sentences"], "train")
     _assert_missing_message(str(error.value), data_env, DATASETS["sst2_sentences"], "train")
@@ -221,7 +218,7 @@ def test_download_is_verified_converted_and_cached(data_env, source_file, monkey
         md5=hashlib.md5(source_file.read_bytes()).hexdigest(),
     )
     calls = []
-    monkeypatch.setattr(datasets, "fetch", lambda remote: calls.append(remote) or fetch(remote))
+    monkeypatch.setattr(catalog, "fetch", lambda remote: calls.append(remote) or fetch(remote))
 
     examples = load_named(dataset, "train")
     assert [(e.text, e.label) for e in examples] == [

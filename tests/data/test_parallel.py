@@ -70,7 +70,7 @@ def test_multi30k_from_the_mirror(real_data_env):
 
 
 def test_missing_named_split_says_how_to_get_it(data_env):
-    from textseq.data.datasets import PARALLEL_CORPORA, prepared_parallel_file
+    from textseq.tasks.translate.datasets import PARALLEL_CORPORA, prepared_parallel_file
 
     with pytest.raises(DataError, match=r"multi30k_de_en/val.lc.norm.tok.en.gz") as error:
         prepared_parallel_file(PARALLEL_CORPORA["multi30k"], "val", "en", "tok", download=False)

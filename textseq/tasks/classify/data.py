@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textseq.data.datasets import DATASETS, load_named, parse_named
 from textseq.data.readers import TextExample, read_examples
 from textseq.errors import DataError
+from textseq.tasks.classify.datasets import DATASETS, load_named, parse_named
 
 
 def load_examples(

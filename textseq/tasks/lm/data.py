@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import IterableDataset
 
-from textseq.data.datasets import CORPORA, parse_named_corpus, prepared_corpus_split
 from textseq.errors import DataError
+from textseq.tasks.lm.datasets import CORPORA, parse_named_corpus, prepared_corpus_split
 from textseq.text.pipeline import TextPipeline
 
 

@@ -1,23 +1,13 @@
-"""The named tagging datasets (CoNLL-2003): where they come from and how their splits are
-prepared, on the catalog engine of `textseq.data.datasets`."""
+"""The named tagging datasets (conll2003): where they come from and how their splits are
+prepared, on the catalog engine of `textseq.data.catalog`."""
 
 from __future__ import annotations
 
-import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textseq.data.datasets import (
-    CACHE_ENV,
-    MIRROR_ENV,
-    RemoteFile,
-    _named_split,
-    _write_text_atomically,
-    cache_dir,
-    fetch,
-    mirror_dir,
-)
+from textseq.data.catalog import Converted, RemoteFile, named_split, prepared_file
 from textseq.errors import DataError
 from textseq.tasks.tag.conll import TaggedSentence, read_conll
 from textseq.text.tags import normalise_bio
@@ -80,7 +70,7 @@ TAGGED_DATASETS: dict[str, NamedTaggedDataset] = {
 
 def parse_named_tagged(spec: str) -> tuple[NamedTaggedDataset, str] | None:
     """(dataset, split) when `spec` is `NAME:SPLIT` for a known tagging dataset, else None."""
-    return _named_split(spec, TAGGED_DATASETS, kind="dataset")
+    return named_split(spec, TAGGED_DATASETS, kind="dataset")
 
 
 def prepared_tagged_split(
@@ -93,38 +83,21 @@ def prepared_tagged_split(
             f"dataset {dataset.name!r} has no tag set {tag_set!r}; it has "
             f"{', '.join(dataset.tag_sets)}"
         )
-    filename = f"{split}.{dataset.tag_sets[tag_set]}.tsv.gz"
-    mirror = mirror_dir()
-    if mirror is not None and (mirror / dataset.folder / filename).is_file():
-        return mirror / dataset.folder / filename
-    cached = cache_dir() / "datasets" / dataset.folder / filename
-    if cached.is_file():
-        return cached
-    reason = "downloads are switched off"
-    if download:
-        try:
-            original = fetch(dataset.downloads[split])
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
-            reason = str(error)
-        else:
-            sentences = dataset.convert(original, tag_set)
-            expected = dataset.split_sizes[split]
-            if len(sentences) != expected:
-                raise DataError(
-                    f"{dataset.name}:{split} converted to {len(sentences)} sentences, but the "
-                    f"official split has {expected}; the download may be damaged: delete "
-                    f"{cache_dir()} and retry"
-                )
-            text = "\n".join("".join(f"{t}\t{g}\n" for t, g in rows) for rows in sentences)
-            _write_text_atomically(cached, text)
-            return cached
-    urls = dataset.downloads[split].url
-    raise DataError(
-        f"dataset {dataset.name}:{split} is not available: {reason}. Provide it either way: "
-        f"(1) with internet access, textseq downloads it from {urls} into "
-        f"{cache_dir() / 'datasets'} (set ${CACHE_ENV} to move the cache); or (2) set "
-        f"${MIRROR_ENV} to a directory holding {dataset.folder}/{filename} (the layout of the "
-        "project's offline datasets folder)"
+
+    def to_conll(files: dict[str, Path]) -> Converted:
+        sentences = dataset.convert(files[split], tag_set)
+        text = "\n".join("".join(f"{t}\t{g}\n" for t, g in rows) for rows in sentences)
+        return Converted(text=text, size=len(sentences))
+
+    return prepared_file(
+        dataset,
+        split,
+        f"{split}.{dataset.tag_sets[tag_set]}.tsv.gz",
+        downloads={split: dataset.downloads[split]},
+        convert=to_conll,
+        official_size=dataset.split_sizes[split],
+        size_in_words="converted to {} sentences",
+        download=download,
     )
 
 

@@ -17,9 +17,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from textseq.data.datasets import PARALLEL_CORPORA, parse_named_parallel, prepared_parallel_file
 from textseq.data.readers import iter_lines
 from textseq.errors import DataError, ModelDirError
+from textseq.tasks.translate.datasets import (
+    PARALLEL_CORPORA,
+    parse_named_parallel,
+    prepared_parallel_file,
+)
 from textseq.text.tokenizers import Tokenizer, create_tokenizer, load_tokenizer
 from textseq.text.vocab import EOS, PAD, SOS, UNK, Vocabulary
 
