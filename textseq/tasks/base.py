@@ -15,7 +15,8 @@ A task lives in one folder, `textseq/tasks/<name>/`:
 The recipe imports Lightning, and the export adapter the graph code; both are named here by
 module path, not imported, so that loading a model for prediction imports neither.
 
-`textseq export` finds a task's adapter through `Task.exporter`.
+`textseq serve` serves the predictors of tasks with `serve` among their verbs through the three
+methods of `Servable`; `textseq export` finds a task's adapter through `Task.exporter`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any, Protocol
 
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
+# What `textseq serve` calls on the predictor of a task that has `serve` among its verbs.
+SERVE_METHODS = ("serve_metadata", "serve_problem", "serve_texts")
 
 
 class Predictor(Protocol):
@@ -38,6 +41,29 @@ class Predictor(Protocol):
     directory: Path | None
 
     def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class Servable(Predictor, Protocol):
+    """What `textseq serve` needs of a predictor (the predictors of tasks with `serve` among
+    their verbs; `Task` checks they have these methods)."""
+
+    quantize: str | None
+    precision: str
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What GET /metadata reports of the model besides its config and how it runs, e.g.
+        `{"labels": [...]}`; JSON-able."""
+        ...
+
+    def serve_problem(self, text: str) -> str | None:
+        """Why the model cannot take `text` (a phrase that follows "text N ", e.g. "has no
+        tokens"), or None when it can. Checked before a request reaches the model."""
+        ...
+
+    def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
+        """POST /predict's answer: one JSON-able dict per text, in order, with at most
+        `batch_size` texts in one forward pass."""
+        ...
 
 
 @dataclass
@@ -127,6 +153,12 @@ class Task:
             raise ValueError(
                 f"task {self.name!r} names the exporter {self.exporter} but export is not "
                 "one of its verbs"
+            )
+        missing = [m for m in SERVE_METHODS if not callable(getattr(self.predictor, m, None))]
+        if "serve" in self.verbs and missing:
+            raise ValueError(
+                f"task {self.name!r} serves, but {self.predictor.__name__} lacks "
+                f"{', '.join(missing)} (see Servable)"
             )
 
     @property
