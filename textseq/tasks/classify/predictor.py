@@ -45,7 +45,7 @@ class TextClassifierPredictor:
         precision: str = "fp32",
     ):
         check_inference_options(quantize, precision)
-        # An nn.Module, or an exported graph's runner (textseq.export.OnnxClassifier)
+        # An nn.Module, or an exported graph's runner (textseq.inference.OnnxClassifier)
         self.model = (
             prepare_for_inference(model, quantize=quantize)
             if isinstance(model, torch.nn.Module)
