@@ -116,3 +116,20 @@ def test_predict_on_a_language_model_points_to_generate(ptb_model, capsys):
 def test_generate_rejects_bad_options(ptb_model, capsys):
     assert main(["generate", str(ptb_model), "--top-p", "1.5"]) == 2
     assert "--top-p (1.5) must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_export_and_serve_refuse_a_language_model_in_one_line(ptb_model, tmp_path, capsys):
+    """Language models have no export adapter and do not serve: both verbs answer one line
+    naming the task and the verbs it has (exit 2); serve refuses before it binds a port."""
+    out = tmp_path / "lm.onnx"
+    assert main(["export", str(ptb_model), "--format", "onnx", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("textseq: error: ")
+    assert f"{ptb_model} holds a lm model" in error
+    assert "export is not one of its verbs: train, evaluate, generate" in error
+    assert not out.exists()
+    assert main(["serve", str(ptb_model), "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("textseq: error: ")
+    assert f"{ptb_model} holds a lm model" in error
+    assert "serve is not one of its verbs: train, evaluate, generate" in error

@@ -3,6 +3,7 @@ trains, evaluates, translates and explains on a slice of Multi30k."""
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +145,24 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
     assert "holds a translation model" in capsys.readouterr().err
     assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
     assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_export_refuses_a_translation_model_in_one_line(real_data_env, tmp_path, capsys):
+    """Translation has no export adapter in the task table: `textseq export` says so in one
+    line naming the task and the verbs it has (exit 2), and writes nothing."""
+    config = Path(__file__).resolve().parents[1] / "configs" / "multi30k_gru_bahdanau.yaml"
+    out = tmp_path / "de_en"
+    assert main(["-q", "train", str(config), "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    for fmt in ("onnx", "torchscript"):
+        target = tmp_path / f"exported.{fmt}"
+        assert main(["export", str(out), "--format", fmt, "--out", str(target)]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and error.startswith("textseq: error: ")
+        assert f"{out} holds a translate model" in error
+        assert "export is not one of its verbs: train, evaluate, translate, explain" in error
+        assert not target.exists()
 
 
 def test_translation_config_errors():

@@ -27,3 +27,8 @@ class DataError(TextseqError):
 
 class ModelDirError(TextseqError):
     """A model directory is missing files, is incomplete, or was written by a newer textseq."""
+
+
+class ExportError(TextseqError):
+    """An export that cannot be made or failed its parity check (nothing was written). Raised
+    by `textseq.export` and by the tasks' export adapters (`Task.exporter`), hence here."""

@@ -1,18 +1,12 @@
-"""`textseq export DIR --format onnx|torchscript [--quantize int8]`: a trained classifier or
-tagger as one self-contained graph file, checked against the PyTorch model before it is kept.
+"""`textseq export DIR --format onnx|torchscript [--quantize int8]`: a trained model as one
+self-contained graph file, checked against the PyTorch model before it is kept.
 
-What the graph computes, with inputs of any batch size and length (dynamic axes):
-
-- classifiers (RNN encoders with any pooling, the from-scratch Transformer): `token_ids`
-  (B, T) int64 and `lengths` (B,) int64 -> `logits` (B, C), plus `attention` (B, T) for
-  attention poolings. The token ids come from the model directory's vocab.json and text
-  pipeline, as `textseq.load(DIR)` makes them.
-- taggers: `word_ids` (B, T), `lengths` (B,), and `char_ids` (B, T, C) / `casing_ids` (B, T)
-  when the model uses them -> `emissions` (B, T, K) and `tags` (B, T) int64: a CRF tagger's
-  Viterbi path, computed in the graph (`viterbi_path`, compiled with `torch.jit.script` so
-  its loops run over any length), or a softmax tagger's argmax. Padded positions repeat the
-  last real tag. Marginals, n-best paths and entity probabilities are not in the graph: they
-  come from the emissions and the CRF's scores in model.safetensors.
+What the graph computes is the task's part: its export adapter (`Task.exporter`, e.g.
+`textseq.tasks.classify.export`, `textseq.tasks.tag.export`) wraps the model in a graph module
+and names its inputs and outputs, their dynamic axes (any batch size and length), the held-out
+batches and how the parity check reads the outputs (`ExportSubject`). A task without an adapter
+is refused in one line naming the verbs it has. Here is what every task shares: writing the
+file, int8 quantisation, the parity check and timing, the report.
 
 ONNX cannot export packed sequences, so recurrent encoders are exported through their
 mask-based path (`RNNEncoder.forward_masked`, the same outputs), with the legacy TorchScript
@@ -23,28 +17,34 @@ dynamic quantisation (MatMul, LSTM/GRU weights in int8) for ONNX.
 
 The parity check runs the exported file (ONNX Runtime, or torch.jit.load) and the fp32
 PyTorch model on held-out inputs (the model's validation data, or `data=`), in batches of a
-different size than the one the graph was traced with, and compares probabilities (the
-classifier's softmax, the tagger's CRF or softmax marginals). The largest difference must be
-within the tolerance, and a tagger graph's `tags` must equal the PyTorch decoder's path over
-the graph's own emissions at every real token, else nothing is written. Files are written
-under a `.partial` name and renamed into place.
+different size than the one the graph was traced with, and compares the probabilities the
+adapter derives from each (a classifier's softmax, a tagger's marginals). The largest
+difference must be within the tolerance, and the adapter's own check must pass (a tagger's
+in-graph tags equal to decoding its emissions), else nothing is written: the file is written
+under a temporary name and renamed into place only after the check
+(`textseq.atomic.write_atomically`).
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-from torch import nn
 
-from textseq.errors import TextseqError
-from textseq.inference import OnnxRunner, use_masked_recurrence
-from textseq.modules.crf import LinearChainCRF, viterbi_path
+from textseq.atomic import write_atomically
+from textseq.errors import ExportError
+from textseq.inference import (
+    OnnxRunner,
+    check_inference_options,
+    prepare_for_inference,
+    use_masked_recurrence,
+)
+from textseq.tasks import check_verb, load_predictor, task_of
+from textseq.tasks.base import ExportSubject
 
 FORMATS = ("onnx", "torchscript")
 # Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
@@ -54,10 +54,6 @@ FORMATS = ("onnx", "torchscript")
 # are held to a looser bound (still far below a flipped label on any but borderline inputs).
 TOLERANCE = {None: 1e-3, "int8": 0.1}
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
-
-
-class ExportError(TextseqError):
-    """An export that cannot be made or failed its parity check (nothing was written)."""
 
 
 @dataclass
@@ -75,7 +71,7 @@ class ExportReport:
     torch_ms_per_batch: float  # fp32 PyTorch model, mean over the check's batches
     export_ms_per_batch: float  # the exported file, same batches
     batch_size: int
-    viterbi_in_graph: bool = False
+    viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (taggers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,215 +90,16 @@ class ExportReport:
         }
 
 
-# --- what the graph computes ---------------------------------------------------------------
-
-
-class ClassifierGraph(nn.Module):
-    """A classifier's exported computation: (token_ids, lengths) -> logits[, attention]."""
-
-    def __init__(self, model: nn.Module, *, with_attention: bool):
-        super().__init__()
-        self.model = model
-        self.with_attention = with_attention
-
-    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor):
-        output = self.model(token_ids, lengths)
-        if self.with_attention:
-            return output.logits, output.attention  # (B, C), (B, T)
-        return output.logits  # (B, C)
-
-
-class TaggerGraph(nn.Module):
-    """A tagger's exported computation: (word_ids, lengths[, char_ids][, casing_ids]) ->
-    emissions (B, T, K), tags (B, T)."""
-
-    def __init__(self, model: nn.Module, *, chars: bool, casing: bool):
-        super().__init__()
-        self.model = model
-        self.chars = chars
-        self.casing = casing
-        # Compiled, so that tracing records the Viterbi loops themselves rather than the
-        # steps of the traced batch's length.
-        self.viterbi = _scripted_viterbi() if isinstance(model.output, LinearChainCRF) else None
-
-    def forward(self, word_ids: torch.Tensor, lengths: torch.Tensor, *extra: torch.Tensor):
-        extra_inputs = list(extra)
-        char_ids = extra_inputs.pop(0) if self.chars else None
-        casing_ids = extra_inputs.pop(0) if self.casing else None
-        emissions = self.model(word_ids, lengths, char_ids, casing_ids)  # (B, T, K)
-        positions = torch.arange(word_ids.size(1), device=word_ids.device)  # (T,)
-        mask = positions.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
-        if self.viterbi is None:
-            tags = self.model.output.decode(emissions, mask)  # (B, T)
-        else:
-            tags = self.viterbi(emissions, mask, *self.model.output.scores())  # (B, T)
-        return emissions, tags
-
-
-@functools.cache
-def _scripted_viterbi():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's, in torch 2.13
-        return torch.jit.script(viterbi_path)
-
-
-# --- held-out inputs -----------------------------------------------------------------------
-
-
-@dataclass
-class Subject:
-    """The model being exported, as the export needs it."""
-
-    task: str
-    predictor: Any
-    graph: nn.Module  # fp32, eval
-    input_names: list[str]
-    output_names: list[str]
-    batches: list[tuple[torch.Tensor, ...]]  # held-out inputs, graph argument order
-    masks: list[torch.Tensor]  # (B, T) real tokens of each batch
-
-
-def _subject(directory: Path, *, data: str | None, limit: int, batch_size: int) -> Subject:
-    import textseq
-
-    predictor = textseq.load(directory)
-    # The reference, and what TorchScript traces: the packed path (the masked path equals it).
-    use_masked_recurrence(predictor.model, False)
-    config = predictor.config
-    task = getattr(config, "task", "classify")
-    if task == "lm":
-        raise ExportError(
-            f"{directory} holds a language model; export is for classifiers and taggers"
-        )
-    spec = data or config.data.val
-    if spec is None:
-        raise ExportError(
-            f"{directory}'s config holds validation data out of train; pass --data SPEC "
-            "(a file or NAME:SPLIT) for the parity check's held-out inputs"
-        )
-    if task == "tag":
-        return _tagger_subject(predictor, spec, limit=limit, batch_size=batch_size)
-    return _classifier_subject(predictor, spec, limit=limit, batch_size=batch_size)
-
-
-def _classifier_subject(predictor, spec: str, *, limit: int, batch_size: int) -> Subject:
-    from textseq.data.batching import Collator
-    from textseq.tasks.classify.data import load_examples
-
-    if predictor.config.model.encoder.type == "pretrained":
-        raise ExportError(
-            "export handles the rnn and transformer encoders; this model has a pretrained "
-            "(Hugging Face) encoder"
-        )
-    texts = [e.text for e in load_examples(spec, label_column=None)][:limit]
-    if not texts:
-        raise ExportError(f"{spec} holds no texts for the parity check")
-    ids = [predictor.pipeline.vocab.encode(predictor.pipeline.tokens(t)) or [0] for t in texts]
-    collate = Collator(predictor.pipeline.vocab.pad_index)
-    batches, masks = [], []
-    for start in range(0, len(ids), batch_size):
-        chunk = ids[start : start + batch_size]
-        batch = collate([(i, torch.tensor(x), None) for i, x in enumerate(chunk)])
-        batches.append((batch.token_ids, batch.lengths))
-        masks.append(batch.mask)
-    with_attention = predictor.has_attention
-    return Subject(
-        task="classify",
-        predictor=predictor,
-        graph=ClassifierGraph(predictor.model, with_attention=with_attention).eval(),
-        input_names=["token_ids", "lengths"],
-        output_names=["logits", "attention"] if with_attention else ["logits"],
-        batches=batches,
-        masks=masks,
-    )
-
-
-def _tagger_subject(predictor, spec: str, *, limit: int, batch_size: int) -> Subject:
-    from textseq.tasks.tag.conll import TaggedSentence
-    from textseq.tasks.tag.data import TagCollator
-    from textseq.tasks.tag.datasets import load_tagged
-
-    model = predictor.model
-    sentences = load_tagged(spec, tag_set=predictor.config.data.tags)[:limit]
-    if not sentences:
-        raise ExportError(f"{spec} holds no sentences for the parity check")
-    dataset = predictor.encoder.dataset(
-        [TaggedSentence(list(s.tokens)) for s in sentences], with_tags=False
-    )
-    chars = model.char_encoder is not None
-    casing = model.casing_embedding is not None
-    collate = TagCollator()
-    batches, masks = [], []
-    for start in range(0, len(dataset), batch_size):
-        batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-        inputs = [batch.word_ids, batch.lengths]
-        if chars:
-            inputs.append(batch.char_ids)
-        if casing:
-            inputs.append(batch.casing_ids)
-        batches.append(tuple(inputs))
-        masks.append(batch.mask)
-    names = ["word_ids", "lengths"] + ["char_ids"] * chars + ["casing_ids"] * casing
-    return Subject(
-        task="tag",
-        predictor=predictor,
-        graph=TaggerGraph(model, chars=chars, casing=casing).eval(),
-        input_names=names,
-        output_names=["emissions", "tags"],
-        batches=batches,
-        masks=masks,
-    )
-
-
-def _probabilities(subject: Subject, outputs, mask: torch.Tensor) -> torch.Tensor:
-    """What the parity check compares: class probabilities (B, C) or tag marginals (B, T, K)."""
-    first = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-    first = torch.as_tensor(first).float()
-    if subject.task == "tag":
-        return subject.predictor.model.output.marginals(first, mask)  # (B, T, K)
-    return torch.softmax(first, dim=-1)  # (B, C)
-
-
 # --- the two formats -----------------------------------------------------------------------
 
 
-def _dynamic_axes(subject: Subject) -> dict[str, dict[int, str]]:
-    axes = {name: {0: "batch", 1: "time"} for name in subject.input_names}
-    axes["lengths"] = {0: "batch"}
-    if "char_ids" in axes:
-        axes["char_ids"] = {0: "batch", 1: "time", 2: "chars"}
-    axes[subject.output_names[0]] = (
-        {0: "batch"}
-        if subject.task == "classify"
-        else {
-            0: "batch",
-            1: "time",
-        }
-    )
-    for name in ("attention", "tags"):
-        if name in subject.output_names:
-            axes[name] = {0: "batch", 1: "time"}
-    return axes
-
-
-def _write_onnx(subject: Subject, path: Path, *, quantize: str | None) -> None:
-    import warnings
-
+def _write_onnx(subject: ExportSubject, path: Path, *, quantize: str | None) -> None:
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         raise ExportError(
             "ONNX export needs onnx and onnxruntime: pip install 'textseq[export]'"
         ) from None
-    from textseq.modules.char_encoders import CharBiLSTM
-
-    if any(isinstance(m, CharBiLSTM) for m in subject.graph.modules()):
-        raise ExportError(
-            "this tagger's character BiLSTM runs on packed sequences, which ONNX cannot "
-            "export; use --format torchscript (or a tagger with chars: cnn)"
-        )
     use_masked_recurrence(subject.graph, True)
     example = subject.batches[0]
     fp32_path = path.with_name(path.name + ".fp32") if quantize else path
@@ -315,7 +112,7 @@ def _write_onnx(subject: Subject, path: Path, *, quantize: str | None) -> None:
                 str(fp32_path),
                 input_names=subject.input_names,
                 output_names=subject.output_names,
-                dynamic_axes=_dynamic_axes(subject),
+                dynamic_axes=subject.dynamic_axes,
                 opset_version=17,
                 dynamo=False,
             )
@@ -330,11 +127,7 @@ def _write_onnx(subject: Subject, path: Path, *, quantize: str | None) -> None:
             fp32_path.unlink(missing_ok=True)
 
 
-def _write_torchscript(subject: Subject, path: Path, *, quantize: str | None) -> None:
-    import warnings
-
-    from textseq.inference import prepare_for_inference
-
+def _write_torchscript(subject: ExportSubject, path: Path, *, quantize: str | None) -> None:
     graph = subject.graph
     if quantize:
         graph = prepare_for_inference(graph, quantize=quantize)
@@ -351,6 +144,9 @@ def _runner(format: str, path: Path):
     return module.eval()
 
 
+# --- the parity check ----------------------------------------------------------------------
+
+
 def _timed(function, batches) -> tuple[list[Any], float]:
     outputs, started = [], time.perf_counter()
     with torch.inference_mode():
@@ -359,8 +155,24 @@ def _timed(function, batches) -> tuple[list[Any], float]:
     return outputs, 1000 * (time.perf_counter() - started) / max(len(batches), 1)
 
 
-def _parity(subject: Subject, format: str, path: Path) -> tuple[float, float, float, float]:
-    """(max probability difference, label agreement, torch ms/batch, export ms/batch)."""
+def _as_tensors(outputs: Any) -> tuple[torch.Tensor, ...]:
+    """A graph's outputs as a tuple of tensors, whether it returned one tensor or several, as
+    PyTorch tensors or (ONNX Runtime) arrays."""
+    several = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return tuple(torch.as_tensor(x) for x in several)
+
+
+class Parity(NamedTuple):
+    """What the parity check measured over the held-out batches."""
+
+    max_prob_diff: float  # largest |p_export - p_torch| over compared items and classes
+    label_agreement: float  # share of compared items whose labels agree
+    torch_ms: float  # per batch, the fp32 PyTorch graph
+    export_ms: float  # per batch, the exported file
+
+
+def _parity(subject: ExportSubject, format: str, path: Path) -> Parity:
+    """Runs the file at `path` and the PyTorch graph on the subject's batches and compares."""
     runner = _runner(format, path)
     _timed(runner, subject.batches[:1])  # warm-up
     _timed(subject.graph, subject.batches[:1])
@@ -369,32 +181,15 @@ def _parity(subject: Subject, format: str, path: Path) -> tuple[float, float, fl
     largest, agree, total = 0.0, 0, 0
     with torch.no_grad():
         for ours, theirs, mask in zip(reference, exported, subject.masks, strict=True):
-            p = _probabilities(subject, ours, mask)
-            q = _probabilities(subject, theirs, mask)
-            if subject.task == "tag":
-                p, q = p[mask], q[mask]  # (tokens, K)
-                emissions, tags = (torch.as_tensor(x) for x in theirs)  # (B, T, K), (B, T)
-                _check_graph_tags(subject, emissions, tags, mask)
-                agree += int((ours[1][mask] == tags[mask]).sum())
-            else:
-                agree += int((p.argmax(-1) == q.argmax(-1)).sum())
+            ours, theirs = _as_tensors(ours), _as_tensors(theirs)
+            subject.check(theirs, mask)
+            p = subject.probabilities(ours, mask)  # (N, C)
+            q = subject.probabilities(theirs, mask)  # (N, C)
             largest = max(largest, float((p - q).abs().max()))
-            total += p.size(0)
-    return largest, agree / max(total, 1), torch_ms, export_ms
-
-
-def _check_graph_tags(
-    subject: Subject, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
-) -> None:
-    """The exported graph's tags (B, T) must be the PyTorch decoder's path over the graph's
-    own emissions (B, T, K) at every real token of mask (B, T)."""
-    expected = subject.predictor.model.output.decode(emissions.float(), mask)  # (B, T)
-    wrong = int((expected != tags)[mask].sum())
-    if wrong:
-        raise ExportError(
-            f"the exported graph's tags differ from decoding its own emissions at {wrong} of "
-            f"{int(mask.sum())} tokens; nothing was written"
-        )
+            agreed = subject.labels(ours, mask) == subject.labels(theirs, mask)  # (N,)
+            agree += int(agreed.sum())
+            total += agreed.numel()
+    return Parity(largest, agree / max(total, 1), torch_ms, export_ms)
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -419,9 +214,7 @@ def export_model(
     """Exports the model in `directory` and returns what the parity check measured; raises
     ExportError (and writes nothing) when the exported file's probabilities differ from the
     PyTorch model's by more than `tolerance` on `limit` held-out inputs from `data` (default:
-    the model's validation data)."""
-    from textseq.inference import check_inference_options
-
+    the model's validation data), and TextseqError when the model's task is not exported."""
     if format not in FORMATS:
         raise ValueError(f"format ({format!r}) must be one of {', '.join(FORMATS)}")
     check_inference_options(quantize, "fp32")
@@ -430,39 +223,55 @@ def export_model(
     directory = Path(directory)
     tolerance = TOLERANCE[quantize] if tolerance is None else tolerance
     path = Path(out) if out is not None else default_export_path(directory, format, quantize)
-    subject = _subject(directory, data=data, limit=limit, batch_size=batch_size)
+    predictor = load_predictor(directory)
+    task = task_of(predictor)
+    check_verb(task, "export", directory)
+    # The reference, and what TorchScript traces: the packed path (the masked path equals it).
+    use_masked_recurrence(predictor.model, False)
+    spec = data or predictor.config.data.val
+    if spec is None:
+        raise ExportError(
+            f"{directory}'s config holds validation data out of train; pass --data SPEC "
+            "(a file or NAME:SPLIT) for the parity check's held-out inputs"
+        )
+    subject = task.export_subject(predictor, spec, limit=limit, batch_size=batch_size)
+    if format in subject.unsupported:
+        raise ExportError(subject.unsupported[format])
     # Trace with a batch of another size and length than the checked ones, so the check
     # also proves the axes are dynamic.
     first = subject.batches[0]
     subject.batches.insert(0, tuple(x[:3] for x in first))
     subject.masks.insert(0, subject.masks[0][:3])
     inputs = sum(m.size(0) for m in subject.masks)
-    partial = path.with_name(path.name + ".partial")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    measured: list[Parity] = []
+
+    def write_checked(temporary: Path) -> None:
+        # Looked up here, not bound once, so that tests can replace a writer.
         writers = {"onnx": _write_onnx, "torchscript": _write_torchscript}
-        writers[format](subject, partial, quantize=quantize)
-        diff, agreement, torch_ms, export_ms = _parity(subject, format, partial)
-        if not diff <= tolerance:
+        writers[format](subject, temporary, quantize=quantize)
+        parity = _parity(subject, format, temporary)
+        if not parity.max_prob_diff <= tolerance:
             raise ExportError(
                 f"the exported model's probabilities differ from the PyTorch model's by up to "
-                f"{diff:.3g} (tolerance {tolerance:g}) on {inputs} held-out inputs; nothing "
-                f"was written to {path}"
+                f"{parity.max_prob_diff:.3g} (tolerance {tolerance:g}) on {inputs} held-out "
+                f"inputs; nothing was written to {path}"
             )
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        measured.append(parity)
+
+    # Checked before it is renamed into place: a failed check leaves nothing behind.
+    write_atomically(path, write_checked)
+    (parity,) = measured
     return ExportReport(
         path=path,
         format=format,
         quantize=quantize,
-        task=subject.task,
+        task=task.name,
         inputs=inputs,
-        max_prob_diff=diff,
-        label_agreement=agreement,
+        max_prob_diff=parity.max_prob_diff,
+        label_agreement=parity.label_agreement,
         tolerance=tolerance,
-        torch_ms_per_batch=torch_ms,
-        export_ms_per_batch=export_ms,
+        torch_ms_per_batch=parity.torch_ms,
+        export_ms_per_batch=parity.export_ms,
         batch_size=batch_size,
-        viterbi_in_graph=getattr(subject.graph, "viterbi", None) is not None,
+        viterbi_in_graph=subject.viterbi_in_graph,
     )

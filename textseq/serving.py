@@ -1,12 +1,17 @@
-"""An HTTP server for a trained classifier or tagger (`textseq serve DIR`), with micro-batching.
+"""An HTTP server for a trained model (`textseq serve DIR`), with micro-batching.
 
     POST /predict   {"texts": ["a fine film", ...]} -> {"predictions": [...]}, one dict per
                     text, the same dicts `textseq predict` prints (and `model.predict` returns)
     GET  /health    {"status": "ok"}
     GET  /stats     {"model_calls", "texts"}: how many model calls served how many texts so far
-    GET  /metadata  task, labels (a classifier's labels or a tagger's tags), the model's
-                    config, the textseq version that serves it, how it runs (quantize,
-                    precision) and the server's limits
+    GET  /metadata  task, what the model reports of itself (labels: a classifier's labels or a
+                    tagger's tags), the model's config, the textseq version that serves it, how
+                    it runs (quantize, precision) and the server's limits
+
+Models are served when their task has `serve` among its verbs (`textseq.tasks.TASKS`: today
+classifiers and taggers); any other is refused at startup in one line. What a model answers
+and reports comes from its predictor's `serve_texts`, `serve_problem` and `serve_metadata`
+(`textseq.tasks.base.Servable`); this module knows no task.
 
 Micro-batching: every request's texts go into one asyncio queue; a single batching task takes
 the first waiting request, then keeps taking requests until the batch holds `max_batch` texts
@@ -36,7 +41,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from textseq import __version__
 from textseq.errors import TextseqError
+from textseq.tasks import check_verb, load_predictor, task_of
+from textseq.tasks.base import Servable
 
 log = logging.getLogger("textseq")
 
@@ -78,35 +86,33 @@ class ServeSettings:
 # --- the model behind the server -------------------------------------------------------------
 
 
-def load_servable(directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"):
-    """The predictor of a classifier or tagger model directory, run as `quantize` and
-    `precision` say (see `textseq.load`); a language model is refused (it continues prompts
-    rather than labelling texts)."""
-    import textseq
-    from textseq.tasks.lm.predictor import LanguageModelPredictor
-
-    try:
-        model = textseq.load(directory, quantize=quantize, precision=precision)
-    except ValueError as error:  # an unknown quantisation or precision
-        raise TextseqError(str(error)) from None
-    if isinstance(model, LanguageModelPredictor):
-        raise TextseqError(
-            f"{directory} holds a language model; serve labels texts with classifiers and "
-            f"taggers (continue a prompt with: textseq generate {directory} --prompt TEXT)"
-        )
+def check_servable(model: Any) -> Servable:
+    """`model` (a loaded predictor) when its task is served; else a one-line TextseqError
+    naming the task and the verbs it has."""
+    directory = model.directory if model.directory is not None else "this model"
+    check_verb(task_of(model), "serve", directory)
     return model
 
 
-def describe(model) -> dict[str, Any]:
-    """What GET /metadata reports about a predictor (without the server's limits)."""
-    from textseq import __version__
-    from textseq.tasks.tag.predictor import TaggerPredictor
+def load_servable(
+    directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
+) -> Servable:
+    """The predictor of the model directory, run as `quantize` and `precision` say (see
+    `textseq.load`); a model whose task is not served (a language model continues prompts
+    rather than labelling texts) is refused in one line."""
+    try:
+        model = load_predictor(directory, quantize=quantize, precision=precision)
+    except ValueError as error:  # an unknown quantisation or precision
+        raise TextseqError(str(error)) from None
+    return check_servable(model)
 
+
+def describe(model: Servable) -> dict[str, Any]:
+    """What GET /metadata reports about a predictor (without the server's limits)."""
     config = model.config.to_dict()
-    is_tagger = isinstance(model, TaggerPredictor)
     return {
         "task": config["task"],
-        "labels": model.tags if is_tagger else model.labels,
+        **model.serve_metadata(),
         "model": config["model"],
         "config": config,
         "textseq_version": __version__,
@@ -116,15 +122,14 @@ def describe(model) -> dict[str, Any]:
     }
 
 
-def check_texts(model, texts: Sequence[str]) -> str | None:
-    """Why `model` cannot label one of `texts` (a message naming it), or None when it can."""
-    from textseq.tasks.tag.predictor import TaggerPredictor
-
+def check_texts(model: Servable, texts: Sequence[str]) -> str | None:
+    """Why `model` cannot take one of `texts` (a message naming it), or None when it can."""
     for position, text in enumerate(texts):
         if not text.strip():
             return f"text {position + 1} is empty; every text needs some content"
-        if isinstance(model, TaggerPredictor) and not model.tokenize(text):
-            return f"text {position + 1} has no tokens"
+        problem = model.serve_problem(text)
+        if problem is not None:
+            return f"text {position + 1} {problem}"
     return None
 
 
@@ -265,21 +270,21 @@ def create_app(
     max_chars: int = 10_000,
     predict: PredictFn | None = None,
 ):
-    """The FastAPI application serving `model` (a classifier or tagger predictor).
+    """The FastAPI application serving `model` (the predictor of a served task; others are
+    refused with a TextseqError).
 
-    `predict` (default: `model.predict` in batches of `max_batch`) is what the batcher calls
-    with a list of texts; tests pass a wrapper that counts calls.
+    `predict` (default: `model.serve_texts` in batches of `max_batch`) is what the batcher
+    calls with a list of texts; tests pass a wrapper that counts calls.
     """
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
-    from textseq import __version__
-
+    model = check_servable(model)
     if predict is None:
 
         def predict(texts: list[str]) -> list[dict[str, Any]]:
-            return model.predict(texts, batch_size=max_batch)
+            return model.serve_texts(texts, batch_size=max_batch)
 
     batcher = MicroBatcher(predict, max_batch=max_batch, max_wait_ms=max_wait_ms)
     metadata = describe(model)

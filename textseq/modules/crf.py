@@ -231,7 +231,7 @@ def viterbi_path(
 
     Written so that `torch.jit.script` compiles it (tensors filled in place rather than
     Python lists), which keeps both loops, over any length, in an exported graph
-    (`textseq.export`).
+    (`textseq.tasks.tag.export`).
     """
     length = emissions.size(1)
     steps = emissions.transpose(0, 1).contiguous()  # (T, B, K)

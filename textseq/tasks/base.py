@@ -10,9 +10,13 @@ A task lives in one folder, `textseq/tasks/<name>/`:
     system.py     the LightningModule: loss, metrics, optimiser
     recipe.py     prepare(): config -> everything `textseq.training` needs
     predictor.py  what `textseq.load(DIR)` returns for its model directories
+    export.py     what `textseq export` writes and checks (`ExportSubject`), when it exports
 
-The recipe imports Lightning; it is named here by module path, not imported, so that loading a
-model for prediction never imports training code.
+The recipe imports Lightning, and the export adapter the graph code; both are named here by
+module path, not imported, so that loading a model for prediction imports neither.
+
+`textseq serve` serves the predictors of tasks with `serve` among their verbs through the three
+methods of `Servable`; `textseq export` finds a task's adapter through `Task.exporter`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any, Protocol
 
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
+# What `textseq serve` calls on the predictor of a task that has `serve` among its verbs.
+SERVE_METHODS = ("serve_metadata", "serve_problem", "serve_texts")
 
 
 class Predictor(Protocol):
@@ -35,6 +41,29 @@ class Predictor(Protocol):
     directory: Path | None
 
     def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class Servable(Predictor, Protocol):
+    """What `textseq serve` needs of a predictor (the predictors of tasks with `serve` among
+    their verbs; `Task` checks they have these methods)."""
+
+    quantize: str | None
+    precision: str
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What GET /metadata reports of the model besides its config and how it runs, e.g.
+        `{"labels": [...]}`; JSON-able."""
+        ...
+
+    def serve_problem(self, text: str) -> str | None:
+        """Why the model cannot take `text` (a phrase that follows "text N ", e.g. "has no
+        tokens"), or None when it can. Checked before a request reaches the model."""
+        ...
+
+    def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
+        """POST /predict's answer: one JSON-able dict per text, in order, with at most
+        `batch_size` texts in one forward pass."""
+        ...
 
 
 @dataclass
@@ -49,6 +78,42 @@ class Prepared:
     datamodule: Any  # lightning.pytorch.LightningDataModule
     save: Callable[[Path], None]
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_check(outputs: tuple[Any, ...], mask: Any) -> None:
+    """The parity check's extra test, for graphs whose outputs need none."""
+
+
+@dataclass
+class ExportSubject:
+    """A loaded model as `textseq export` writes and checks it, built by its task's export
+    adapter (`Task.exporter`): the graph, its named inputs and outputs and their dynamic axes,
+    held-out batches, and how to read the graph's outputs in the parity check.
+
+    The three functions take the outputs of one batch, a tuple of tensors in `output_names`
+    order (from the PyTorch graph or from the exported file), and the batch's mask (B, T) of
+    real tokens:
+
+        probabilities  -> (N, C): the probabilities the parity check compares, one row per
+                          compared item (a text's classes, a real token's tags)
+        labels         -> (N,): the labels the outputs predict, for the agreement rate
+        check          raises ExportError when an exported file's outputs disagree with one
+                       another (a tagger's in-graph tags with decoding its own emissions)
+    """
+
+    predictor: Any  # what textseq.load returned (fp32)
+    graph: Any  # torch.nn.Module in eval mode: what is written, and the fp32 reference
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]  # name -> {axis: its name}, inputs and outputs
+    batches: list[tuple[Any, ...]]  # held-out inputs, in the graph's argument order
+    masks: list[Any]  # (B, T) bool: the real tokens of each batch
+    probabilities: Callable[[tuple[Any, ...], Any], Any]
+    labels: Callable[[tuple[Any, ...], Any], Any]
+    check: Callable[[tuple[Any, ...], Any], None] = _no_check
+    # format -> why this graph cannot be written in it (one line)
+    unsupported: dict[str, str] = field(default_factory=dict)
+    viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (reported)
 
 
 @dataclass(frozen=True)
@@ -66,6 +131,9 @@ class Task:
             quantize=..., precision=..., onnx=...)` builds it.
         recipe: the module whose `prepare(config, *, resume_dir, checkpoint) -> Prepared`
             sets up training (imported only when training).
+        exporter: the module whose `export_subject(predictor, data, *, limit, batch_size) ->
+            ExportSubject` says what `textseq export` writes (imported only when exporting);
+            None when the task's models are not exported (then `export` is not a verb).
     """
 
     name: str
@@ -75,6 +143,23 @@ class Task:
     verbs: tuple[str, ...]
     predictor: type
     recipe: str
+    exporter: str | None
+
+    def __post_init__(self) -> None:
+        # The table must not promise a verb that generic code cannot find the parts of.
+        if "export" in self.verbs and self.exporter is None:
+            raise ValueError(f"task {self.name!r} has the verb export but names no exporter")
+        if "export" not in self.verbs and self.exporter is not None:
+            raise ValueError(
+                f"task {self.name!r} names the exporter {self.exporter} but export is not "
+                "one of its verbs"
+            )
+        missing = [m for m in SERVE_METHODS if not callable(getattr(self.predictor, m, None))]
+        if "serve" in self.verbs and missing:
+            raise ValueError(
+                f"task {self.name!r} serves, but {self.predictor.__name__} lacks "
+                f"{', '.join(missing)} (see Servable)"
+            )
 
     @property
     def all_verbs(self) -> tuple[str, ...]:
@@ -87,3 +172,13 @@ class Task:
         """Everything training needs for `config` (see `Prepared`)."""
         recipe = importlib.import_module(self.recipe)
         return recipe.prepare(config, resume_dir=resume_dir, checkpoint=checkpoint)
+
+    def export_subject(
+        self, predictor: Any, data: str, *, limit: int, batch_size: int
+    ) -> ExportSubject:
+        """What `textseq export` writes for `predictor` (a model of this task), with at most
+        `limit` held-out inputs from the data spec `data` in batches of `batch_size`."""
+        if self.exporter is None:
+            raise ValueError(f"{self.name} models are not exported (export is not a verb)")
+        exporter = importlib.import_module(self.exporter)
+        return exporter.export_subject(predictor, data, limit=limit, batch_size=batch_size)

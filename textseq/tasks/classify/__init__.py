@@ -12,4 +12,5 @@ TASK = Task(
     verbs=("predict", "explain", "export", "serve", "neighbors", "embeddings-plot"),
     predictor=TextClassifierPredictor,
     recipe="textseq.tasks.classify.recipe",
+    exporter="textseq.tasks.classify.export",
 )

@@ -45,7 +45,7 @@ class TextClassifierPredictor:
         precision: str = "fp32",
     ):
         check_inference_options(quantize, precision)
-        # An nn.Module, or an exported graph's runner (textseq.export.OnnxClassifier)
+        # An nn.Module, or an exported graph's runner (textseq.inference.OnnxClassifier)
         self.model = (
             prepare_for_inference(model, quantize=quantize)
             if isinstance(model, torch.nn.Module)
@@ -141,6 +141,19 @@ class TextClassifierPredictor:
                 ]
             results.append(result)
         return results
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What `textseq serve`'s GET /metadata reports besides the config: the labels, in
+        output order (see textseq.tasks.base.Servable)."""
+        return {"labels": self.labels}
+
+    def serve_problem(self, text: str) -> str | None:
+        """None: any text with content (the server checks that) can be classified."""
+        return None
+
+    def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
+        """`textseq serve`'s answer to POST /predict: what `predict` returns for `texts`."""
+        return self.predict(texts, batch_size=batch_size)
 
     def explain(self, text: str) -> Explanation:
         """Why the model labels `text` as it does: tokens, label, probabilities, gradient ×

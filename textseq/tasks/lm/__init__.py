@@ -12,4 +12,5 @@ TASK = Task(
     verbs=("generate", "neighbors", "embeddings-plot"),
     predictor=LanguageModelPredictor,
     recipe="textseq.tasks.lm.recipe",
+    exporter=None,
 )

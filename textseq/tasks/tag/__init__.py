@@ -12,4 +12,5 @@ TASK = Task(
     verbs=("predict", "explain", "export", "serve", "neighbors", "embeddings-plot"),
     predictor=TaggerPredictor,
     recipe="textseq.tasks.tag.recipe",
+    exporter="textseq.tasks.tag.export",
 )

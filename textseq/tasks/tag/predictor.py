@@ -236,6 +236,21 @@ class TaggerPredictor:
         tags = self.predict([tokens])[0]["tags"]
         return TagExplanation(tokens, tags, list(tag_names), matrix.numpy())
 
+    # --- serving (`textseq serve`, see textseq.tasks.base.Servable) -------------------------
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What GET /metadata reports besides the config: the tags, in output order, as
+        `labels`."""
+        return {"labels": self.tags}
+
+    def serve_problem(self, text: str) -> str | None:
+        """Why `text` cannot be tagged ("has no tokens"), or None."""
+        return None if self.tokenize(text) else "has no tokens"
+
+    def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
+        """POST /predict's answer: what `predict` returns for the raw `texts`."""
+        return self.predict(texts, batch_size=batch_size)
+
     # --- evaluation ----------------------------------------------------------------------
 
     def evaluate(

@@ -12,4 +12,5 @@ TASK = Task(
     verbs=("translate", "explain", "neighbors", "embeddings-plot"),
     predictor=TranslatorPredictor,
     recipe="textseq.tasks.translate.recipe",
+    exporter=None,
 )
