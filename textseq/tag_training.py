@@ -212,7 +212,7 @@ def build_tagger(
         num_heads=m.encoder.num_heads,
         ff_dim=m.encoder.ff_dim,
         max_length=m.encoder.max_length,
-        input_dropout=m.embedding.dropout,
+        embedding_dropout=m.embedding.dropout,
         dropout=m.dropout,
         output=m.output,
         allowed=allowed,

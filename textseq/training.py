@@ -614,9 +614,9 @@ def build_model(
             backbone=backbone,
             num_labels=num_labels,
             pooling=m.pooling.type,
-            attention_dim=m.pooling.attention_dim,
-            num_heads=m.pooling.num_heads,
-            head_hidden_dim=m.head.hidden_size,
+            pooling_attention_dim=m.pooling.attention_dim,
+            pooling_num_heads=m.pooling.num_heads,
+            head_hidden_size=m.head.hidden_size,
             head_dropout=m.head.dropout,
         )
     if m.encoder.type == "transformer":
@@ -641,9 +641,9 @@ def build_model(
             positional=m.encoder.positional,
             max_positions=m.encoder.max_positions,
             pooling=m.pooling.type,
-            attention_dim=m.pooling.attention_dim,
-            pooling_heads=m.pooling.num_heads,
-            head_hidden_dim=m.head.hidden_size,
+            pooling_attention_dim=m.pooling.attention_dim,
+            pooling_num_heads=m.pooling.num_heads,
+            head_hidden_size=m.head.hidden_size,
             head_dropout=m.head.dropout,
         )
     return build_text_classifier(
@@ -660,12 +660,12 @@ def build_model(
         hidden_size=m.encoder.hidden_size,
         num_layers=m.encoder.num_layers,
         bidirectional=m.encoder.bidirectional,
-        rnn_dropout=m.encoder.dropout,
+        dropout=m.encoder.dropout,
         packed=m.encoder.packed,
         pooling=m.pooling.type,
-        attention_dim=m.pooling.attention_dim,
-        num_heads=m.pooling.num_heads,
-        head_hidden_dim=m.head.hidden_size,
+        pooling_attention_dim=m.pooling.attention_dim,
+        pooling_num_heads=m.pooling.num_heads,
+        head_hidden_size=m.head.hidden_size,
         head_dropout=m.head.dropout,
     )
 

@@ -17,7 +17,7 @@ def _task(*, freeze_embeddings: bool = False, **options) -> ClassificationTask:
         pad_index=0,
         embedding_dim=6,
         hidden_size=4,
-        attention_dim=4,
+        pooling_attention_dim=4,
         pretrained=torch.randn(30, 6),
         freeze_embeddings=freeze_embeddings,
     )
