@@ -53,7 +53,7 @@ class LanguageModelPredictor:
 
         directory = Path(directory)
         check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
+        config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
         if not isinstance(config, LMConfig):
             raise ModelDirError(f"{directory} does not hold a language model")
         pipeline = load_pipeline(directory, config.text, max_length=None)

@@ -204,7 +204,7 @@ def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None):
         dropout=t.dropout,
         norm_first=t.norm_first,
         activation=t.activation,
-        positional=t.positions,
+        positional=t.positional,
         max_length=t.max_length,
         tie_weights=m.tie_weights,
     )

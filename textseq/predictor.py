@@ -71,7 +71,7 @@ class TextClassifierPredictor:
 
         directory = Path(directory)
         check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
+        config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
         pipeline = load_text_pipeline(directory, config)
         labels = Vocabulary.load(directory / "labels.json")
         backbone = None

@@ -66,7 +66,7 @@ class TaggerPredictor:
 
         directory = Path(directory)
         check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
+        config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
         if not isinstance(config, TagConfig):
             raise ModelDirError(f"{directory} does not hold a tagger")
         encoder = TagEncoder.load(

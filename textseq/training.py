@@ -29,6 +29,7 @@ from textseq.config import (
     TranslateConfig,
     dump_yaml,
     load_config,
+    migrate,
     read_yaml,
 )
 from textseq.data.batching import EncodedDataset
@@ -80,7 +81,7 @@ def train(
     if config is None:
         if resume_dir is None:
             raise ConfigError("train needs a config (or --resume with a run directory)")
-        config = read_yaml(resume_dir / "config.yaml")
+        config = migrate(read_yaml(resume_dir / "config.yaml"))
     cfg = load_config(config, list(overrides))
     final = _output_dir(out, config, resume_dir)
     work = partial_dir(final)

@@ -54,7 +54,7 @@ class TranslatorPredictor:
 
         directory = Path(directory)
         check_model_dir(directory)
-        config = load_config(read_yaml(directory / "config.yaml"))
+        config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
         if not isinstance(config, TranslateConfig):
             raise ModelDirError(f"{directory} does not hold a translation model")
         encoder = ParallelEncoder.load(

@@ -151,7 +151,7 @@ def build_translator(cfg: TranslateConfig, encoder: ParallelEncoder) -> nn.Modul
         src_vocab_size=len(encoder.src_vocab),
         tgt_vocab_size=len(encoder.tgt_vocab),
         pad_index=encoder.pad_index,
-        embedding_dim=m.embedding_dim,
+        embedding_dim=m.embedding.dim,
         dropout=m.dropout,
         tie_embeddings=m.tie_embeddings,
         share_embeddings=m.share_embeddings,

@@ -56,5 +56,7 @@ def test_frozen_embeddings_leave_one_group():
 
 
 def test_non_positive_scale_is_rejected_with_a_hint():
-    with pytest.raises(ConfigError, match=r"embedding_lr_scale \(0.0\).*freeze=true"):
+    with pytest.raises(
+        ConfigError, match=r"embedding_lr_scale: must be positive, got 0; .*freeze=true"
+    ):
         load_config({"optim": {"embedding_lr_scale": 0}})
