@@ -946,6 +946,13 @@ def test_every_key_has_a_description():
                 assert not line.rstrip().endswith("|  |"), line
 
 
+def test_docs_configuration_md_is_up_to_date():
+    path = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert path.read_text(encoding="utf-8") == render_docs(), (
+        "docs/configuration.md is stale: python -m textseq.config > docs/configuration.md"
+    )
+
+
 @pytest.mark.parametrize("task", ["classify", "lm", "tag", "translate"])
 def test_configs_pickle(task):
     """Worker processes (DataLoader workers, DDP spawn) receive configs by pickling."""
