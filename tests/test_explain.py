@@ -75,7 +75,7 @@ def test_gradient_x_input_for_a_chosen_class():
 def test_gradient_x_input_works_with_frozen_embeddings_and_leaves_no_hook():
     model = build_text_classifier(
         vocab_size=12, num_labels=2, pad_index=0, embedding_dim=6, hidden_size=5,
-        attention_dim=4, pretrained=torch.randn(12, 6), freeze_embeddings=True,
+        pooling_attention_dim=4, pretrained=torch.randn(12, 6), freeze_embeddings=True,
     ).eval()  # fmt: skip
     saliency = gradient_x_input(model, torch.tensor([[3, 4, 5]]), torch.tensor([3]))
     assert saliency.shape == (1, 3) and torch.all(saliency != 0)
@@ -87,7 +87,7 @@ def _explain_model(pooling: str) -> TextClassifier:
     torch.manual_seed(0)
     return build_text_classifier(
         vocab_size=len(WORDS) + 2, num_labels=3, pad_index=0, embedding_dim=8,
-        hidden_size=6, attention_dim=5, num_heads=2, pooling=pooling,
+        hidden_size=6, pooling_attention_dim=5, pooling_num_heads=2, pooling=pooling,
     ).eval()  # fmt: skip
 
 

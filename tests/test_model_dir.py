@@ -86,3 +86,19 @@ def test_saved_config_reproduces_the_model(model_dir):
     assert model.config.model.encoder.hidden_size == 16
     texts = ["w1 w4", "w4 w5 w6"]
     assert model.predict(texts) == textseq.load(model_dir).predict(texts)
+
+
+def test_a_config_yaml_of_an_older_textseq_still_loads(model_dir, tmp_path):
+    """Before the config schema knew which keys apply, config.yaml held every key of every
+    section (tests/fixtures/saved_configs): such a directory loads and predicts the same."""
+    import yaml
+
+    copy = _copy(model_dir, tmp_path)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["text"]["bpe_vocab_size"] = 8000
+    config["model"]["encoder"] |= {"num_heads": 4, "ff_dim": 256, "pretrained": None}
+    config["model"]["pooling"]["num_heads"] = 4
+    config["optim"] |= {"backbone_lr": None}
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    texts = ["w1 w4", "w4 w5 w6"]
+    assert textseq.load(copy).predict(texts) == textseq.load(model_dir).predict(texts)

@@ -73,7 +73,7 @@ def _translate_config(tmp_path):
         "data": {"train": None, "val": None, **paths, "batch_size": 16},
         "text": {"min_freq": 1},
         "model": {
-            "embedding_dim": 8,
+            "embedding": {"dim": 8},
             "rnn": {"encoder_hidden_size": 8, "decoder_hidden_size": 8, "attention_dim": 8},
         },
         "trainer": SMALL_TRAINER,

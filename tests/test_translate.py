@@ -40,7 +40,7 @@ def toy_config(tmp_path, **model):
             "batch_size": 32,
         },
         "text": {"min_freq": 1},
-        "model": {"embedding_dim": 32, "dropout": 0.0, **model},
+        "model": {"embedding": {"dim": 32}, "dropout": 0.0, **model},
         "optim": {"lr": 0.003},
         "trainer": {"max_epochs": 8, "progress_bar": False, "threads": 1},
     }
@@ -72,7 +72,7 @@ TINY = [
     "--set",
     "data.limit_val=40",
     "--set",
-    "model.embedding_dim=16",
+    "model.embedding.dim=16",
     "--set",
     "model.rnn.encoder_hidden_size=16",
     "--set",
@@ -166,20 +166,20 @@ def test_export_refuses_a_translation_model_in_one_line(real_data_env, tmp_path,
 
 
 def test_translation_config_errors():
-    from textseq.config import load_config
     from textseq.errors import ConfigError
+    from textseq.tasks import load_config
 
-    with pytest.raises(ConfigError, match=r"model.share_embeddings needs text.joint_vocab"):
+    with pytest.raises(ConfigError, match=r"model.share_embeddings: needs text.joint_vocab"):
         load_config({"task": "translate"}, ["model.share_embeddings=true"])
-    with pytest.raises(ConfigError, match=r"model.rnn.attention .dot. needs"):
+    with pytest.raises(ConfigError, match=r"model.rnn.attention: .dot. needs"):
         load_config(
             {"task": "translate"}, ["model.rnn.attention=dot", "model.rnn.decoder_hidden_size=300"]
         )
     with pytest.raises(
-        ConfigError, match=r"data.direction \('fr-en'\) must be one of de-en, en-de"
+        ConfigError, match=r"data.direction: must be one of de-en, en-de, got 'fr-en'"
     ):
         load_config({"task": "translate"}, ["data.direction=fr-en"])
-    with pytest.raises(ConfigError, match=r"unknown config key .model.rnn.atention.; did you mean"):
+    with pytest.raises(ConfigError, match=r"model.rnn.atention: unknown key; did you mean"):
         load_config({"task": "translate"}, ["model.rnn.atention=dot"])
 
 

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
-from textseq.config import dump_yaml, load_config, read_yaml
+from textseq.config import dump_yaml, load_config, migrate, read_yaml
 from textseq.errors import ConfigError, ModelDirError
 from textseq.model_dir import (
     partial_dir,
@@ -64,15 +64,14 @@ def train(
         callbacks: extra Lightning callbacks.
     """
     is_main = rank_zero_only.rank == 0
+    schemas = {name: task.config for name, task in tasks.items()}
     resume_dir = Path(resume) if resume is not None else None
     checkpoint = _resume_checkpoint(resume_dir, tasks) if resume_dir is not None else None
     if config is None:
         if resume_dir is None:
             raise ConfigError("train needs a config (or --resume with a run directory)")
-        config = read_yaml(resume_dir / "config.yaml")
-    cfg = load_config(config, list(overrides))
-    if cfg.task not in tasks:
-        raise ConfigError(f"config key 'task' must be one of {', '.join(tasks)}, got {cfg.task!r}")
+        config = migrate(read_yaml(resume_dir / "config.yaml"), schemas)
+    cfg = load_config(config, list(overrides), schemas=schemas)
     task = tasks[cfg.task]
     final = _output_dir(out, config, resume_dir)
     work = partial_dir(final)

@@ -19,9 +19,9 @@ def _model(**options):
         pad_index=0,
         embedding_dim=8,
         hidden_size=6,
-        attention_dim=5,
-        num_heads=2,
-        head_hidden_dim=7,
+        pooling_attention_dim=5,
+        pooling_num_heads=2,
+        head_hidden_size=7,
     )
     return build_text_classifier(**{**defaults, **options}).eval()
 

@@ -76,7 +76,7 @@ def build(tag_encoder, **options):
         casing_dim=4,
         hidden_size=16,
         dropout=0.0,
-        input_dropout=0.0,
+        embedding_dropout=0.0,
         allowed=allowed_transitions(tag_encoder.tags.itos, "iobes"),
         **options,
     )

@@ -19,9 +19,9 @@ def _model(**options):
         num_layers=2,
         num_heads=2,
         ff_dim=16,
-        attention_dim=5,
-        pooling_heads=2,
-        head_hidden_dim=7,
+        pooling_attention_dim=5,
+        pooling_num_heads=2,
+        head_hidden_size=7,
     )
     return build_transformer_classifier(**{**defaults, **options}).eval()
 

@@ -51,7 +51,7 @@ def test_classifier_in_training_mode_reads_dropped_words_as_unk():
         unk_index=UNK,
         embedding_dim=8,
         hidden_size=4,
-        attention_dim=4,
+        pooling_attention_dim=4,
         word_dropout=0.999,
     )
     lengths = torch.tensor([5])

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from textseq.config import load_config
 from textseq.errors import ConfigError
 from textseq.models.classifier import build_text_classifier
+from textseq.tasks import load_config
 from textseq.tasks.classify.system import ClassificationTask
 
 
@@ -17,7 +17,7 @@ def _task(*, freeze_embeddings: bool = False, **options) -> ClassificationTask:
         pad_index=0,
         embedding_dim=6,
         hidden_size=4,
-        attention_dim=4,
+        pooling_attention_dim=4,
         pretrained=torch.randn(30, 6),
         freeze_embeddings=freeze_embeddings,
     )
@@ -56,5 +56,7 @@ def test_frozen_embeddings_leave_one_group():
 
 
 def test_non_positive_scale_is_rejected_with_a_hint():
-    with pytest.raises(ConfigError, match=r"embedding_lr_scale \(0.0\).*freeze=true"):
+    with pytest.raises(
+        ConfigError, match=r"embedding_lr_scale: must be positive, got 0; .*freeze=true"
+    ):
         load_config({"optim": {"embedding_lr_scale": 0}})

@@ -85,12 +85,12 @@ def build_text_classifier(
     hidden_size: int = 128,
     num_layers: int = 1,
     bidirectional: bool = True,
-    rnn_dropout: float = 0.0,
+    dropout: float = 0.0,
     packed: bool = False,
     pooling: str = "attention",
-    attention_dim: int = 128,
-    num_heads: int = 4,
-    head_hidden_dim: int = 0,
+    pooling_attention_dim: int = 128,
+    pooling_num_heads: int = 4,
+    head_hidden_size: int = 0,
     head_dropout: float = 0.0,
 ) -> TextClassifier:
     """A `TextClassifier` from plain hyperparameters.
@@ -112,20 +112,20 @@ def build_text_classifier(
         num_layers=num_layers,
         cell=cell,
         bidirectional=bidirectional,
-        dropout=rnn_dropout,
+        dropout=dropout,
         packed=packed,
     )
     pool = build_pooling(
         pooling,
         input_dim=encoder.output_size,
         bidirectional=bidirectional,
-        attention_dim=attention_dim,
-        num_heads=num_heads,
+        attention_dim=pooling_attention_dim,
+        num_heads=pooling_num_heads,
     )
     head = MLPHead(
         input_dim=encoder.output_size,
         num_outputs=num_labels,
-        hidden_dim=head_hidden_dim,
+        hidden_dim=head_hidden_size,
         dropout=head_dropout,
     )
     return TextClassifier(

@@ -78,9 +78,9 @@ def build_pretrained_classifier(
     backbone: nn.Module,
     num_labels: int,
     pooling: str = "mean",
-    attention_dim: int = 128,
-    num_heads: int = 4,
-    head_hidden_dim: int = 0,
+    pooling_attention_dim: int = 128,
+    pooling_num_heads: int = 4,
+    head_hidden_size: int = 0,
     head_dropout: float = 0.1,
 ) -> PretrainedClassifier:
     """A `PretrainedClassifier` on `backbone`; the head reads its hidden size from the
@@ -93,13 +93,13 @@ def build_pretrained_classifier(
             pooling,
             input_dim=hidden,
             bidirectional=False,
-            attention_dim=attention_dim,
-            num_heads=num_heads,
+            attention_dim=pooling_attention_dim,
+            num_heads=pooling_num_heads,
         ),
         head=MLPHead(
             input_dim=hidden,
             num_outputs=num_labels,
-            hidden_dim=head_hidden_dim,
+            hidden_dim=head_hidden_size,
             dropout=head_dropout,
         ),
     )

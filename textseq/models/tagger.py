@@ -169,7 +169,7 @@ def build_sequence_tagger(
     num_heads: int = 4,
     ff_dim: int = 512,
     max_length: int = 512,
-    input_dropout: float = 0.5,
+    embedding_dropout: float = 0.5,
     dropout: float = 0.5,
     output: str = "crf",
     allowed: tuple[list[bool], list[list[bool]], list[bool]] | None = None,
@@ -246,7 +246,7 @@ def build_sequence_tagger(
         num_tags=num_tags,
         char_encoder=char_encoder,
         casing_embedding=casing_embedding,
-        input_dropout=input_dropout,
+        input_dropout=embedding_dropout,
         dropout=dropout,
         word_dropout=WordDropout(p=word_dropout, unk_index=unk_index) if word_dropout > 0 else None,
     )

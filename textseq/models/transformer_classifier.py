@@ -105,9 +105,9 @@ def build_transformer_classifier(
     positional: str = "sinusoidal",
     max_positions: int = 512,
     pooling: str = "cls",
-    attention_dim: int = 128,
-    pooling_heads: int = 4,
-    head_hidden_dim: int = 0,
+    pooling_attention_dim: int = 128,
+    pooling_num_heads: int = 4,
+    head_hidden_size: int = 0,
     head_dropout: float = 0.0,
 ) -> TransformerClassifier:
     """A `TransformerClassifier` from plain hyperparameters; the model size is
@@ -132,13 +132,13 @@ def build_transformer_classifier(
         pooling,
         input_dim=embedding_dim,
         bidirectional=False,
-        attention_dim=attention_dim,
-        num_heads=pooling_heads,
+        attention_dim=pooling_attention_dim,
+        num_heads=pooling_num_heads,
     )
     head = MLPHead(
         input_dim=embedding_dim,
         num_outputs=num_labels,
-        hidden_dim=head_hidden_dim,
+        hidden_dim=head_hidden_size,
         dropout=head_dropout,
     )
     return TransformerClassifier(

@@ -82,7 +82,7 @@ def build_transformer_language_model(
     dropout: float = 0.1,
     norm_first: bool = True,
     activation: str = "gelu",
-    positions: str = "learned",
+    positional: str = "learned",
     max_length: int = 512,
     tie_weights: bool = True,
 ) -> TransformerLanguageModel:
@@ -98,7 +98,7 @@ def build_transformer_language_model(
     )
     return TransformerLanguageModel(
         embedding=embedding,
-        positions=build_positional(positions, dim=embedding_dim, max_length=max_length),
+        positions=build_positional(positional, dim=embedding_dim, max_length=max_length),
         encoder=TransformerEncoder(
             num_layers=num_layers,
             d_model=embedding_dim,

@@ -7,10 +7,12 @@ below.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from textseq.config import load_config, read_yaml
+from textseq import config as engine
+from textseq.config import TaskConfig, read_yaml
 from textseq.errors import ConfigError, ModelDirError, TextseqError
 from textseq.inference import check_inference_options
 from textseq.model_dir import check_model_dir
@@ -21,19 +23,56 @@ TASKS: dict[str, Task] = {
     task.name: task
     for task in (
         classify.TASK,
-        tag.TASK,
         lm.TASK,
+        tag.TASK,
         translate.TASK,
     )
 }
 
 
+def schemas() -> dict[str, type[TaskConfig]]:
+    """Task name -> its config schema, read from the table as it is now (a test may add a
+    row), as the config engine takes them."""
+    return {task.name: task.config for task in TASKS.values()}
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | TaskConfig | None,
+    overrides: Sequence[str] = (),
+    *,
+    migrate: bool = False,
+) -> TaskConfig:
+    """A validated config of any task in the table (see `textseq.config.load_config`)."""
+    return engine.load_config(source, overrides, schemas=schemas(), migrate=migrate)
+
+
+def migrate_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config.yaml's mapping brought up to date (see `textseq.config.migrate`)."""
+    return engine.migrate(data, schemas())
+
+
+def config_show(
+    source: str | Path | dict[str, Any] | TaskConfig | None, overrides: Sequence[str] = ()
+) -> str:
+    """The resolved config as commented YAML (`textseq config show`)."""
+    return engine.config_show(source, overrides, schemas=schemas())
+
+
+def config_json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of task `name`'s config (`textseq config schema --task NAME`)."""
+    return engine.config_json_schema(task_named(name).config)
+
+
+def config_docs() -> str:
+    """docs/configuration.md, generated from every task's schema (`textseq config docs`)."""
+    return engine.render_docs(schemas())
+
+
 def task_named(name: Any) -> Task:
     """The task whose `task` key is `name`; a ConfigError listing the tasks otherwise."""
-    if name not in TASKS:
-        raise ConfigError(
-            f"config key 'task' must be one of {', '.join(repr(t) for t in TASKS)}, got {name!r}"
-        )
+    problem = engine.task_problem(name, schemas())
+    if problem is not None:
+        raise ConfigError(f"{problem.key}: {problem.message}")
     return TASKS[name]
 
 
@@ -67,7 +106,7 @@ def load_predictor(
     directory = Path(directory)
     manifest = check_model_dir(directory, {task.name: task.files for task in TASKS.values()})
     task = TASKS[manifest.get("task", "classify")]
-    config = load_config(read_yaml(directory / "config.yaml"))
+    config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
     if config.task != task.name:
         raise ModelDirError(
             f"{directory}: its manifest says {task.name!r} but config.yaml holds a "
@@ -76,4 +115,18 @@ def load_predictor(
     return task.predictor.load(directory, config, quantize=quantize, precision=precision, onnx=onnx)
 
 
-__all__ = ["TASKS", "Prepared", "Task", "check_verb", "load_predictor", "task_named", "task_of"]
+__all__ = [
+    "TASKS",
+    "Prepared",
+    "Task",
+    "check_verb",
+    "config_docs",
+    "config_json_schema",
+    "config_show",
+    "load_config",
+    "load_predictor",
+    "migrate_config",
+    "schemas",
+    "task_named",
+    "task_of",
+]

@@ -1,7 +1,7 @@
 """Text classification (`task: classify`): one label per text (SST-2, IMDB, AG News)."""
 
-from textseq.config import Config
 from textseq.tasks.base import Task
+from textseq.tasks.classify.config import Config
 from textseq.tasks.classify.predictor import TextClassifierPredictor
 
 TASK = Task(

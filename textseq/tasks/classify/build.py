@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from textseq.config import Config
 from textseq.models.classifier import build_text_classifier
 from textseq.models.pretrained_classifier import build_pretrained_classifier
 from textseq.models.transformer_classifier import build_transformer_classifier
+from textseq.tasks.classify.config import Config
 from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline
 from textseq.text.pretrained import PretrainedTokenizer
 from textseq.text.vocab import Vocabulary
@@ -37,9 +37,9 @@ def build_model(
             backbone=backbone,
             num_labels=num_labels,
             pooling=m.pooling.type,
-            attention_dim=m.pooling.attention_dim,
-            num_heads=m.pooling.num_heads,
-            head_hidden_dim=m.head.hidden_size,
+            pooling_attention_dim=m.pooling.attention_dim,
+            pooling_num_heads=m.pooling.num_heads,
+            head_hidden_size=m.head.hidden_size,
             head_dropout=m.head.dropout,
         )
     if m.encoder.type == "transformer":
@@ -62,9 +62,9 @@ def build_model(
             positional=m.encoder.positional,
             max_positions=m.encoder.max_positions,
             pooling=m.pooling.type,
-            attention_dim=m.pooling.attention_dim,
-            pooling_heads=m.pooling.num_heads,
-            head_hidden_dim=m.head.hidden_size,
+            pooling_attention_dim=m.pooling.attention_dim,
+            pooling_num_heads=m.pooling.num_heads,
+            head_hidden_size=m.head.hidden_size,
             head_dropout=m.head.dropout,
         )
     return build_text_classifier(
@@ -81,12 +81,12 @@ def build_model(
         hidden_size=m.encoder.hidden_size,
         num_layers=m.encoder.num_layers,
         bidirectional=m.encoder.bidirectional,
-        rnn_dropout=m.encoder.dropout,
+        dropout=m.encoder.dropout,
         packed=m.encoder.packed,
         pooling=m.pooling.type,
-        attention_dim=m.pooling.attention_dim,
-        num_heads=m.pooling.num_heads,
-        head_hidden_dim=m.head.hidden_size,
+        pooling_attention_dim=m.pooling.attention_dim,
+        pooling_num_heads=m.pooling.num_heads,
+        head_hidden_size=m.head.hidden_size,
         head_dropout=m.head.dropout,
     )
 

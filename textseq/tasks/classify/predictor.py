@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from textseq.config import Config
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.errors import DataError, ModelDirError
@@ -20,6 +19,7 @@ from textseq.inference import (
 )
 from textseq.model_dir import load_weights
 from textseq.tasks.classify.build import build_model, load_text_pipeline
+from textseq.tasks.classify.config import Config
 from textseq.text.pipeline import TextPipeline
 from textseq.text.pretrained import encoder_from_saved_config
 from textseq.text.vocab import Vocabulary

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from textseq.config import Config
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
@@ -24,6 +23,7 @@ from textseq.data.splits import sample, split_off
 from textseq.errors import ConfigError, DataError
 from textseq.tasks.base import Prepared
 from textseq.tasks.classify.build import build_model, load_text_pipeline
+from textseq.tasks.classify.config import Config
 from textseq.tasks.classify.data import load_examples
 from textseq.tasks.classify.system import ClassificationTask
 from textseq.text.pipeline import TextPipeline, build_cleaner, save_pipeline

@@ -1,7 +1,7 @@
 """Language modelling (`task: lm`): next-token prediction and generation (PTB, Shakespeare)."""
 
-from textseq.config import LMConfig
 from textseq.tasks.base import Task
+from textseq.tasks.lm.config import LMConfig
 from textseq.tasks.lm.predictor import LanguageModelPredictor
 
 TASK = Task(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from textseq.config import LMConfig
 from textseq.models.language_model import build_rnn_language_model
 from textseq.models.transformer_lm import build_transformer_language_model
+from textseq.tasks.lm.config import LMConfig
 from textseq.text.vocab import EOS, UNK, Vocabulary
 
 LM_SPECIALS = (UNK, EOS)  # no <pad>: contiguous streams are never padded
@@ -49,7 +49,7 @@ def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None) -
         dropout=t.dropout,
         norm_first=t.norm_first,
         activation=t.activation,
-        positions=t.positions,
+        positional=t.positional,
         max_length=t.max_length,
         tie_weights=m.tie_weights,
     )

@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 
-from textseq.config import LMConfig
 from textseq.errors import DataError
 from textseq.generation import generate_ids
 from textseq.inference import check_inference_options, prepare_for_inference
 from textseq.model_dir import load_weights
 from textseq.tasks.lm.build import build_language_model, is_character_level
+from textseq.tasks.lm.config import LMConfig
 from textseq.tasks.lm.data import corpus_ids
 from textseq.tasks.lm.metrics import nll_of, summarize_nll
 from textseq.text.pipeline import TextPipeline, load_pipeline

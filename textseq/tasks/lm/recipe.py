@@ -15,10 +15,10 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
-from textseq.config import LMConfig
 from textseq.errors import DataError
 from textseq.tasks.base import Prepared
 from textseq.tasks.lm.build import LM_SPECIALS, build_language_model, is_character_level
+from textseq.tasks.lm.config import LMConfig
 from textseq.tasks.lm.data import BPTTWindows, batchify, corpus_ids, read_corpus_lines
 from textseq.tasks.lm.system import LanguageModelTask
 from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline, save_pipeline

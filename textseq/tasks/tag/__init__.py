@@ -1,7 +1,7 @@
 """Sequence labelling (`task: tag`): one tag per token (CoNLL-2003 NER and POS)."""
 
-from textseq.config import TagConfig
 from textseq.tasks.base import Task
+from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.predictor import TaggerPredictor
 
 TASK = Task(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from textseq.config import TagConfig
 from textseq.models.tagger import SequenceTagger, build_sequence_tagger
+from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.data import TagEncoder
 from textseq.text.tags import allowed_transitions
 
@@ -16,6 +16,12 @@ def build_tagger(
 ) -> SequenceTagger:
     """The tagger `cfg.model` describes, over `encoder`'s vocabularies."""
     m = cfg.model
+    e = m.encoder
+    encoder_args = (
+        dict(cell=e.cell, bidirectional=e.bidirectional)
+        if e.type == "rnn"
+        else dict(num_heads=e.num_heads, ff_dim=e.ff_dim, max_length=e.max_length)
+    )
     allowed = (
         allowed_transitions(encoder.tags.itos, m.scheme)
         if m.constrained and m.scheme != "plain"
@@ -36,16 +42,12 @@ def build_tagger(
         char_hidden_size=m.chars.hidden_size,
         char_kernel_size=m.chars.kernel_size,
         casing_dim=m.casing_dim,
-        encoder=m.encoder.type,
-        cell=m.encoder.cell,
-        hidden_size=m.encoder.hidden_size,
-        num_layers=m.encoder.num_layers,
-        bidirectional=m.encoder.bidirectional,
-        encoder_dropout=m.encoder.dropout,
-        num_heads=m.encoder.num_heads,
-        ff_dim=m.encoder.ff_dim,
-        max_length=m.encoder.max_length,
-        input_dropout=m.embedding.dropout,
+        encoder=e.type,
+        hidden_size=e.hidden_size,
+        num_layers=e.num_layers,
+        encoder_dropout=e.dropout,
+        **encoder_args,
+        embedding_dropout=m.embedding.dropout,
         dropout=m.dropout,
         output=m.output,
         allowed=allowed,

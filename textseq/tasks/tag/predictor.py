@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from textseq.config import TagConfig
 from textseq.errors import DataError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.model_dir import load_weights
 from textseq.models.tagger import SequenceTagger
 from textseq.tasks.tag.build import build_tagger
+from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.conll import TaggedSentence
 from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.tasks.tag.metrics import entity_scores, token_accuracy

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from textseq.config import TagConfig
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample, split_off
 from textseq.tasks.base import Prepared
 from textseq.tasks.tag.build import build_tagger
+from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.conll import TaggedSentence
 from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.tasks.tag.datasets import load_tagged

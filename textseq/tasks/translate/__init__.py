@@ -1,7 +1,7 @@
 """Translation (`task: translate`): sequence-to-sequence models with beam search (Multi30k)."""
 
-from textseq.config import TranslateConfig
 from textseq.tasks.base import Task
+from textseq.tasks.translate.config import TranslateConfig
 from textseq.tasks.translate.predictor import TranslatorPredictor
 
 TASK = Task(

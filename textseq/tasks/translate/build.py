@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from textseq.config import TranslateConfig
 from textseq.models.seq2seq import RecurrentSeq2Seq
 from textseq.models.seq2seq_transformer import TransformerSeq2Seq
+from textseq.tasks.translate.config import TranslateConfig
 from textseq.tasks.translate.data import ParallelEncoder
 
 
@@ -18,7 +18,7 @@ def build_translator(cfg: TranslateConfig, encoder: ParallelEncoder) -> nn.Modul
         src_vocab_size=len(encoder.src_vocab),
         tgt_vocab_size=len(encoder.tgt_vocab),
         pad_index=encoder.pad_index,
-        embedding_dim=m.embedding_dim,
+        embedding_dim=m.embedding.dim,
         dropout=m.dropout,
         tie_embeddings=m.tie_embeddings,
         share_embeddings=m.share_embeddings,

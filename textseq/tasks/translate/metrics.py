@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textseq.config import TranslateConfig
+from textseq.tasks.translate.config import TranslateConfig
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str) -> dict:

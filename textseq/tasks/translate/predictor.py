@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from textseq.config import TranslateConfig
 from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
 from textseq.model_dir import load_weights
 from textseq.tasks.translate.build import build_translator
+from textseq.tasks.translate.config import TranslateConfig
 from textseq.tasks.translate.data import ParallelEncoder, SentencePair
 from textseq.tasks.translate.metrics import corpus_scores
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from torch import nn
 
-from textseq.config import TranslateConfig
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample
 from textseq.tasks.base import Prepared
 from textseq.tasks.translate.build import build_translator
+from textseq.tasks.translate.config import TranslateConfig
 from textseq.tasks.translate.data import (
     ParallelEncoder,
     SentencePair,

@@ -1,0 +1,244 @@
+"""The sections every task shares, defined (and range-checked) once: `text`, `model.embedding`,
+`optim` and `trainer`, and the types of the data keys every task has (batch sizes, limits,
+the held-out fraction). A task gives a shared section its own defaults with `with_defaults`."""
+
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import Field
+
+from textseq.config.base import (
+    Bool,
+    Float,
+    Hint,
+    Int,
+    NotApplicable,
+    Problem,
+    Section,
+    Str,
+    number,
+)
+
+__all__ = [
+    "BatchSize",
+    "Dropout",
+    "EmbeddingConfig",
+    "Limit",
+    "OptimConfig",
+    "Size",
+    "TextConfig",
+    "TrainerConfig",
+    "ValFraction",
+    "Workers",
+    "classifier_keys",
+    "monitor_check",
+    "schedule_keys",
+    "tokenizer_keys",
+]
+
+Size = Annotated[Int, Field(ge=1)]  # a count or width: at least 1
+BatchSize = Annotated[Int, Field(ge=1)]
+Limit = Annotated[Int | None, Field(ge=1)]  # keep only N of something; null: all
+Workers = Annotated[Int, Field(ge=0)]
+ValFraction = number(Gt(0), Lt(1))
+Dropout = number(Ge(0), Lt(1))
+
+Cell = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
+Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe"]
+
+
+class TextConfig(Section):
+    """How raw text becomes tokens and the vocabulary."""
+
+    lowercase: Bool = Field(True, description="Lower-case the text before tokenizing.")
+    strip_html: Bool = Field(
+        True, description="Remove HTML tags such as <br /> and unescape entities (&amp;)."
+    )
+    remove_urls: Bool = Field(True, description="Drop http(s):// and www. addresses.")
+    tokenizer: Tokenizer = Field(
+        "basic_english",
+        description="basic_english: words, punctuation and clitics (don't -> do n't); "
+        "whitespace: split on spaces; characters: one token per character; bpe: a byte-pair "
+        "subword model fitted on the training text.",
+    )
+    bpe_vocab_size: Int = Field(
+        8000, ge=50, description="Size of the subword vocabulary (text.tokenizer: bpe only)."
+    )
+    min_freq: Int = Field(
+        1, ge=1, description="Training tokens seen fewer times than this become <unk>."
+    )
+    max_vocab_size: Limit = Field(
+        None, description="Keep only the N most frequent tokens; null: no cap."
+    )
+
+
+class EmbeddingConfig(Section):
+    """The token embedding table."""
+
+    dim: Size = Field(
+        100,
+        description="Embedding size: the vectors' dimension when vectors are given, the "
+        "model's width for a Transformer.",
+    )
+    vectors: Str | None = Field(
+        None,
+        description="Pretrained word vectors: null (learned from scratch), a known name "
+        "(glove.6B.50d) or a file.",
+    )
+    vectors_format: Literal["auto", "word2vec", "word2vec_binary", "glove", "fasttext"] = Field(
+        "auto", description="Format of the vectors file; auto detects it."
+    )
+    freeze: Bool = Field(False, description="Keep the embedding table fixed during training.")
+    unknown_init: Literal["normal", "uniform", "zeros"] = Field(
+        "normal",
+        description="Rows of words the vectors do not know: drawn like the found vectors "
+        "(normal or uniform) or zeros.",
+    )
+    dropout: Dropout = Field(0.0, description="Dropout on the embeddings.")
+    word_dropout: Dropout = Field(
+        0.0,
+        description="Chance of replacing a training token by <unk>, which teaches the model <unk>.",
+    )
+
+
+class OptimConfig(Section):
+    """The optimiser and the learning-rate schedule."""
+
+    optimizer: Literal["adam", "adamw", "sgd"] = Field(
+        "adamw", description="adam, adamw (decoupled weight decay) or sgd (plain, no momentum)."
+    )
+    lr: Float = Field(1e-3, gt=0, description="Learning rate.")
+    embedding_lr_scale: Annotated[
+        Float, Hint("set model.embedding.freeze=true to keep the embeddings fixed")
+    ] = Field(
+        1.0,
+        gt=0,
+        description="The embedding table's LR is lr times this. Adam moves every row it sees "
+        "by about lr per step whatever the gradient's size, so below 1 fine-tuned pretrained "
+        "vectors drift less.",
+    )
+    backbone_lr: number(Gt(0)) | None = Field(
+        None,
+        description="The pretrained encoder's LR (classification with model.encoder.type "
+        "pretrained only); lr is then the head's. null: the encoder learns at lr too.",
+    )
+    weight_decay: Float = Field(0.0, ge=0, description="Weight decay (decoupled with adamw).")
+    grad_clip_norm: number(Gt(0)) | None = Field(
+        5.0, description="Clip the gradients' global norm to this; null: no clipping."
+    )
+    lr_factor: Float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Multiply the LR by this when it decays (on a plateau, or every epoch "
+        "after lr_decay_after).",
+    )
+    lr_patience: Int = Field(
+        1,
+        ge=0,
+        description="Epochs without a better trainer.monitor before the plateau schedule "
+        "reduces the LR.",
+    )
+    lr_decay_after: Int | None = Field(
+        None,
+        ge=0,
+        description="null: reduce the LR on a plateau (lr_factor, lr_patience); N: keep it for "
+        "N epochs, then multiply it by lr_factor after every epoch (Zaremba et al. 2014).",
+    )
+    class_weights: Literal["balanced"] | list[Float] | None = Field(
+        None,
+        description="Weights of the classes in the loss (classification only): balanced "
+        "(inverse frequency), one weight per label in the order of labels.json, or null.",
+    )
+
+
+class TrainerConfig(Section):
+    """How long and where training runs, and what it keeps (Lightning's Trainer)."""
+
+    max_epochs: Size = Field(
+        10, description="Upper bound on the epochs; early stopping may end sooner."
+    )
+    monitor: Literal["val_acc", "val_f1", "val_loss", "val_bleu"] = Field(
+        "val_acc",
+        description="The validation metric that picks the best epoch and drives early "
+        "stopping and the plateau schedule.",
+    )
+    early_stopping_patience: Int | None = Field(
+        3, ge=0, description="Validations without improvement before stopping; null: never stop."
+    )
+    val_check_interval: number(Gt(0), Le(1)) = Field(
+        1.0, description="Validate every this fraction of an epoch (and at its end)."
+    )
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = Field(
+        "32-true", description="Numeric precision (bf16-mixed: autocast on CPUs with fast bf16)."
+    )
+    accelerator: Str = Field("auto", description="cpu, gpu, ... or auto (a GPU when there is one).")
+    devices: Int | Str = Field(1, description="Devices (processes with strategy ddp), or auto.")
+    strategy: Str = Field("auto", description="Distribution strategy, e.g. ddp.")
+    num_nodes: Size = Field(1, description="Machines (multi-node DDP).")
+    accumulate_grad_batches: Size = Field(
+        1, description="Batches whose gradients add up before each optimiser step."
+    )
+    log_every_n_steps: Size = Field(50, description="Steps between entries of the CSV log.")
+    progress_bar: Bool = Field(True, description="Show a progress bar on stderr.")
+    threads: Int | None = Field(
+        None, ge=1, description="PyTorch intra-op threads; null keeps PyTorch's default."
+    )
+    compile: Bool = Field(
+        False,
+        description="torch.compile the model for training (TorchInductor; the first batches of "
+        "each new shape pay for compiling). Measure first: see benchmarks/train_speed.py.",
+    )
+    ema_decay: number(Gt(0), Lt(1)) | None = Field(
+        None,
+        description="Validate, checkpoint and publish an exponential moving average of the "
+        "weights (Polyak averaging, bias-corrected like Adam's moments, updated after every "
+        "optimiser step) with this decay; 0.999 averages over roughly the last thousand steps. "
+        "null: train without it.",
+    )
+
+
+def tokenizer_keys(text: TextConfig) -> dict[str, NotApplicable]:
+    """`text.bpe_vocab_size` applies to the bpe tokenizer only."""
+    if text.tokenizer == "bpe":
+        return {}
+    return {
+        "text.bpe_vocab_size": NotApplicable(
+            f"to text.tokenizer {text.tokenizer!r} (bpe only)", ("text.tokenizer",)
+        )
+    }
+
+
+def classifier_keys(task: str) -> dict[str, NotApplicable]:
+    """The keys of the shared `optim` section that only classification uses, for `task`."""
+    reason = NotApplicable(f"to task {task} (classification only)", ("task",))
+    return {"optim.class_weights": reason, "optim.backbone_lr": reason}
+
+
+def monitor_check(monitor: str, allowed: tuple[str, ...], why: str) -> list[Problem]:
+    """A problem when `trainer.monitor` is not one of `allowed` (`why` says for what)."""
+    if monitor in allowed:
+        return []
+    *others, last = (repr(m) for m in allowed)
+    choices = f"{', '.join(others)} or {last}" if others else last
+    because = f" {why}" if why else ""
+    return [Problem("trainer.monitor", f"must be {choices}{because}, got {monitor!r}")]
+
+
+def schedule_keys(optim: OptimConfig, warmup_steps: int = 0) -> dict[str, NotApplicable]:
+    """The LR-schedule keys the chosen schedule does not read: a warm-up reads none of them,
+    a fixed decay (`optim.lr_decay_after`) no patience."""
+    if warmup_steps > 0:
+        why = NotApplicable(
+            f"to optim.warmup_steps {warmup_steps} (the warm-up schedule decays by the step "
+            "number)",
+            ("optim.warmup_steps",),
+        )
+        return {f"optim.{key}": why for key in ("lr_factor", "lr_patience", "lr_decay_after")}
+    if optim.lr_decay_after is not None:
+        why = NotApplicable(
+            f"to optim.lr_decay_after {optim.lr_decay_after} (the plateau schedule only)",
+            ("optim.lr_decay_after",),
+        )
+        return {"optim.lr_patience": why}
+    return {}

