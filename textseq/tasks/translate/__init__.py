@@ -2,14 +2,17 @@
 
 from textseq.config import TranslateConfig
 from textseq.tasks.base import Task
+from textseq.tasks.translate import commands
 from textseq.tasks.translate.predictor import TranslatorPredictor
 
 TASK = Task(
     name="translate",
     summary="translation: sequence to sequence with attention, beam search",
+    noun="a translation model",
     config=TranslateConfig,
     files=("tgt_vocab.json",),
     verbs=("translate", "explain", "neighbors", "embeddings-plot"),
     predictor=TranslatorPredictor,
     recipe="textseq.tasks.translate.recipe",
+    commands=commands,
 )
