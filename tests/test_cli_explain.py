@@ -124,3 +124,16 @@ def test_embeddings_plot_reports_missing_words(trained, tmp_path, capsys):
     assert main(["embeddings-plot", str(trained), "--words", "qwertyuiop", "--out", str(out)]) == 2
     assert "at least 2 words" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_verbs_and_options_a_classifier_lacks_are_one_line_errors(trained, capsys):
+    for args in (["generate", "--prompt", "a"], ["translate", "a fine film"]):
+        assert main([args[0], str(trained), *args[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert f"holds a classifier (task: classify); {args[0]} is not one of its verbs" in err
+        assert f"use: textseq predict {trained}" in err
+    assert main(["predict", str(trained), "--tokens", "--nbest", "2", "a fine film"]) == 2
+    err = capsys.readouterr().err
+    assert "--tokens, --nbest: not an option of predict for a classifier" in err
+    assert "its options: --explain, --batch-size" in err

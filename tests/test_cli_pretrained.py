@@ -74,6 +74,16 @@ def test_train_evaluate_predict_and_reload_offline(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["text"] for line in lines] == texts
 
+    # neighbors: the backbone's input embeddings, indexed by the tokenizer's vocabulary
+    assert main(["neighbors", str(trained), "Good", "-k", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = textseq.load(trained)
+    table = model.word_embeddings()
+    assert result["word"] == "good" and table.weight.shape == (30522, 384)
+    assert table.weight.data_ptr() == model.model.backbone.get_input_embeddings().weight.data_ptr()
+    found = table.neighbors("good", k=3)
+    assert [n["word"] for n in result["neighbors"]] == [word for word, _ in found]
+
     def no_package(*args, **kwargs):
         raise AssertionError("a saved model must not need the package")
 

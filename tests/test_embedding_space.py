@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from textseq.embedding_space import (
+    WordEmbeddings,
     lookup_word,
     nearest_neighbors,
     project_words,
     tsne_perplexity,
 )
-from textseq.errors import DataError
+from textseq.errors import DataError, TextseqError
 from textseq.text.cleaning import TextCleaner
 from textseq.text.vocab import Vocabulary
 
@@ -84,3 +85,14 @@ def test_projection_needs_two_known_words():
 def test_tsne_perplexity_is_valid_for_any_number_of_words(n):
     assert 1.0 <= tsne_perplexity(n) < n
     assert tsne_perplexity(n) <= 30.0
+
+
+def test_word_embeddings_answer_as_the_functions_and_refuse_a_table_of_another_size():
+    table = WordEmbeddings(_table(), VOCAB, TextCleaner())
+    assert table.lookup("GOOD") == "good"
+    assert table.neighbors("Good", k=3) == nearest_neighbors(_table(), VOCAB, "good", k=3)
+    projection = table.project(["good", "bad", "film"], method="pca", seed=0)
+    expected = project_words(_table(), VOCAB, ["good", "bad", "film"], method="pca", seed=0)
+    np.testing.assert_allclose(projection.points, expected.points)
+    with pytest.raises(TextseqError, match=r"shape \(3, 2\) does not fit its vocabulary of 9"):
+        WordEmbeddings(torch.zeros(3, 2), VOCAB)

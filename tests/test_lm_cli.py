@@ -125,11 +125,11 @@ def test_export_and_serve_refuse_a_language_model_in_one_line(ptb_model, tmp_pat
     assert main(["export", str(ptb_model), "--format", "onnx", "--out", str(out)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("textseq: error: ")
-    assert f"{ptb_model} holds a lm model" in error
-    assert "export is not one of its verbs: train, evaluate, generate" in error
+    assert f"{ptb_model} holds a language model" in error
+    assert "export is not one of its verbs (train, evaluate, generate" in error
     assert not out.exists()
     assert main(["serve", str(ptb_model), "--port", "0"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("textseq: error: ")
-    assert f"{ptb_model} holds a lm model" in error
-    assert "serve is not one of its verbs: train, evaluate, generate" in error
+    assert f"{ptb_model} holds a language model" in error
+    assert "serve is not one of its verbs (train, evaluate, generate" in error

@@ -160,8 +160,8 @@ def test_export_refuses_a_translation_model_in_one_line(real_data_env, tmp_path,
         assert main(["export", str(out), "--format", fmt, "--out", str(target)]) == 2
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and error.startswith("textseq: error: ")
-        assert f"{out} holds a translate model" in error
-        assert "export is not one of its verbs: train, evaluate, translate, explain" in error
+        assert f"{out} holds a translation model" in error
+        assert "export is not one of its verbs (train, evaluate, translate, explain" in error
         assert not target.exists()
 
 

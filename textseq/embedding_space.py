@@ -1,20 +1,22 @@
 """A model's word-embedding table as a space: nearest words by cosine similarity, and 2-D
 projections (PCA or t-SNE, with scikit-learn) of chosen words.
 
+Every predictor's `word_embeddings()` returns its table as a `WordEmbeddings` (a classifier's
+or a language model's token embeddings, a tagger's word embeddings, a translation model's source
+embeddings), so these work on a model of any task.
+
 Shapes: V vocabulary size, E embedding size, n chosen words.
 
     import textseq
-    model = textseq.load("runs/sst2")
-    model.neighbors("good", k=5)             # [("great", 0.81), ...]
-    from textseq.embedding_space import project_words
-    projection = project_words(model.model.embedding.weight, model.pipeline.vocab,
-                               ["good", "bad", "film"], method="pca")
+    table = textseq.load("runs/sst2").word_embeddings()
+    table.neighbors("good", k=5)                          # [("great", 0.81), ...]
+    table.project(["good", "bad", "film"], method="pca")  # a Projection
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,3 +135,40 @@ def project_words(
         )
         points = tsne.fit_transform(vectors)  # (n, 2)
     return Projection(words=found, points=np.asarray(points), method=method, missing=missing)
+
+
+@dataclass(frozen=True)
+class WordEmbeddings:
+    """A model's word-embedding table and the vocabulary whose ids index its rows.
+
+    Attributes:
+        weight: (V, E), row i the vector of `vocab.itos[i]`.
+        vocab: the model's (source side's) vocabulary.
+        normalise: how the model turns a word into its vocabulary's spelling (e.g. its text
+            cleaner, which lowercases), or None when words are looked up as written.
+    """
+
+    weight: torch.Tensor
+    vocab: Vocabulary
+    normalise: Callable[[str], str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.weight.dim() != 2 or self.weight.size(0) != len(self.vocab):
+            raise TextseqError(
+                f"the model's embedding table of shape {tuple(self.weight.shape)} does not fit "
+                f"its vocabulary of {len(self.vocab):,} tokens"
+            )
+
+    def lookup(self, word: str) -> str:
+        """`word` as the vocabulary spells it (see `lookup_word`)."""
+        return lookup_word(self.vocab, word, normalise=self.normalise)
+
+    def neighbors(self, word: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The `k` words nearest to `word` by cosine similarity (see `nearest_neighbors`)."""
+        return nearest_neighbors(self.weight, self.vocab, word, k=k, normalise=self.normalise)
+
+    def project(self, words: Sequence[str], *, method: str = "pca", seed: int = 0) -> Projection:
+        """`words` placed in 2-D by PCA or t-SNE (see `project_words`)."""
+        return project_words(
+            self.weight, self.vocab, words, method=method, seed=seed, normalise=self.normalise
+        )

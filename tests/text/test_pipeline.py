@@ -126,3 +126,18 @@ def test_loading_bpe_pipeline_without_tokenizer_file_is_a_model_dir_error(tmp_pa
     Vocabulary(["a"]).save(tmp_path / "vocab.json")
     with pytest.raises(ModelDirError, match=r"tokenizer\.json is missing"):
         load_pipeline(tmp_path, TextConfig(tokenizer="bpe"), max_length=None)
+
+
+class _FramingTokenizer:
+    """Wraps every text in [CLS] ... [SEP], as a pretrained (BERT-style) tokenizer does."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return ["[CLS]", *text.lower().split(), "[SEP]"]
+
+
+def test_spelling_is_the_one_token_a_word_makes():
+    assert _pipeline().spelling("GREAT") == "great"  # the cleaner lower-cases
+    assert _pipeline().spelling("<b>Film</b>") == "film"
+    assert _pipeline().spelling("it's") == "it's"  # two tokens: the cleaned word
+    framed = TextPipeline(TextCleaner(lowercase=False), _FramingTokenizer(), Vocabulary([]))
+    assert framed.spelling("Good") == "good"  # the tokenizer lower-cases; its frame is dropped

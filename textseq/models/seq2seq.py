@@ -279,6 +279,11 @@ class RecurrentSeq2Seq(nn.Module):
         """The target embedding table (for the optimiser's embedding group)."""
         return self.decoder.embedding
 
+    @property
+    def src_embedding(self) -> nn.Embedding:
+        """The source embedding table (as `TransformerSeq2Seq.src_embedding`)."""
+        return self.encoder.embedding
+
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
         encoded = self.encoder(src, src_lengths)
         encoded.projected = self.decoder.attention.project_keys(encoded.memory)  # (B, S, A)

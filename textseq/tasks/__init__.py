@@ -84,12 +84,20 @@ def task_of(model: Any) -> Task:
     raise TypeError(f"{type(model).__name__} is not the predictor of any task")
 
 
+def task_in(directory: str | Path) -> Task:
+    """The task of the model in `directory`, as its manifest says; ModelDirError when it is not
+    a complete model directory this textseq can read."""
+    manifest = check_model_dir(directory, {task.name: task.files for task in TASKS.values()})
+    return TASKS[manifest.get("task", "classify")]
+
+
 def check_verb(task: Task, verb: str, directory: str | Path) -> None:
-    """A one-line error when `task`'s models do not support `verb`, naming those they do."""
+    """A one-line error when `task`'s models do not support `verb`, naming those they do and
+    the task's own main verb."""
     if not task.supports(verb):
         raise TextseqError(
-            f"{directory} holds a {task.name} model ({task.summary}); {verb} is not one of its "
-            f"verbs: {', '.join(task.all_verbs)}"
+            f"{directory} holds {task.noun} (task: {task.name}); {verb} is not one of its "
+            f"verbs ({', '.join(task.all_verbs)}); use: textseq {task.verbs[0]} {directory}"
         )
 
 
@@ -104,8 +112,7 @@ def load_predictor(
     names the task, the task's row says which files must be there and which class loads them."""
     check_inference_options(quantize, precision)
     directory = Path(directory)
-    manifest = check_model_dir(directory, {task.name: task.files for task in TASKS.values()})
-    task = TASKS[manifest.get("task", "classify")]
+    task = task_in(directory)
     config = load_config(read_yaml(directory / "config.yaml"), migrate=True)
     if config.task != task.name:
         raise ModelDirError(
@@ -127,6 +134,7 @@ __all__ = [
     "load_predictor",
     "migrate_config",
     "schemas",
+    "task_in",
     "task_named",
     "task_of",
 ]

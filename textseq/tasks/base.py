@@ -11,6 +11,8 @@ A task lives in one folder, `textseq/tasks/<name>/`:
     recipe.py     prepare(): config -> everything `textseq.training` needs
     predictor.py  what `textseq.load(DIR)` returns for its model directories
     export.py     what `textseq export` writes and checks (`ExportSubject`), when it exports
+    commands.py   what the CLI's verbs do for this task beyond calling the predictor: how
+                  `evaluate` reads its data, what `predict` (`translate`, `generate`) prints
 
 The recipe imports Lightning, and the export adapter the graph code; both are named here by
 module path, not imported, so that loading a model for prediction imports neither.
@@ -22,10 +24,15 @@ methods of `Servable`; `textseq export` finds a task's adapter through `Task.exp
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
+
+from textseq.embedding_space import WordEmbeddings
+from textseq.errors import TextseqError
 
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
@@ -41,6 +48,10 @@ class Predictor(Protocol):
     directory: Path | None
 
     def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+    def word_embeddings(self) -> WordEmbeddings:
+        """Its word-embedding table (V, E), with the vocabulary that indexes it."""
+        ...
 
 
 class Servable(Predictor, Protocol):
@@ -123,10 +134,12 @@ class Task:
     Attributes:
         name: the value of the config's `task` key and of the manifest's.
         summary: one line for help texts.
+        noun: what one of its models is called in messages, with its article ("a tagger").
         config: the top-level config schema of the task.
         files: model-directory files the task writes besides config.yaml, vocab.json and
             model.safetensors.
-        verbs: CLI verbs the task's models support besides train and evaluate.
+        verbs: CLI verbs the task's models support besides train and evaluate, its own main
+            verb first (the one suggested when a verb it lacks is asked for).
         predictor: the class `textseq.load(DIR)` returns; `predictor.load(directory, config,
             quantize=..., precision=..., onnx=...)` builds it.
         recipe: the module whose `prepare(config, *, resume_dir, checkpoint) -> Prepared`
@@ -134,16 +147,21 @@ class Task:
         exporter: the module whose `export_subject(predictor, data, *, limit, batch_size) ->
             ExportSubject` says what `textseq export` writes (imported only when exporting);
             None when the task's models are not exported (then `export` is not a verb).
+        commands: the module (importing no Lightning) holding a function per verb whose work
+            differs by task (`evaluate`, `predict`, `translate`, `generate`); each takes the
+            predictor and the verb's options as keywords named as the CLI's options.
     """
 
     name: str
     summary: str
+    noun: str
     config: type
     files: tuple[str, ...]
     verbs: tuple[str, ...]
     predictor: type
     recipe: str
     exporter: str | None
+    commands: ModuleType
 
     def __post_init__(self) -> None:
         # The table must not promise a verb that generic code cannot find the parts of.
@@ -168,6 +186,38 @@ class Task:
     def supports(self, verb: str) -> bool:
         return verb in self.all_verbs
 
+    def command(self, verb: str) -> Callable[..., Any]:
+        """The function of `commands` that does `verb` for this task's models."""
+        function = getattr(self.commands, verb.replace("-", "_"), None)
+        if function is None:
+            raise AttributeError(f"{self.commands.__name__} has no function for {verb!r}")
+        return function
+
+    def run(
+        self, verb: str, model: Any, *inputs: Any, options: Mapping[str, Any], **values: Any
+    ) -> Any:
+        """`verb` done for `model` by the task's function for it, called with `inputs`,
+        `values` and those of `options` (a verb's options as keywords, `batch_size` for
+        --batch-size) that have a value: None and False mean "not given", so that the
+        function's own defaults apply. An option given that the function has no parameter
+        for, or one it requires that is missing, is a one-line TextseqError naming its
+        options."""
+        function = self.command(verb)
+        parameters = inspect.signature(function).parameters
+        given = {k: v for k, v in options.items() if v is not None and v is not False}
+        if stray := [_flag(name) for name in given if name not in parameters]:
+            accepted = ", ".join(_flag(name) for name in options if name in parameters)
+            raise TextseqError(
+                f"{', '.join(stray)}: not an option of {verb} for {self.noun} (task "
+                f"{self.name}); its options: {accepted or 'none'}"
+            )
+        required = [
+            n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+        ]
+        if missing := [_flag(name) for name in required if name not in {**given, **values}]:
+            raise TextseqError(f"{verb} needs {' and '.join(missing)} for {self.noun}")
+        return function(model, *inputs, **values, **given)
+
     def prepare(self, config: Any, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
         """Everything training needs for `config` (see `Prepared`)."""
         recipe = importlib.import_module(self.recipe)
@@ -182,3 +232,8 @@ class Task:
             raise ValueError(f"{self.name} models are not exported (export is not a verb)")
         exporter = importlib.import_module(self.exporter)
         return exporter.export_subject(predictor, data, limit=limit, batch_size=batch_size)
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of an option: `batch_size` is --batch-size."""
+    return "--" + name.replace("_", "-")

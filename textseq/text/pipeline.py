@@ -50,6 +50,14 @@ class TextPipeline:
     def encode(self, text: str) -> list[int]:
         return self.vocab.encode(self.tokens(text))
 
+    def spelling(self, word: str) -> str:
+        """`word` as the model reads it: its token when it makes one token (cleaned, and
+        lower-cased by a cleaner or an uncased subword tokenizer), else the cleaned word."""
+        cleaned = self.cleaner(word).strip()
+        frame = set(self.tokenizer.tokenize(""))  # added around every text, e.g. [CLS] [SEP]
+        tokens = [token for token in self.tokenizer.tokenize(cleaned) if token not in frame]
+        return tokens[0] if len(tokens) == 1 else cleaned
+
     def stream_tokens(self, lines: Sequence[str]) -> list[str]:
         """The tokens of a running text (language modelling): each line cleaned and tokenised,
         then `<eos>`, so an empty line is a lone `<eos>` and the line breaks of a character

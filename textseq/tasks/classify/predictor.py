@@ -10,7 +10,8 @@ import torch
 
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
-from textseq.errors import DataError, ModelDirError
+from textseq.embedding_space import WordEmbeddings
+from textseq.errors import DataError, ModelDirError, TextseqError
 from textseq.inference import (
     OnnxClassifier,
     autocast,
@@ -169,19 +170,25 @@ class TextClassifierPredictor:
 
         return explain_texts(self.model, self.pipeline, self.label_vocab, texts)
 
+    def word_embeddings(self) -> WordEmbeddings:
+        """The embedding table (V, E) with the vocabulary that indexes it: a pretrained
+        encoder's input embeddings with its tokenizer's vocabulary, else the model's own."""
+        try:
+            # A pretrained classifier's table is its backbone's input embeddings, which some
+            # Hugging Face models do not expose; an exported graph's runner has none at all.
+            table = self.model.embedding
+        except (AttributeError, NotImplementedError):
+            raise TextseqError(
+                f"{self.directory}: this model's word-embedding table cannot be reached "
+                f"({type(self.model).__name__} does not expose it)"
+            ) from None
+        return WordEmbeddings(table.weight, self.pipeline.vocab, self.pipeline.spelling)
+
     def neighbors(self, word: str, *, k: int = 10) -> list[tuple[str, float]]:
         """The `k` words nearest to `word` by cosine similarity in the embedding table, with
         their similarities (the word itself and specials excluded). See
         `textseq.embedding_space.nearest_neighbors`."""
-        from textseq.embedding_space import nearest_neighbors
-
-        return nearest_neighbors(
-            self.model.embedding.weight,
-            self.pipeline.vocab,
-            word,
-            k=k,
-            normalise=self.pipeline.cleaner,
-        )
+        return self.word_embeddings().neighbors(word, k=k)
 
     def predict_labels(
         self, examples: Sequence[TextExample], *, batch_size: int = 256

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.generation import generate_ids
 from textseq.inference import check_inference_options, prepare_for_inference
@@ -129,6 +130,12 @@ class LanguageModelPredictor:
         if self.character_level or at_line_start:
             return token, False
         return " " + token, False
+
+    def word_embeddings(self) -> WordEmbeddings:
+        """The token embedding table (V, E) with the vocabulary that indexes it."""
+        return WordEmbeddings(
+            self.model.embedding.weight, self.pipeline.vocab, self.pipeline.spelling
+        )
 
     def perplexity(self, text: str) -> float:
         """exp(mean negative log-likelihood per token) of `text`, read from a line start; every

@@ -8,6 +8,7 @@ Lightning system. `textseq.training` runs the rest.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,9 @@ log = logging.getLogger("textseq")
 def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
     """The language model `cfg` describes, its system and its windows of the corpus; a
     resumed run (`resume_dir`) keeps the run's vocabulary."""
+    # The windows are an IterableDataset read in one process; its length only sizes the
+    # progress bar, which Lightning warns about for no reason here.
+    warnings.filterwarnings("ignore", message=".*`IterableDataset` has `__len__` defined.*")
     train_lines, val_lines = _read_splits(cfg)
     if resume_dir is not None:
         pipeline = load_pipeline(resume_dir, cfg.text, max_length=None)

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
@@ -91,6 +92,12 @@ class TaggerPredictor:
     def tokenize(self, text: str) -> list[str]:
         """Raw text as tokens, split by the configured tokenizer, casing kept."""
         return self.tokenizer.tokenize(text)
+
+    def word_embeddings(self) -> WordEmbeddings:
+        """The word embedding table (V, E) with the word vocabulary that indexes it (the
+        character and casing embeddings are not part of it)."""
+        normalise = str.lower if self.encoder.lowercase else None
+        return WordEmbeddings(self.model.embedding.weight, self.encoder.words, normalise)
 
     # --- running the model ---------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from textseq.decoding import Hypothesis, beam_search, greedy_decode
+from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
 from textseq.model_dir import load_weights
@@ -68,6 +69,11 @@ class TranslatorPredictor:
         model = build_translator(config, encoder)
         load_weights(model, directory)
         return cls(model=model, encoder=encoder, config=config, directory=directory)
+
+    def word_embeddings(self) -> WordEmbeddings:
+        """The source embedding table (V_src, E) with the source vocabulary."""
+        normalise = str.lower if self.encoder.lowercase else None
+        return WordEmbeddings(self.model.src_embedding.weight, self.encoder.src_vocab, normalise)
 
     # --- decoding ------------------------------------------------------------------------
 
