@@ -67,6 +67,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    """print a resolved config, a task's config schema, or the configuration reference
+
+    show CONFIG [--set KEY=VALUE]: the config with every default, a comment on each key (YAML
+    that loads as the same config); schema --task TASK: the JSON Schema of a task's config;
+    docs: docs/configuration.md, every key of every task (Markdown)."""
+    if args.action == "show" and args.config is None:
+        raise TextseqError("config show needs a CONFIG file")
+    if args.action == "schema" and args.task is None:
+        raise TextseqError(f"config schema needs --task ({', '.join(TASKS)})")
+    if args.action == "show":
+        sys.stdout.write(textseq.tasks.config_show(args.config, args.set))
+    elif args.action == "schema":
+        print(json.dumps(textseq.tasks.config_json_schema(args.task), indent=2))
+    else:
+        sys.stdout.write(textseq.tasks.config_docs())
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """score a model on labelled data or a corpus; prints one JSON object"""
     print(json.dumps(_call(args)))
@@ -270,6 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("--overwrite", bool, None, "replace --out if it exists"),
     )
 
+    config = _verb(verbs, "config", _config, model=None)
+    config.add_argument("action", choices=("show", "schema", "docs"), help="what to print")
+    config.add_argument("config", nargs="?", metavar="CONFIG", help="(show) YAML config file")
+    _options(
+        config,
+        ("--set KEY=VALUE", list, None, "(show) override a config key (repeatable)"),
+        ("--task", tuple(TASKS), None, "(schema) the task whose config schema to print"),
+    )
+
     # Task options default to None: the task's function has the defaults (`Task.run`).
     evaluate = _verb(verbs, "evaluate", _evaluate)
     _options(
@@ -375,7 +403,7 @@ def _verb(verbs, name: str, run: Verb, *, model: str | None = "model directory")
         if function is not None:  # the first paragraph of its docstring
             doc = (inspect.getdoc(function) or "").split("\n\n")[0]
             rest += f"\n\nFor {task.noun}: {doc[:1].lower()}{' '.join(doc[1:].split())}"
-    help = f"{summary} [{', '.join(task.name for task in tasks)}]"
+    help = f"{summary} [{', '.join(task.name for task in tasks) or 'every task'}]"
     description = f"{summary[:1].upper()}{summary[1:]}. {' '.join(rest.split())}"
     parser = verbs.add_parser(name, help=help, description=description)
     parser.set_defaults(run=run)
