@@ -92,7 +92,7 @@ class LengthSystem(pl.LightningModule):
 
 
 class LengthBatches(pl.LightningDataModule):
-    def __init__(self, train: TensorDataset, val: TensorDataset, batch_size: int):
+    def __init__(self, train: TensorDataset, val: TensorDataset, *, batch_size: int):
         super().__init__()
         self.train, self.val, self.batch_size = train, val, batch_size
 
@@ -116,7 +116,9 @@ def prepare(cfg: LengthConfig, *, resume_dir: Path | None, checkpoint: str | Non
     return Prepared(
         system=LengthSystem(model, lr=cfg.optim.lr),
         model=model,
-        datamodule=LengthBatches(dataset(cfg.data.train), dataset(cfg.data.val), cfg.data.batch_size),
+        datamodule=LengthBatches(
+            dataset(cfg.data.train), dataset(cfg.data.val), batch_size=cfg.data.batch_size
+        ),
         save=lambda directory: Vocabulary(list(LABELS), specials=()).save(directory / "vocab.json"),
         data={"labels": list(LABELS)},
     )
@@ -191,10 +193,8 @@ def length_task(monkeypatch):
 
 def test_an_extra_task_trains_evaluates_and_predicts_through_the_cli(length_task, tmp_path, capsys):
     config = tmp_path / "length.yaml"
-    train, val = (
-        _write_rows(tmp_path / "train.tsv", 200, 1),
-        _write_rows(tmp_path / "val.tsv", 60, 2),
-    )
+    train = _write_rows(tmp_path / "train.tsv", 200, seed=1)
+    val = _write_rows(tmp_path / "val.tsv", 60, seed=2)
     config.write_text(
         f"task: length\ndata:\n  train: {train}\n  val: {val}\n"
         "trainer:\n  max_epochs: 20\n  progress_bar: false\n  early_stopping_patience: null\n",
