@@ -52,6 +52,15 @@ def pytest_configure(config: pytest.Config) -> None:
     set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The tier is the folder: tests/e2e/ are marked e2e and tests/slow/ slow (so that the
+    # default `-m 'not slow'` deselects them) without each file saying so.
+    for item in items:
+        tier = item.path.relative_to(REPO_ROOT / "tests").parts[0]
+        if tier in ("e2e", "slow"):
+            item.add_marker(getattr(pytest.mark, tier))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _HYPOTHESIS_HOME is not None:
         shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)

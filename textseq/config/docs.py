@@ -79,7 +79,7 @@ def render_docs(schemas: Mapping[str, type[TaskConfig]]) -> str:
         "# Configuration reference",
         "",
         f"<!-- Generated from the task schemas by `{REGENERATE}`; do not edit by hand "
-        "(tests/test_config.py checks that it is up to date). -->",
+        "(tests/unit/config/test_config.py checks that it is up to date). -->",
         "",
         "Generated from the schemas in `textseq/config/` and `textseq/tasks/*/config.py`: "
         f"regenerate with `{REGENERATE}`.",

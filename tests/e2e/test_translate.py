@@ -92,7 +92,7 @@ TINY = [
 def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_path, capsys):
     from pathlib import Path
 
-    config = Path(__file__).resolve().parents[1] / "configs" / "multi30k_gru_bahdanau.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "multi30k_gru_bahdanau.yaml"
     out = tmp_path / "de_en"
     assert main(["-q", "train", str(config), "--out", str(out), *TINY]) == 0
     assert capsys.readouterr().out.strip() == str(out)
@@ -151,7 +151,7 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
 def test_export_refuses_a_translation_model_in_one_line(real_data_env, tmp_path, capsys):
     """Translation has no export adapter in the task table: `textseq export` says so in one
     line naming the task and the verbs it has (exit 2), and writes nothing."""
-    config = Path(__file__).resolve().parents[1] / "configs" / "multi30k_gru_bahdanau.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "multi30k_gru_bahdanau.yaml"
     out = tmp_path / "de_en"
     assert main(["-q", "train", str(config), "--out", str(out), *TINY]) == 0
     capsys.readouterr()

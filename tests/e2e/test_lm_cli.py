@@ -12,7 +12,7 @@ from textseq.cli import main
 
 pytestmark = pytest.mark.e2e
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = [
     "--set",
     "trainer.max_epochs=1",

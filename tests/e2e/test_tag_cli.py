@@ -13,7 +13,7 @@ from textseq.tasks.tag.conll import read_conll
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "conll2003_bilstm_crf.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "conll2003_bilstm_crf.yaml"
 SENTENCE = "U.N. official Ekeus heads for Baghdad ."
 
 

@@ -26,7 +26,7 @@ from textseq.tasks.classify.config import Config, DataConfig
 from textseq.tasks.lm.config import LMConfig
 from textseq.tasks.tag.config import TagConfig
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[3] / "configs").glob("*.yaml"))
 
 
 def test_defaults():
@@ -945,7 +945,7 @@ def test_every_key_has_a_description():
 
 
 def test_docs_configuration_md_is_up_to_date():
-    path = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    path = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
     assert path.read_text(encoding="utf-8") == render_docs(), (
         "docs/configuration.md is stale: textseq config docs > docs/configuration.md"
     )

@@ -13,7 +13,7 @@ from textseq.tasks.classify.data import load_examples
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "sst2_minilm.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "sst2_minilm.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import yaml
 from textseq.cli import main
 from textseq.tasks import TASKS, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_show_prints_yaml_that_loads_as_the_same_config(capsys):

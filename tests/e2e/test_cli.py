@@ -27,7 +27,7 @@ def sst2_env(datasets_dir, tmp_path_factory):
 def trained(sst2_env, tmp_path_factory):
     """A small BiLSTM-attention model trained through the CLI on 3,000 SST-2 phrases."""
     out = tmp_path_factory.mktemp("runs") / "sst2"
-    config = Path(__file__).resolve().parents[1] / "configs" / "sst2_bilstm_attention.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "sst2_bilstm_attention.yaml"
     code = main(
         [
             "-q",

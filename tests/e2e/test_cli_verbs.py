@@ -15,7 +15,7 @@ from textseq.cli import main
 
 pytestmark = pytest.mark.e2e
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK = {"trainer.max_epochs": 1, "trainer.threads": 1, "trainer.progress_bar": "false"}
 

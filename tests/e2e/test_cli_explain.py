@@ -28,7 +28,7 @@ def trained(sst2_env, tmp_path_factory):  # noqa: F811 - not test_cli's `trained
     400,000 vectors take most of a minute to read) and fewer phrases: explaining needs a real
     model, not a good one."""
     out = tmp_path_factory.mktemp("runs") / "sst2"
-    config = Path(__file__).resolve().parents[1] / "configs" / "sst2_bilstm_attention.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "sst2_bilstm_attention.yaml"
     settings = {
         "data.limit_train": 2000,
         "data.limit_val": 200,

@@ -14,7 +14,7 @@ from textseq.tasks.classify.data import load_examples
 
 pytestmark = pytest.mark.e2e
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(scope="module")
