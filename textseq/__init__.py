@@ -47,6 +47,8 @@ def load(
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
     `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
     DIR --format onnx`, in ONNX Runtime. Translation models run in fp32 only."""
+    # Imported here, not at the top: `import textseq` stays light (no torch) until a model is
+    # loaded or trained.
     from textseq.tasks import load_predictor
 
     return load_predictor(directory, quantize=quantize, precision=precision, onnx=onnx)

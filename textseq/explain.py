@@ -45,6 +45,7 @@ from torch import nn
 
 from textseq.data.batching import Collator, EncodedDataset
 from textseq.errors import DataError
+from textseq.plots import plot_tag_marginals, save_explanation, save_translation_attention
 from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
 
@@ -88,8 +89,6 @@ class Explanation:
     def save(self, path: str | Path) -> Path:
         """Writes the explanation as a PNG figure or a self-contained HTML page, chosen by the
         suffix of `path` (.png, .html or .htm)."""
-        from textseq.plots import save_explanation
-
         return save_explanation(self, path)
 
 
@@ -115,8 +114,6 @@ class TagExplanation:
 
     def save(self, path: str | Path) -> Path:
         """Writes the marginals as a heatmap (PNG: tokens down, tags across)."""
-        from textseq.plots import plot_tag_marginals
-
         return plot_tag_marginals(self.tokens, self.tag_names, self.marginals, path)
 
 
@@ -147,8 +144,6 @@ class TranslationExplanation:
 
     def save(self, path: str | Path) -> Path:
         """A heatmap with tokens on both axes: PNG (matplotlib) or HTML."""
-        from textseq.plots import save_translation_attention
-
         return save_translation_attention(
             self.source_tokens,
             self.target_tokens,

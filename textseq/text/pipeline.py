@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from textseq.errors import ModelDirError
 from textseq.text.cleaning import TextCleaner
 from textseq.text.tokenizers import Tokenizer, load_tokenizer
 from textseq.text.vocab import EOS, UNK, Vocabulary
@@ -99,8 +100,6 @@ def save_pipeline(pipeline: TextPipeline, directory: Path) -> None:
 
 def load_pipeline(directory: Path, text_config, *, max_length: int | None) -> TextPipeline:
     """The text pipeline of a model or run directory, as configured by `text_config`."""
-    from textseq.errors import ModelDirError
-
     try:
         vocab = Vocabulary.load(directory / "vocab.json")
     except (OSError, ValueError, KeyError) as error:

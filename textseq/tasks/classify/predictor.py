@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -12,6 +12,7 @@ from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError, ModelDirError, TextseqError
+from textseq.explain import Explanation, explain_texts
 from textseq.inference import (
     OnnxClassifier,
     autocast,
@@ -24,9 +25,6 @@ from textseq.tasks.classify.config import Config
 from textseq.text.pipeline import TextPipeline
 from textseq.text.pretrained import encoder_from_saved_config
 from textseq.text.vocab import Vocabulary
-
-if TYPE_CHECKING:
-    from textseq.explain import Explanation
 
 ATTENTION_POOLINGS = ("attention", "self_attention", "multihead")
 
@@ -166,8 +164,6 @@ class TextClassifierPredictor:
 
     def explain_many(self, texts: Sequence[str]) -> list[Explanation]:
         """`explain` for several texts at once (run as one padded batch)."""
-        from textseq.explain import explain_texts
-
         return explain_texts(self.model, self.pipeline, self.label_vocab, texts)
 
     def word_embeddings(self) -> WordEmbeddings:
