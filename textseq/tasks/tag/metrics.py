@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from seqeval.metrics import classification_report
-
 
 def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     """Entity-level precision, recall and F1 (CoNLL's exact span match, seqeval's default
     mode) overall (micro) and per entity type, from BIO tag sequences."""
+    # Imported when scoring: seqeval brings scikit-learn, a second of start-up that every CLI
+    # command (even --help) would otherwise pay.
+    from seqeval.metrics import classification_report
+
     report = classification_report(gold, predicted, output_dict=True, zero_division=0, digits=6)
     per_type = {
         name: {
