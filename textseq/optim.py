@@ -83,9 +83,8 @@ def build_optimizer(
     Adam and AdamW run their fused kernel (one pass over each tensor instead of a chain of
     element-wise ops) when every parameter is a float tensor on the CPU or a GPU and training
     is not `mixed_precision` (Lightning refuses to clip gradients for a fused optimiser under
-    autocast, see `is_mixed_precision`): the same
-    update in a half or less of the time (a 91k x 50 trainable GloVe table plus six 400 x 400
-    matrices, one thread: 2.2x to 6x faster per step, depending on what else runs)."""
+    autocast, see `is_mixed_precision`): the same update, in much less time when a large
+    embedding table trains (docs/benchmarks.md, "Training throughput")."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer ({name!r}) must be one of {', '.join(OPTIMIZERS)}")
     embedding_ids = _parameter_ids(getattr(model, "embedding", None))

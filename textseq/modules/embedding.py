@@ -90,8 +90,8 @@ class PartlyTrainedEmbedding(nn.Module):
     """An embedding table in which only some rows train; the others stay as they started.
 
     Made by `train_only_rows` for the rows training data can reach. With
-    `model.words_from_vectors` most rows belong to words only the vectors know (77,682 of
-    the 92,361 rows of the SST-2 classifier): the loss never gives them a gradient, yet a plain
+    `model.words_from_vectors` most rows belong to words only the vectors know (the SST-2
+    classifier's count is in docs/benchmarks.md): the loss never gives them a gradient, yet a plain
     table's optimiser, gradient clipping and weight average would read and write every one
     of them at every step. Here only the reachable rows are a parameter. The vectors looked
     up are the same as a plain `nn.Embedding` over the whole table gives, and the state dict

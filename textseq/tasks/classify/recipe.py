@@ -199,7 +199,8 @@ def _warn_if_unk_is_never_trained(
     cfg: Config, token_ids: Sequence[Sequence[int]], unk_index: int | None
 ) -> None:
     """Warns when no training token is `<unk>`: every word first met at test time would then
-    share one vector that training never moved (on SST-2 dev, 58% of sentences have one)."""
+    share one vector that training never moved, and most test sets have such words (SST-2's
+    count is in docs/benchmarks.md, "Embeddings and vectors")."""
     word_level = cfg.text.tokenizer in ("basic_english", "whitespace")
     if not word_level or unk_index is None or cfg.model.embedding.word_dropout > 0:
         return
