@@ -3,12 +3,65 @@ the embedding table may learn at its own rate."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from textseq.config.sections import OptimConfig
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Whether a larger value of each monitored validation metric is better (max) or worse (min).
 MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimSettings:
+    """What every task's system optimises with: the optimiser of `build_optimizer` and the
+    learning-rate schedule of `build_scheduler`, which follows the validation metric
+    `monitor`. The names are the config's (`optim.*`, `trainer.monitor`)."""
+
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    embedding_lr_scale: float = 1.0
+    backbone_lr: float | None = None
+    weight_decay: float = 0.0
+    lr_factor: float = 0.5
+    lr_patience: int = 1
+    lr_decay_after: int | None = None
+    warmup_steps: int = 0
+    monitor: str = "val_loss"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer ({self.optimizer!r}) must be one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.monitor not in MONITOR_MODES:
+            raise ValueError(
+                f"monitor ({self.monitor!r}) must be one of {', '.join(MONITOR_MODES)}"
+            )
+
+    @classmethod
+    def from_config(
+        cls, optim: OptimConfig, *, monitor: str, warmup_steps: int = 0
+    ) -> OptimSettings:
+        """The settings of a config's `optim` section and `trainer.monitor` (`warmup_steps`:
+        translation's `optim.warmup_steps`, which the shared section does not have)."""
+        return cls(
+            optimizer=optim.optimizer,
+            lr=optim.lr,
+            embedding_lr_scale=optim.embedding_lr_scale,
+            backbone_lr=optim.backbone_lr,
+            weight_decay=optim.weight_decay,
+            lr_factor=optim.lr_factor,
+            lr_patience=optim.lr_patience,
+            lr_decay_after=optim.lr_decay_after,
+            warmup_steps=warmup_steps,
+            monitor=monitor,
+        )
 
 
 def build_optimizer(
@@ -30,9 +83,8 @@ def build_optimizer(
     Adam and AdamW run their fused kernel (one pass over each tensor instead of a chain of
     element-wise ops) when every parameter is a float tensor on the CPU or a GPU and training
     is not `mixed_precision` (Lightning refuses to clip gradients for a fused optimiser under
-    autocast, see `is_mixed_precision`): the same
-    update in a half or less of the time (a 91k x 50 trainable GloVe table plus six 400 x 400
-    matrices, one thread: 2.2x to 6x faster per step, depending on what else runs)."""
+    autocast, see `is_mixed_precision`): the same update, in much less time when a large
+    embedding table trains (docs/benchmarks.md, "Training throughput")."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer ({name!r}) must be one of {', '.join(OPTIMIZERS)}")
     embedding_ids = _parameter_ids(getattr(model, "embedding", None))
@@ -119,34 +171,26 @@ def build_scheduler(
     return {"scheduler": scheduler, "interval": "epoch"}
 
 
-def configure_task_optimizers(
-    task: nn.Module,
-    *,
-    monitor: str,
-    mode: str,
-    backbone_lr: float | None = None,
-    warmup_steps: int = 0,
-) -> dict:
+def configure_task_optimizers(task: nn.Module, settings: OptimSettings) -> dict:
     """What every task's `configure_optimizers` returns: `build_optimizer` over `task.model`
-    and `build_scheduler`, from the optimisation settings every task keeps (`optimizer_name`,
-    `lr`, `embedding_lr_scale`, `weight_decay`, `lr_factor`, `lr_patience`, `lr_decay_after`),
-    unfused under mixed precision (`is_mixed_precision`)."""
+    and `build_scheduler`, both as `settings` say, the optimiser unfused when the
+    LightningModule `task` trains under mixed precision (`is_mixed_precision`)."""
     optimizer = build_optimizer(
         task.model,
-        name=task.optimizer_name,
-        lr=task.lr,
-        embedding_lr_scale=task.embedding_lr_scale,
-        backbone_lr=backbone_lr,
-        weight_decay=task.weight_decay,
+        name=settings.optimizer,
+        lr=settings.lr,
+        embedding_lr_scale=settings.embedding_lr_scale,
+        backbone_lr=settings.backbone_lr,
+        weight_decay=settings.weight_decay,
         mixed_precision=is_mixed_precision(task),
     )
     scheduler = build_scheduler(
         optimizer,
-        monitor=monitor,
-        mode=mode,
-        factor=task.lr_factor,
-        patience=task.lr_patience,
-        decay_after=task.lr_decay_after,
-        warmup_steps=warmup_steps,
+        monitor=settings.monitor,
+        mode=MONITOR_MODES[settings.monitor],
+        factor=settings.lr_factor,
+        patience=settings.lr_patience,
+        decay_after=settings.lr_decay_after,
+        warmup_steps=settings.warmup_steps,
     )
     return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -282,6 +282,28 @@ def _attention_table(
     return f'<table class="map"><caption>{caption}</caption>' + "".join(rows) + "</table>"
 
 
+def _layer_sections(
+    tokens: Sequence[str],
+    layers: Sequence[np.ndarray],
+    *,
+    key_tokens: Sequence[str] | None = None,
+    opened: bool,
+) -> list[str]:
+    """One collapsible section per layer (N, T, T') holding a table per head, bottom layer
+    first; `key_tokens` as in `_attention_table`."""
+    sections = []
+    for layer_index, layer in enumerate(layers):
+        tables = "".join(
+            _attention_table(tokens, layer[h], f"head {h + 1}", key_tokens=key_tokens)
+            for h in range(layer.shape[0])
+        )
+        sections.append(
+            f"<details{' open' if opened else ''}><summary>layer {layer_index + 1}</summary>"
+            f'<div class="heads">{tables}</div></details>'
+        )
+    return sections
+
+
 def explanation_html(explanation: Explanation) -> str:
     """A self-contained HTML page (inline CSS, no script, no external asset) showing the
     tokens coloured by attention-pooling weight and by saliency, and the per-layer, per-head
@@ -322,15 +344,7 @@ def explanation_html(explanation: Explanation) -> str:
             '<p class="note">Row: the attending token; column: the token attended to; '
             "white is 0, orange 1.</p>",
         ]
-        for layer_index, layer in enumerate(layers):
-            tables = "".join(
-                _attention_table(layer_tokens, layer[h], f"head {h + 1}")
-                for h in range(layer.shape[0])
-            )
-            parts.append(
-                f"<details open><summary>layer {layer_index + 1}</summary>"
-                f'<div class="heads">{tables}</div></details>'
-            )
+        parts += _layer_sections(layer_tokens, layers, opened=True)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -445,15 +459,7 @@ def translation_attention_html(
         "attends to; white is 0, orange 1.</p>",
         _attention_table(target, weights, "attention", key_tokens=source),
     ]
-    for layer_index, layer in enumerate(layers):
-        tables = "".join(
-            _attention_table(target, layer[h], f"head {h + 1}", key_tokens=source)
-            for h in range(layer.shape[0])
-        )
-        parts.append(
-            f"<details><summary>layer {layer_index + 1}</summary>"
-            f'<div class="heads">{tables}</div></details>'
-        )
+    parts += _layer_sections(target, layers, key_tokens=source, opened=False)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -254,10 +254,11 @@ def embedding_matrix(
     return torch.from_numpy(matrix), coverage
 
 
-def configured_vectors(embedding: Any):
+def configured_vectors(embedding: Any, *, checkpoint: str | None = None):
     """The word vectors a config's `model.embedding` section names (gensim `KeyedVectors`),
-    or None when it names none."""
-    if embedding.vectors is None:
+    or None when it names none or the run resumes from `checkpoint`: a resumed run takes its
+    weights from the checkpoint, so the vectors would only be overwritten."""
+    if embedding.vectors is None or checkpoint:
         return None
     return load_configured_vectors(embedding.vectors, embedding.vectors_format, embedding.dim)
 

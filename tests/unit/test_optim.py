@@ -4,7 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from textseq.optim import build_optimizer
+from textseq.optim import OptimSettings, build_optimizer, configure_task_optimizers
+from textseq.tasks import load_config
+from textseq.tasks.lm.system import LanguageModelTask
 
 
 class TinyModel(nn.Module):
@@ -66,3 +68,38 @@ def test_mixed_precision_keeps_adam_unfused():
     # Lightning clips gradients itself under autocast and refuses a fused optimiser there.
     optimizer = build_optimizer(TinyModel(), name="adam", lr=0.1, mixed_precision=True)
     assert not optimizer.defaults.get("fused")
+
+
+def test_settings_refuse_an_unknown_optimizer_or_monitor_naming_the_choices():
+    with pytest.raises(ValueError, match=r"optimizer \('rmsprop'\) must be one of adam, adamw"):
+        OptimSettings(optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"monitor \('val_bpc'\) must be one of val_acc"):
+        OptimSettings(monitor="val_bpc")
+
+
+def test_settings_from_a_config_keep_its_names_and_drive_optimiser_and_schedule():
+    cfg = load_config(
+        {"task": "translate"},
+        ["optim.lr=0.02", "optim.embedding_lr_scale=0.5", "optim.warmup_steps=4"],
+    )
+    settings = OptimSettings.from_config(
+        cfg.optim, monitor=cfg.trainer.monitor, warmup_steps=cfg.optim.warmup_steps
+    )
+    assert (settings.optimizer, settings.lr, settings.monitor) == ("adam", 0.02, "val_bleu")
+
+    class Task(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = TinyModel()
+
+    configured = configure_task_optimizers(Task(), settings)
+    rest, embedding = configured["optimizer"].param_groups
+    assert embedding["initial_lr"] == pytest.approx(0.01)
+    assert rest["initial_lr"] == pytest.approx(0.02)
+    assert configured["lr_scheduler"]["interval"] == "step"  # the warm-up schedule
+
+
+def test_a_language_model_system_monitors_its_validation_loss_only():
+    model = TinyModel()
+    with pytest.raises(ValueError, match="a language model monitors val_loss"):
+        LanguageModelTask(model, optim=OptimSettings(monitor="val_acc"))

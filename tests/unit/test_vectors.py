@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from textseq.errors import ConfigError, DataError
+from textseq.tasks import load_config
 from textseq.text.vocab import PAD, UNK, Vocabulary
 from textseq.vectors import (
     NAMED_VECTORS,
     Coverage,
     _guess_format,
     cached_keyed_vectors,
+    configured_vectors,
     embedding_matrix,
     load_keyed_vectors,
     resolve_vectors,
@@ -404,3 +406,13 @@ def test_real_glove_subset(real_data_env, tmp_path):
     matrix, coverage = embedding_matrix(vocab, keyed, unknown_init="zeros")
     assert torch.equal(matrix[vocab.index("Good")], torch.tensor(keyed["good"]))
     assert coverage == Coverage(types_found=2, types=3, tokens_found=3, tokens=4)
+
+
+def test_a_resumed_run_starts_from_its_checkpoint_not_from_the_configured_vectors():
+    # The vectors named here do not exist: a resumed run must not even look for them.
+    embedding = load_config(
+        {"task": "classify"}, ["model.embedding.vectors=/nonexistent/vectors.txt"]
+    ).model.embedding
+    assert configured_vectors(embedding, checkpoint="last.ckpt") is None
+    with pytest.raises((ConfigError, DataError)):
+        configured_vectors(embedding)

@@ -1,6 +1,8 @@
 """The sections every task shares, defined (and range-checked) once: `text`, `model.embedding`,
-`optim` and `trainer`, and the types of the data keys every task has (batch sizes, limits,
-the held-out fraction). A task gives a shared section its own defaults with `with_defaults`."""
+`optim` and `trainer`, the types of the data keys every task has (batch sizes, limits, the
+held-out fraction), and the keys several tasks' own sections have (encoder widths, dropouts,
+Transformer options), each with its type and description. A task gives a shared section its
+own defaults with `with_defaults`, and a shared key its default where it declares it."""
 
 from typing import Annotated, Literal
 
@@ -20,14 +22,27 @@ from textseq.config.base import (
 )
 
 __all__ = [
+    "Activation",
     "BatchSize",
+    "BucketByLength",
     "Dropout",
+    "DropoutBetweenLayers",
+    "DropoutInLayers",
     "EmbeddingConfig",
+    "FeedForwardDim",
+    "HeadsOfEmbeddingDim",
     "Limit",
+    "LimitVal",
+    "LoaderWorkers",
+    "NormFirst",
     "OptimConfig",
+    "Positional",
+    "RNNCell",
     "Size",
+    "StackedLayers",
     "TextConfig",
     "TrainerConfig",
+    "UnitsPerDirection",
     "ValFraction",
     "Workers",
     "classifier_keys",
@@ -45,6 +60,33 @@ Dropout = number(Ge(0), Lt(1))
 
 Cell = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
 Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe"]
+
+# Keys that several tasks' schemas have, each meaning one thing wherever it stands: its type and
+# description defined once here, its default given by each schema (`ff_dim: FeedForwardDim = 256`).
+LimitVal = Annotated[Limit, Field(description="The same for validation.")]
+LoaderWorkers = Annotated[
+    Workers, Field(description="DataLoader worker processes (0: in-process).")
+]
+BucketByLength = Annotated[
+    Bool, Field(description="Batches of similar lengths: less padding, faster epochs.")
+]
+RNNCell = Annotated[Cell, Field(description="lstm, gru, rnn_tanh or rnn_relu.")]
+StackedLayers = Annotated[Size, Field(description="Stacked layers.")]
+UnitsPerDirection = Annotated[Size, Field(description="Units per direction.")]
+DropoutBetweenLayers = Annotated[Dropout, Field(description="Dropout between stacked layers.")]
+HeadsOfEmbeddingDim = Annotated[
+    Size, Field(description="Attention heads; must divide model.embedding.dim.")
+]
+FeedForwardDim = Annotated[Size, Field(description="Feed-forward inner size.")]
+DropoutInLayers = Annotated[Dropout, Field(description="Dropout inside each layer.")]
+Activation = Annotated[Literal["relu", "gelu"], Field(description="Feed-forward activation.")]
+NormFirst = Annotated[
+    Bool, Field(description="Pre-LN (Xiong et al. 2020) or post-LN as in the paper.")
+]
+Positional = Annotated[
+    Literal["sinusoidal", "learned"],
+    Field(description="Position encoding: fixed sinusoids or a learned table."),
+]
 
 
 class TextConfig(Section):

@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
+from textseq.config.base import TaskConfig
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 
 
@@ -42,6 +43,30 @@ class TextDataModule(pl.LightningDataModule):
         self.bucket = bucket
         self.seed = seed
         self.num_workers = num_workers
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: TaskConfig,
+        *,
+        train: EncodedDataset,
+        val: EncodedDataset,
+        pad_index: int,
+        collate: Callable | None = None,
+    ) -> TextDataModule:
+        """The batches a task's config asks for: `data.batch_size`, `data.eval_batch_size`,
+        `data.bucket` and `data.num_workers`, shuffled from `seed`."""
+        return cls(
+            train=train,
+            val=val,
+            pad_index=pad_index,
+            batch_size=cfg.data.batch_size,
+            eval_batch_size=cfg.data.eval_batch_size,
+            bucket=cfg.data.bucket,
+            seed=cfg.seed,
+            num_workers=cfg.data.num_workers,
+            collate=collate,
+        )
 
     def _replicas(self) -> tuple[int, int]:
         trainer = self.trainer

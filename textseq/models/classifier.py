@@ -19,7 +19,7 @@ from textseq.modules.embedding import build_embedding
 from textseq.modules.mlp import MLPHead
 from textseq.modules.pooling import build_pooling
 from textseq.modules.rnn import RNNEncoder
-from textseq.modules.word_dropout import WordDropout
+from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
 
 class ClassifierOutput(NamedTuple):
@@ -115,18 +115,15 @@ def build_text_classifier(
         dropout=dropout,
         packed=packed,
     )
-    pool = build_pooling(
-        pooling,
+    pool, head = build_readout(
         input_dim=encoder.output_size,
+        num_labels=num_labels,
+        pooling=pooling,
         bidirectional=bidirectional,
-        attention_dim=pooling_attention_dim,
-        num_heads=pooling_num_heads,
-    )
-    head = MLPHead(
-        input_dim=encoder.output_size,
-        num_outputs=num_labels,
-        hidden_dim=head_hidden_size,
-        dropout=head_dropout,
+        pooling_attention_dim=pooling_attention_dim,
+        pooling_num_heads=pooling_num_heads,
+        head_hidden_size=head_hidden_size,
+        head_dropout=head_dropout,
     )
     return TextClassifier(
         embedding=embedding,
@@ -138,10 +135,31 @@ def build_text_classifier(
     )
 
 
-def build_word_dropout(p: float, unk_index: int | None) -> WordDropout | None:
-    """Word dropout with probability `p` (None when 0); it needs the vocabulary's <unk>."""
-    if p <= 0:
-        return None
-    if unk_index is None:
-        raise ValueError(f"word_dropout ({p}) needs an unk_index to replace words with")
-    return WordDropout(p=p, unk_index=unk_index)
+def build_readout(
+    *,
+    input_dim: int,
+    num_labels: int,
+    pooling: str,
+    bidirectional: bool = False,
+    pooling_attention_dim: int = 128,
+    pooling_num_heads: int = 4,
+    head_hidden_size: int = 0,
+    head_dropout: float = 0.0,
+) -> tuple[nn.Module, MLPHead]:
+    """The tail every classifier puts on its encoder's states (B, T, input_dim): the pooling
+    named `pooling` -> (B, input_dim), then the MLP head -> (B, C) logits, built in that order
+    (so a seeded model draws the same weights whichever encoder is below)."""
+    pool = build_pooling(
+        pooling,
+        input_dim=input_dim,
+        bidirectional=bidirectional,
+        attention_dim=pooling_attention_dim,
+        num_heads=pooling_num_heads,
+    )
+    head = MLPHead(
+        input_dim=input_dim,
+        num_outputs=num_labels,
+        hidden_dim=head_hidden_size,
+        dropout=head_dropout,
+    )
+    return pool, head

@@ -19,12 +19,23 @@ from torch import nn
 
 from textseq.modules.embedding import build_embedding
 from textseq.modules.rnn import RNNEncoder, State
-from textseq.modules.word_dropout import WordDropout
+from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
 
 class LMOutput(NamedTuple):
     logits: torch.Tensor  # (B, T, V) scores of the next token at every position
     state: State | None  # what to carry into the next window (None: the model has none)
+
+
+def vocabulary_decoder(embedding: nn.Embedding, input_size: int, *, tie_weights: bool) -> nn.Linear:
+    """The output layer over the vocabulary, h (B, T, input_size) -> logits (B, T, V), its bias
+    starting at zero; with `tie_weights` its weight is the (V, E) embedding table itself
+    (Press and Wolf 2017), which needs input_size == E."""
+    decoder = nn.Linear(input_size, embedding.num_embeddings)
+    if tie_weights:
+        decoder.weight = embedding.weight  # one (V, E) parameter, two uses
+    nn.init.zeros_(decoder.bias)
+    return decoder
 
 
 class RNNLanguageModel(nn.Module):
@@ -60,10 +71,7 @@ class RNNLanguageModel(nn.Module):
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.encoder = encoder
         self.output_dropout = nn.Dropout(output_dropout)
-        self.decoder = nn.Linear(encoder.output_size, vocab_size)
-        if tie_weights:
-            self.decoder.weight = self.embedding.weight  # one (V, E) parameter, two uses
-        nn.init.zeros_(self.decoder.bias)
+        self.decoder = vocabulary_decoder(embedding, encoder.output_size, tie_weights=tie_weights)
         self.vocab_size = vocab_size
 
     def forward(self, token_ids: torch.Tensor, state: State | None = None) -> LMOutput:
@@ -93,8 +101,7 @@ def build_rnn_language_model(
 ) -> RNNLanguageModel:
     """An `RNNLanguageModel` from plain hyperparameters; `dropout` applies between layers and
     on the top layer's output."""
-    if word_dropout > 0 and unk_index is None:
-        raise ValueError(f"word_dropout ({word_dropout}) needs an unk_index to replace words with")
+    word_dropout_layer = build_word_dropout(word_dropout, unk_index)
     encoder = RNNEncoder(
         input_size=embedding_dim,
         hidden_size=hidden_size,
@@ -116,5 +123,5 @@ def build_rnn_language_model(
         embedding_dropout=embedding_dropout,
         output_dropout=dropout,
         tie_weights=tie_weights,
-        word_dropout=WordDropout(p=word_dropout, unk_index=unk_index) if word_dropout > 0 else None,
+        word_dropout=word_dropout_layer,
     )

@@ -14,9 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textseq.models.classifier import ClassifierOutput
-from textseq.modules.mlp import MLPHead
-from textseq.modules.pooling import build_pooling
+from textseq.models.classifier import ClassifierOutput, build_readout
 
 
 class PretrainedClassifier(nn.Module):
@@ -87,19 +85,13 @@ def build_pretrained_classifier(
     backbone's config."""
     hidden = backbone.config.hidden_size
     backbone.train()  # `from_pretrained` returns it in eval mode: dropout would stay off
-    return PretrainedClassifier(
-        backbone=backbone,
-        pooling=build_pooling(
-            pooling,
-            input_dim=hidden,
-            bidirectional=False,
-            attention_dim=pooling_attention_dim,
-            num_heads=pooling_num_heads,
-        ),
-        head=MLPHead(
-            input_dim=hidden,
-            num_outputs=num_labels,
-            hidden_dim=head_hidden_size,
-            dropout=head_dropout,
-        ),
+    pool, head = build_readout(
+        input_dim=hidden,
+        num_labels=num_labels,
+        pooling=pooling,
+        pooling_attention_dim=pooling_attention_dim,
+        pooling_num_heads=pooling_num_heads,
+        head_hidden_size=head_hidden_size,
+        head_dropout=head_dropout,
     )
+    return PretrainedClassifier(backbone=backbone, pooling=pool, head=head)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from textseq.modules.attention import AdditiveAttention, LuongAttention
+from textseq.modules.embedding import source_target_embeddings
 from textseq.modules.rnn import RNNEncoder
 
 ATTENTIONS = ("bahdanau", "dot", "general", "concat")
@@ -232,16 +233,12 @@ class RecurrentSeq2Seq(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
-        if share_embeddings and src_vocab_size != tgt_vocab_size:
-            raise ValueError(
-                f"shared embeddings need one vocabulary, got sizes {src_vocab_size} (source) and "
-                f"{tgt_vocab_size} (target)"
-            )
-        src_embedding = nn.Embedding(src_vocab_size, embedding_dim, padding_idx=pad_index)
-        tgt_embedding = (
-            src_embedding
-            if share_embeddings
-            else nn.Embedding(tgt_vocab_size, embedding_dim, padding_idx=pad_index)
+        src_embedding, tgt_embedding = source_target_embeddings(
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            embedding_dim=embedding_dim,
+            pad_index=pad_index,
+            share=share_embeddings,
         )
         self.encoder = RecurrentEncoder(
             embedding=src_embedding,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from textseq.modules.embedding import source_target_embeddings
 from textseq.modules.positional import build_positional
 from textseq.modules.transformer import TransformerDecoder, TransformerEncoder
 
@@ -74,16 +75,12 @@ class TransformerSeq2Seq(nn.Module):
             raise ValueError(
                 f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})"
             )
-        if share_embeddings and src_vocab_size != tgt_vocab_size:
-            raise ValueError(
-                f"shared embeddings need one vocabulary, got sizes {src_vocab_size} (source) and "
-                f"{tgt_vocab_size} (target)"
-            )
-        self.src_embedding = nn.Embedding(src_vocab_size, embedding_dim, padding_idx=pad_index)
-        self.tgt_embedding = (
-            self.src_embedding
-            if share_embeddings
-            else nn.Embedding(tgt_vocab_size, embedding_dim, padding_idx=pad_index)
+        self.src_embedding, self.tgt_embedding = source_target_embeddings(
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            embedding_dim=embedding_dim,
+            pad_index=pad_index,
+            share=share_embeddings,
         )
         for table in {id(t): t for t in (self.src_embedding, self.tgt_embedding)}.values():
             # N(0, E^-1/2), so that sqrt(E) * embedding has unit variance (fairseq's init)

@@ -28,7 +28,7 @@ from textseq.modules.positional import SinusoidalPositionalEncoding
 from textseq.modules.rnn import RNNEncoder
 from textseq.modules.token_softmax import TokenSoftmax
 from textseq.modules.transformer import TransformerEncoder
-from textseq.modules.word_dropout import WordDropout
+from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
 CASINGS = (
     "<pad>",
@@ -182,8 +182,7 @@ def build_sequence_tagger(
         raise ValueError(f"encoder ({encoder!r}) must be rnn or transformer")
     if output not in ("crf", "softmax"):
         raise ValueError(f"output ({output!r}) must be crf or softmax")
-    if word_dropout > 0 and unk_index is None:
-        raise ValueError(f"word_dropout ({word_dropout}) needs an unk_index to replace words with")
+    word_dropout_layer = build_word_dropout(word_dropout, unk_index)
     embedding = build_embedding(
         vocab_size=vocab_size,
         embedding_dim=embedding_dim,
@@ -248,5 +247,5 @@ def build_sequence_tagger(
         casing_embedding=casing_embedding,
         input_dropout=embedding_dropout,
         dropout=dropout,
-        word_dropout=WordDropout(p=word_dropout, unk_index=unk_index) if word_dropout > 0 else None,
+        word_dropout=word_dropout_layer,
     )

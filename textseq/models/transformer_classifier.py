@@ -16,13 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textseq.models.classifier import ClassifierOutput, build_word_dropout
+from textseq.models.classifier import ClassifierOutput, build_readout
 from textseq.modules.embedding import build_embedding
-from textseq.modules.mlp import MLPHead
-from textseq.modules.pooling import build_pooling
 from textseq.modules.positional import build_positional
 from textseq.modules.transformer import TransformerEncoder
-from textseq.modules.word_dropout import WordDropout
+from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
 
 class TransformerClassifier(nn.Module):
@@ -128,18 +126,14 @@ def build_transformer_classifier(
         norm_first=norm_first,
         activation=activation,
     )
-    pool = build_pooling(
-        pooling,
+    pool, head = build_readout(
         input_dim=embedding_dim,
-        bidirectional=False,
-        attention_dim=pooling_attention_dim,
-        num_heads=pooling_num_heads,
-    )
-    head = MLPHead(
-        input_dim=embedding_dim,
-        num_outputs=num_labels,
-        hidden_dim=head_hidden_size,
-        dropout=head_dropout,
+        num_labels=num_labels,
+        pooling=pooling,
+        pooling_attention_dim=pooling_attention_dim,
+        pooling_num_heads=pooling_num_heads,
+        head_hidden_size=head_hidden_size,
+        head_dropout=head_dropout,
     )
     return TransformerClassifier(
         embedding=embedding,

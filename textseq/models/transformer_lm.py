@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textseq.models.language_model import LMOutput
+from textseq.models.language_model import LMOutput, vocabulary_decoder
 from textseq.modules.embedding import build_embedding
 from textseq.modules.positional import build_positional
 from textseq.modules.transformer import TransformerEncoder
@@ -49,10 +49,7 @@ class TransformerLanguageModel(nn.Module):
         self.positions = positions
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         self.encoder = encoder
-        self.decoder = nn.Linear(embedding_dim, vocab_size)
-        if tie_weights:
-            self.decoder.weight = self.embedding.weight  # one (V, E) parameter, two uses
-        nn.init.zeros_(self.decoder.bias)
+        self.decoder = vocabulary_decoder(embedding, embedding_dim, tie_weights=tie_weights)
         self.context_size = context_size
         self.vocab_size = vocab_size
 

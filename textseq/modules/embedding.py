@@ -64,12 +64,34 @@ def build_embedding(
     return embedding
 
 
+def source_target_embeddings(
+    *,
+    src_vocab_size: int,
+    tgt_vocab_size: int,
+    embedding_dim: int,
+    pad_index: int,
+    share: bool = False,
+) -> tuple[nn.Embedding, nn.Embedding]:
+    """A translation model's source (V_src, E) and target (V_tgt, E) tables, in PyTorch's
+    default initialisation with the padding row at zero, source first; with `share` one table
+    serves both sides, which needs one (joint) vocabulary."""
+    if share and src_vocab_size != tgt_vocab_size:
+        raise ValueError(
+            f"shared embeddings need one vocabulary, got sizes {src_vocab_size} (source) and "
+            f"{tgt_vocab_size} (target)"
+        )
+    source = nn.Embedding(src_vocab_size, embedding_dim, padding_idx=pad_index)
+    if share:
+        return source, source
+    return source, nn.Embedding(tgt_vocab_size, embedding_dim, padding_idx=pad_index)
+
+
 class PartlyTrainedEmbedding(nn.Module):
     """An embedding table in which only some rows train; the others stay as they started.
 
     Made by `train_only_rows` for the rows training data can reach. With
-    `model.words_from_vectors` most rows belong to words only the vectors know (77,682 of
-    the 92,361 rows of the SST-2 classifier): the loss never gives them a gradient, yet a plain
+    `model.words_from_vectors` most rows belong to words only the vectors know (the SST-2
+    classifier's count is in docs/benchmarks.md): the loss never gives them a gradient, yet a plain
     table's optimiser, gradient clipping and weight average would read and write every one
     of them at every step. Here only the reachable rows are a parameter. The vectors looked
     up are the same as a plain `nn.Embedding` over the whole table gives, and the state dict

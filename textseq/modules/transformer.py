@@ -38,6 +38,14 @@ from textseq.modules.attention import MultiHeadAttention
 ACTIVATIONS = {"relu": nn.functional.relu, "gelu": nn.functional.gelu}
 
 
+def _check_layer(*, activation: str, dropout: float) -> None:
+    """The arguments every layer (encoder or decoder) checks."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation ({activation!r}) must be one of {', '.join(ACTIVATIONS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+
+
 class TransformerEncoderLayer(nn.Module):
     """One self-attention + feed-forward block, pre-LN (`norm_first=True`) or post-LN."""
 
@@ -53,10 +61,7 @@ class TransformerEncoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation ({activation!r}) must be one of {', '.join(ACTIVATIONS)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+        _check_layer(activation=activation, dropout=dropout)
         self.norm_first = norm_first
         self.activation_name = activation
         self.activation = ACTIVATIONS[activation]
@@ -102,9 +107,13 @@ class TransformerEncoderLayer(nn.Module):
         return x, weights  # (B, T, E), (B, N, T, T) or None
 
 
-class TransformerEncoder(nn.Module):
-    """A stack of `num_layers` identical `TransformerEncoderLayer`s; pre-LN stacks end with a
-    final LayerNorm (their residual stream is never normalised otherwise)."""
+class _LayerStack(nn.Module):
+    """What the two stacks share: `num_layers` layers of the subclass's `layer_class`, bottom
+    first, and the final LayerNorm of a pre-LN stack (its residual stream is never normalised
+    otherwise; None for post-LN). A base class, not composition, because the stacks take the
+    very same arguments and differ only in their layer and their `forward`."""
+
+    layer_class: type[nn.Module]
 
     def __init__(
         self,
@@ -126,7 +135,7 @@ class TransformerEncoder(nn.Module):
         self.d_model = d_model
         self.num_heads = num_heads
         self.layers = nn.ModuleList(
-            TransformerEncoderLayer(
+            self.layer_class(
                 d_model=d_model,
                 num_heads=num_heads,
                 ff_dim=ff_dim,
@@ -138,6 +147,13 @@ class TransformerEncoder(nn.Module):
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+
+
+class TransformerEncoder(_LayerStack):
+    """A stack of `num_layers` identical `TransformerEncoderLayer`s; pre-LN stacks end with a
+    final LayerNorm (their residual stream is never normalised otherwise)."""
+
+    layer_class = TransformerEncoderLayer
 
     def forward(
         self,
@@ -179,10 +195,7 @@ class TransformerDecoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation ({activation!r}) must be one of {', '.join(ACTIVATIONS)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+        _check_layer(activation=activation, dropout=dropout)
         self.norm_first = norm_first
         self.activation = ACTIVATIONS[activation]
         self.self_attn = MultiHeadAttention(embed_dim=d_model, num_heads=num_heads, dropout=dropout)
@@ -283,41 +296,11 @@ class TransformerDecoderLayer(nn.Module):
         return x, cache["self"], weights["cross"]
 
 
-class TransformerDecoder(nn.Module):
+class TransformerDecoder(_LayerStack):
     """A stack of `num_layers` `TransformerDecoderLayer`s; pre-LN stacks end with a final
     LayerNorm."""
 
-    def __init__(
-        self,
-        *,
-        num_layers: int,
-        d_model: int,
-        num_heads: int,
-        ff_dim: int,
-        dropout: float = 0.1,
-        norm_first: bool = True,
-        activation: str = "relu",
-        layer_norm_eps: float = 1e-5,
-    ):
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers ({num_layers}) must be at least 1")
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
-        self.d_model = d_model
-        self.layers = nn.ModuleList(
-            TransformerDecoderLayer(
-                d_model=d_model,
-                num_heads=num_heads,
-                ff_dim=ff_dim,
-                dropout=dropout,
-                norm_first=norm_first,
-                activation=activation,
-                layer_norm_eps=layer_norm_eps,
-            )
-            for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+    layer_class = TransformerDecoderLayer
 
     def forward(
         self,

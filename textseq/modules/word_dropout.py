@@ -35,3 +35,12 @@ class WordDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, unk_index={self.unk_index}"
+
+
+def build_word_dropout(p: float, unk_index: int | None) -> WordDropout | None:
+    """Word dropout with probability `p` (None when 0); it needs the vocabulary's <unk>."""
+    if p <= 0:
+        return None
+    if unk_index is None:
+        raise ValueError(f"word_dropout ({p}) needs an unk_index to replace words with")
+    return WordDropout(p=p, unk_index=unk_index)

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset, TextBatch
+from textseq.data.datamodule import TextDataModule
+from textseq.tasks import load_config
 
 
 def random_lengths(n: int = 1000, seed: int = 0) -> list[int]:
@@ -250,3 +252,14 @@ def test_sampler_and_collator_work_in_a_dataloader():
         seen += batch.index.tolist()
     assert sorted(seen) == list(range(100))
     assert len(loader) == len(sampler) == 13
+
+
+def test_a_datamodule_from_a_config_batches_as_its_data_section_says():
+    cfg = load_config(
+        {"task": "tag"}, ["data.batch_size=3", "data.eval_batch_size=5", "data.bucket=false"]
+    )
+    dataset = EncodedDataset([[2, 3, 4]] * 7, [0] * 7)
+    datamodule = TextDataModule.from_config(cfg, train=dataset, val=dataset, pad_index=0)
+    assert (datamodule.batch_size, datamodule.eval_batch_size) == (3, 5)
+    assert (datamodule.bucket, datamodule.seed, datamodule.num_workers) == (False, 13, 0)
+    assert [len(batch) for batch in datamodule.val_dataloader()] == [5, 2]

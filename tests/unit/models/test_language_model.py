@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 
-from textseq.models.language_model import build_rnn_language_model
+from textseq.models.language_model import build_rnn_language_model, vocabulary_decoder
 from textseq.models.transformer_lm import build_transformer_language_model
 from textseq.modules.rnn import detach_state
 from textseq.tasks.lm.metrics import nll_of, summarize_nll
@@ -109,3 +109,12 @@ def test_transformer_is_causal():
     assert not torch.allclose(model(changed).logits[:, 7:], full[:, 7:])
     with pytest.raises(ValueError, match=r"window of 13 tokens exceeds the context size \(12\)"):
         model(torch.zeros(1, 13, dtype=torch.long))
+
+
+def test_the_vocabulary_decoder_is_the_embedding_table_when_tied_and_starts_without_bias():
+    embedding = torch.nn.Embedding(30, 6)
+    tied = vocabulary_decoder(embedding, 6, tie_weights=True)
+    assert tied.weight is embedding.weight
+    assert torch.equal(tied.bias, torch.zeros(30))
+    untied = vocabulary_decoder(embedding, 8, tie_weights=False)
+    assert untied.weight.shape == (30, 8) and untied.weight is not embedding.weight

@@ -4,7 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from textseq.modules.embedding import PartlyTrainedEmbedding, build_embedding, train_only_rows
+from textseq.modules.embedding import (
+    PartlyTrainedEmbedding,
+    build_embedding,
+    source_target_embeddings,
+    train_only_rows,
+)
 
 
 def test_learned_table_has_a_zero_padding_row_that_gets_no_gradient():
@@ -114,3 +119,20 @@ def test_a_frozen_table_or_one_whose_every_row_is_reached_stays_as_it_is():
     assert train_only_rows(frozen, REACHABLE) is frozen
     table = _whole_table()
     assert train_only_rows(table, range(1, VOCAB)) is table  # all but padding
+
+
+def test_translation_tables_are_one_when_shared_and_start_with_a_zero_padding_row():
+    torch.manual_seed(0)
+    src, tgt = source_target_embeddings(
+        src_vocab_size=12, tgt_vocab_size=15, embedding_dim=4, pad_index=0
+    )
+    assert src is not tgt and src.weight.shape == (12, 4) and tgt.weight.shape == (15, 4)
+    assert torch.equal(src.weight[0], torch.zeros(4)) and torch.equal(tgt.weight[0], torch.zeros(4))
+    shared_src, shared_tgt = source_target_embeddings(
+        src_vocab_size=12, tgt_vocab_size=12, embedding_dim=4, pad_index=0, share=True
+    )
+    assert shared_src is shared_tgt
+    with pytest.raises(ValueError, match=r"one vocabulary, got sizes 12 \(source\) and 15"):
+        source_target_embeddings(
+            src_vocab_size=12, tgt_vocab_size=15, embedding_dim=4, pad_index=0, share=True
+        )

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from textseq.models.classifier import build_text_classifier
-from textseq.modules.word_dropout import WordDropout
+from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
 UNK, PAD = 1, 0
 
@@ -64,3 +64,11 @@ def test_classifier_in_training_mode_reads_dropped_words_as_unk():
     assert torch.allclose(a, b)
     model.eval()
     assert not torch.allclose(model(first, lengths).logits, model(second, lengths).logits)
+
+
+def test_built_only_when_it_drops_anything_and_only_with_an_unk_to_drop_to():
+    assert build_word_dropout(0.0, None) is None
+    layer = build_word_dropout(0.2, UNK)
+    assert (layer.p, layer.unk_index) == (0.2, UNK)
+    with pytest.raises(ValueError, match=r"word_dropout \(0.2\) needs an unk_index"):
+        build_word_dropout(0.2, None)

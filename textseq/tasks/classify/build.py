@@ -30,46 +30,20 @@ def build_model(
     `backbone` is the Hugging Face encoder of `model.encoder.type: pretrained`.
     """
     m = cfg.model
+    readout = dict(  # the pooling and head every encoder's classifier ends with
+        num_labels=num_labels,
+        pooling=m.pooling.type,
+        pooling_attention_dim=m.pooling.attention_dim,
+        pooling_num_heads=m.pooling.num_heads,
+        head_hidden_size=m.head.hidden_size,
+        head_dropout=m.head.dropout,
+    )
     if m.encoder.type == "pretrained":
         if backbone is None:
             raise ValueError("model.encoder.type pretrained needs the backbone encoder")
-        return build_pretrained_classifier(
-            backbone=backbone,
-            num_labels=num_labels,
-            pooling=m.pooling.type,
-            pooling_attention_dim=m.pooling.attention_dim,
-            pooling_num_heads=m.pooling.num_heads,
-            head_hidden_size=m.head.hidden_size,
-            head_dropout=m.head.dropout,
-        )
-    if m.encoder.type == "transformer":
-        return build_transformer_classifier(
-            vocab_size=len(vocab),
-            num_labels=num_labels,
-            pad_index=vocab.pad_index,
-            embedding_dim=m.embedding.dim,
-            pretrained=pretrained,
-            freeze_embeddings=m.embedding.freeze,
-            embedding_dropout=m.embedding.dropout,
-            word_dropout=m.embedding.word_dropout,
-            unk_index=vocab.unk_index,
-            num_layers=m.encoder.num_layers,
-            num_heads=m.encoder.num_heads,
-            ff_dim=m.encoder.ff_dim,
-            dropout=m.encoder.dropout,
-            norm_first=m.encoder.norm_first,
-            activation=m.encoder.activation,
-            positional=m.encoder.positional,
-            max_positions=m.encoder.max_positions,
-            pooling=m.pooling.type,
-            pooling_attention_dim=m.pooling.attention_dim,
-            pooling_num_heads=m.pooling.num_heads,
-            head_hidden_size=m.head.hidden_size,
-            head_dropout=m.head.dropout,
-        )
-    return build_text_classifier(
+        return build_pretrained_classifier(backbone=backbone, **readout)
+    embedding = dict(  # the table the rnn and transformer encoders read
         vocab_size=len(vocab),
-        num_labels=num_labels,
         pad_index=vocab.pad_index,
         embedding_dim=m.embedding.dim,
         pretrained=pretrained,
@@ -77,17 +51,30 @@ def build_model(
         embedding_dropout=m.embedding.dropout,
         word_dropout=m.embedding.word_dropout,
         unk_index=vocab.unk_index,
-        cell=m.encoder.cell,
-        hidden_size=m.encoder.hidden_size,
-        num_layers=m.encoder.num_layers,
-        bidirectional=m.encoder.bidirectional,
-        dropout=m.encoder.dropout,
-        packed=m.encoder.packed,
-        pooling=m.pooling.type,
-        pooling_attention_dim=m.pooling.attention_dim,
-        pooling_num_heads=m.pooling.num_heads,
-        head_hidden_size=m.head.hidden_size,
-        head_dropout=m.head.dropout,
+    )
+    e = m.encoder
+    if e.type == "transformer":
+        return build_transformer_classifier(
+            num_layers=e.num_layers,
+            num_heads=e.num_heads,
+            ff_dim=e.ff_dim,
+            dropout=e.dropout,
+            norm_first=e.norm_first,
+            activation=e.activation,
+            positional=e.positional,
+            max_positions=e.max_positions,
+            **embedding,
+            **readout,
+        )
+    return build_text_classifier(
+        cell=e.cell,
+        hidden_size=e.hidden_size,
+        num_layers=e.num_layers,
+        bidirectional=e.bidirectional,
+        dropout=e.dropout,
+        packed=e.packed,
+        **embedding,
+        **readout,
     )
 
 

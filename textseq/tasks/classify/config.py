@@ -23,17 +23,28 @@ from textseq.config.base import (
     typed_union,
 )
 from textseq.config.sections import (
+    Activation,
     BatchSize,
-    Cell,
+    BucketByLength,
     Dropout,
+    DropoutBetweenLayers,
+    DropoutInLayers,
     EmbeddingConfig,
+    FeedForwardDim,
+    HeadsOfEmbeddingDim,
     Limit,
+    LimitVal,
+    LoaderWorkers,
+    NormFirst,
     OptimConfig,
+    Positional,
+    RNNCell,
     Size,
+    StackedLayers,
     TextConfig,
     TrainerConfig,
+    UnitsPerDirection,
     ValFraction,
-    Workers,
     schedule_keys,
     tokenizer_keys,
 )
@@ -72,7 +83,7 @@ class DataConfig(Section):
     limit_train: Limit = Field(
         None, description="Keep a seeded random N training examples (quick runs); null: all."
     )
-    limit_val: Limit = Field(None, description="The same for validation.")
+    limit_val: LimitVal = None
     max_length: Int | None = Field(
         None,
         ge=1,
@@ -81,21 +92,19 @@ class DataConfig(Section):
     )
     batch_size: BatchSize = Field(64, description="Training texts per batch.")
     eval_batch_size: BatchSize = Field(256, description="Texts per batch when validating.")
-    bucket: Bool = Field(
-        True, description="Batches of similar lengths: less padding, faster epochs."
-    )
-    num_workers: Workers = Field(0, description="DataLoader worker processes (0: in-process).")
+    bucket: BucketByLength = True
+    num_workers: LoaderWorkers = 0
 
 
 class RNNEncoderConfig(Section):
     """A (bi)LSTM or GRU over the embeddings."""
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained.")
-    cell: Cell = Field("lstm", description="lstm, gru, rnn_tanh or rnn_relu.")
-    hidden_size: Size = Field(128, description="Units per direction.")
-    num_layers: Size = Field(1, description="Stacked layers.")
+    cell: RNNCell = "lstm"
+    hidden_size: UnitsPerDirection = 128
+    num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the text right to left.")
-    dropout: Dropout = Field(0.0, description="Dropout between stacked layers.")
+    dropout: DropoutBetweenLayers = 0.0
     packed: Bool = Field(
         False,
         description="true: packed sequences; false: the masked path (textseq.modules.rnn), "
@@ -111,14 +120,12 @@ class TransformerEncoderConfig(Section):
         "transformer", description="rnn | transformer | pretrained."
     )
     num_layers: Size = Field(1, description="Encoder layers.")
-    num_heads: Size = Field(4, description="Attention heads; must divide model.embedding.dim.")
-    ff_dim: Size = Field(256, description="Feed-forward inner size.")
-    dropout: Dropout = Field(0.0, description="Dropout inside each layer.")
-    norm_first: Bool = Field(True, description="Pre-LN (true) or post-LN as in the paper (false).")
-    activation: Literal["relu", "gelu"] = Field("gelu", description="Feed-forward activation.")
-    positional: Literal["sinusoidal", "learned"] = Field(
-        "sinusoidal", description="Position encoding: fixed sinusoids or a learned table."
-    )
+    num_heads: HeadsOfEmbeddingDim = 4
+    ff_dim: FeedForwardDim = 256
+    dropout: DropoutInLayers = 0.0
+    norm_first: NormFirst = True
+    activation: Activation = "gelu"
+    positional: Positional = "sinusoidal"
     max_positions: Size = Field(
         512, description="Longest input (with [CLS]) that learned positions cover."
     )

@@ -21,6 +21,7 @@ from textseq.data.datamodule import TextDataModule
 from textseq.data.readers import TextExample
 from textseq.data.splits import sample, split_off
 from textseq.errors import ConfigError, DataError
+from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
@@ -45,10 +46,9 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     keeps the run's text pipeline and labels."""
     train_examples, val_examples = _read_splits(cfg)
     pretrained_encoder = cfg.model.encoder.type == "pretrained"
-    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
-    keyed_vectors = (
-        None if checkpoint or pretrained_encoder else configured_vectors(cfg.model.embedding)
-    )
+    keyed_vectors = None
+    if not pretrained_encoder:  # it brings its own embeddings
+        keyed_vectors = configured_vectors(cfg.model.embedding, checkpoint=checkpoint)
     if resume_dir is not None:
         pipeline = load_text_pipeline(resume_dir, cfg)
         labels = Vocabulary.load(resume_dir / "labels.json")
@@ -105,26 +105,11 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     system = ClassificationTask(
         model,
         num_labels=len(labels),
-        optimizer=cfg.optim.optimizer,
-        lr=cfg.optim.lr,
-        embedding_lr_scale=cfg.optim.embedding_lr_scale,
-        backbone_lr=cfg.optim.backbone_lr,
-        weight_decay=cfg.optim.weight_decay,
-        lr_factor=cfg.optim.lr_factor,
-        lr_patience=cfg.optim.lr_patience,
-        lr_decay_after=cfg.optim.lr_decay_after,
-        monitor=cfg.trainer.monitor,
+        optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
         class_weights=_class_weights(cfg, labels, train_examples),
     )
-    datamodule = TextDataModule(
-        train=train_set,
-        val=val_set,
-        pad_index=pipeline.vocab.pad_index,
-        batch_size=cfg.data.batch_size,
-        eval_batch_size=cfg.data.eval_batch_size,
-        bucket=cfg.data.bucket,
-        seed=cfg.seed,
-        num_workers=cfg.data.num_workers,
+    datamodule = TextDataModule.from_config(
+        cfg, train=train_set, val=val_set, pad_index=pipeline.vocab.pad_index
     )
     return Prepared(
         system=system,
@@ -214,7 +199,8 @@ def _warn_if_unk_is_never_trained(
     cfg: Config, token_ids: Sequence[Sequence[int]], unk_index: int | None
 ) -> None:
     """Warns when no training token is `<unk>`: every word first met at test time would then
-    share one vector that training never moved (on SST-2 dev, 58% of sentences have one)."""
+    share one vector that training never moved, and most test sets have such words (SST-2's
+    count is in docs/benchmarks.md, "Embeddings and vectors")."""
     word_level = cfg.text.tokenizer in ("basic_english", "whitespace")
     if not word_level or unk_index is None or cfg.model.embedding.word_dropout > 0:
         return

@@ -8,45 +8,25 @@ import torchmetrics
 from torch import nn
 
 from textseq.data.batching import TextBatch
-from textseq.optim import MONITOR_MODES, OPTIMIZERS, configure_task_optimizers
+from textseq.optim import OptimSettings, configure_task_optimizers
 
 
 class ClassificationTask(pl.LightningModule):
     """Trains a classifier with cross-entropy (optionally class-weighted); reports loss,
-    accuracy and macro-F1 for training and validation; Adam, AdamW or SGD with ReduceLROnPlateau
-    on the monitored validation metric."""
+    accuracy and macro-F1 for training and validation; optimised as `optim` says (Adam, AdamW
+    or SGD, the LR following the monitored validation metric)."""
 
     def __init__(
         self,
         model: nn.Module,
         *,
         num_labels: int,
-        optimizer: str = "adamw",
-        lr: float = 1e-3,
-        embedding_lr_scale: float = 1.0,
-        backbone_lr: float | None = None,
-        weight_decay: float = 0.0,
-        lr_factor: float = 0.5,
-        lr_patience: int = 1,
-        lr_decay_after: int | None = None,
-        monitor: str = "val_acc",
+        optim: OptimSettings,
         class_weights: torch.Tensor | None = None,
     ):
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
-        if monitor not in MONITOR_MODES:
-            raise ValueError(f"monitor ({monitor!r}) must be one of {', '.join(MONITOR_MODES)}")
         self.model = model
-        self.optimizer_name = optimizer
-        self.lr = lr
-        self.embedding_lr_scale = embedding_lr_scale
-        self.backbone_lr = backbone_lr
-        self.weight_decay = weight_decay
-        self.lr_factor = lr_factor
-        self.lr_patience = lr_patience
-        self.lr_decay_after = lr_decay_after
-        self.monitor = monitor
+        self.optim = optim
         self.loss = nn.CrossEntropyLoss(weight=class_weights)
         metrics = dict(task="multiclass", num_classes=num_labels)
         self.train_acc = torchmetrics.Accuracy(**metrics)
@@ -76,9 +56,4 @@ class ClassificationTask(pl.LightningModule):
         self.log("val_f1", self.val_f1)
 
     def configure_optimizers(self):
-        return configure_task_optimizers(
-            self,
-            monitor=self.monitor,
-            mode=MONITOR_MODES[self.monitor],
-            backbone_lr=self.backbone_lr,
-        )
+        return configure_task_optimizers(self, self.optim)

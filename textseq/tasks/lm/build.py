@@ -21,28 +21,26 @@ def is_character_level(cfg: LMConfig) -> bool:
 def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None) -> nn.Module:
     """The language model `cfg.model` describes, over `vocab`."""
     m = cfg.model
+    common = dict(
+        vocab_size=len(vocab),
+        embedding_dim=m.embedding.dim,
+        pretrained=pretrained,
+        freeze_embeddings=m.embedding.freeze,
+        embedding_dropout=m.embedding.dropout,
+        tie_weights=m.tie_weights,
+    )
     if m.type == "rnn":
         return build_rnn_language_model(
-            vocab_size=len(vocab),
-            embedding_dim=m.embedding.dim,
-            pretrained=pretrained,
-            freeze_embeddings=m.embedding.freeze,
-            embedding_dropout=m.embedding.dropout,
             word_dropout=m.embedding.word_dropout,
             unk_index=vocab.unk_index,
             cell=m.rnn.cell,
             hidden_size=m.rnn.hidden_size,
             num_layers=m.rnn.num_layers,
             dropout=m.rnn.dropout,
-            tie_weights=m.tie_weights,
+            **common,
         )
     t = m.transformer
     return build_transformer_language_model(
-        vocab_size=len(vocab),
-        embedding_dim=m.embedding.dim,
-        pretrained=pretrained,
-        freeze_embeddings=m.embedding.freeze,
-        embedding_dropout=m.embedding.dropout,
         num_layers=t.num_layers,
         num_heads=t.num_heads,
         ff_dim=t.ff_dim,
@@ -51,5 +49,5 @@ def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None) -
         activation=t.activation,
         positional=t.positional,
         max_length=t.max_length,
-        tie_weights=m.tie_weights,
+        **common,
     )

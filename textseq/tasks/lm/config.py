@@ -20,13 +20,21 @@ from textseq.config.base import (
     with_defaults,
 )
 from textseq.config.sections import (
+    Activation,
     BatchSize,
-    Cell,
     Dropout,
+    DropoutInLayers,
     EmbeddingConfig,
+    FeedForwardDim,
+    HeadsOfEmbeddingDim,
     Limit,
+    LimitVal,
+    NormFirst,
     OptimConfig,
+    Positional,
+    RNNCell,
     Size,
+    StackedLayers,
     TextConfig,
     TrainerConfig,
     ValFraction,
@@ -58,7 +66,7 @@ class LMDataConfig(Section):
     limit_train: Limit = Field(
         None, description="Keep only the first N training tokens (quick runs); null: all."
     )
-    limit_val: Limit = Field(None, description="The same for validation.")
+    limit_val: LimitVal = None
     batch_size: BatchSize = Field(20, description="Parallel streams the corpus is cut into.")
     eval_batch_size: BatchSize = Field(10, description="Streams when validating.")
     bptt: Int = Field(35, ge=2, description="Tokens per truncated back-propagation window.")
@@ -72,9 +80,9 @@ class LMDataConfig(Section):
 class LMRecurrentConfig(Section):
     """A stack of recurrent layers (model.type: rnn)."""
 
-    cell: Cell = Field("lstm", description="lstm, gru, rnn_tanh or rnn_relu.")
+    cell: RNNCell = "lstm"
     hidden_size: Size = Field(200, description="Units per layer.")
-    num_layers: Size = Field(2, description="Stacked layers.")
+    num_layers: StackedLayers = 2
     dropout: Dropout = Field(
         0.0, description="Dropout on the outputs of every layer (Zaremba et al. 2014)."
     )
@@ -84,16 +92,12 @@ class LMTransformerConfig(Section):
     """A causal Transformer (model.type: transformer) of width model.embedding.dim."""
 
     num_layers: Size = Field(4, description="Layers.")
-    num_heads: Size = Field(4, description="Attention heads; must divide model.embedding.dim.")
-    ff_dim: Size = Field(512, description="Feed-forward inner size.")
-    dropout: Dropout = Field(0.1, description="Dropout inside each layer.")
-    norm_first: Bool = Field(
-        True, description="Pre-LN (Xiong et al. 2020) rather than the original post-LN."
-    )
-    activation: Literal["relu", "gelu"] = Field("gelu", description="Feed-forward activation.")
-    positional: Literal["sinusoidal", "learned"] = Field(
-        "learned", description="Position encoding: a learned table or fixed sinusoids."
-    )
+    num_heads: HeadsOfEmbeddingDim = 4
+    ff_dim: FeedForwardDim = 512
+    dropout: DropoutInLayers = 0.1
+    norm_first: NormFirst = True
+    activation: Activation = "gelu"
+    positional: Positional = "learned"
     max_length: Size = Field(
         512,
         description="Longest context (learned positions have one row per position); at "

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from textseq.errors import DataError
+from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.lm.build import LM_SPECIALS, build_language_model, is_character_level
 from textseq.tasks.lm.config import LMConfig
@@ -50,8 +51,7 @@ def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -
         f"{len(pipeline.vocab):,}",
         "character" if is_character_level(cfg) else "word",
     )
-    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
-    keyed_vectors = None if checkpoint else configured_vectors(cfg.model.embedding)
+    keyed_vectors = configured_vectors(cfg.model.embedding, checkpoint=checkpoint)
     pretrained, coverage = vectors_matrix(
         pipeline.vocab,
         keyed_vectors,
@@ -61,13 +61,7 @@ def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -
     model = build_language_model(cfg, vocab=pipeline.vocab, pretrained=pretrained)
     system = LanguageModelTask(
         model,
-        optimizer=cfg.optim.optimizer,
-        lr=cfg.optim.lr,
-        embedding_lr_scale=cfg.optim.embedding_lr_scale,
-        weight_decay=cfg.optim.weight_decay,
-        lr_factor=cfg.optim.lr_factor,
-        lr_patience=cfg.optim.lr_patience,
-        lr_decay_after=cfg.optim.lr_decay_after,
+        optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
         bptt=cfg.data.bptt,
     )
     datamodule = LMDataModule(

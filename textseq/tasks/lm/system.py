@@ -12,7 +12,7 @@ import torchmetrics
 from torch import nn
 
 from textseq.modules.rnn import detach_state
-from textseq.optim import OPTIMIZERS, configure_task_optimizers
+from textseq.optim import OptimSettings, configure_task_optimizers
 
 
 class LanguageModelTask(pl.LightningModule):
@@ -34,26 +34,17 @@ class LanguageModelTask(pl.LightningModule):
         self,
         model: nn.Module,
         *,
-        optimizer: str = "sgd",
-        lr: float = 1.0,
-        embedding_lr_scale: float = 1.0,
-        weight_decay: float = 0.0,
-        lr_factor: float = 0.5,
-        lr_patience: int = 0,
-        lr_decay_after: int | None = None,
+        optim: OptimSettings,
         bptt: int = 35,
     ):
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
+        if optim.monitor != "val_loss":
+            raise ValueError(
+                f"a language model monitors val_loss (perplexity follows from it), got "
+                f"{optim.monitor!r}"
+            )
         self.model = model
-        self.optimizer_name = optimizer
-        self.lr = lr
-        self.embedding_lr_scale = embedding_lr_scale
-        self.weight_decay = weight_decay
-        self.lr_factor = lr_factor
-        self.lr_patience = lr_patience
-        self.lr_decay_after = lr_decay_after
+        self.optim = optim
         self.bptt = bptt
         self.val_nll = torchmetrics.MeanMetric()
         self._train_state = None
@@ -90,4 +81,4 @@ class LanguageModelTask(pl.LightningModule):
         self.log("val_bpc", nll / math.log(2))
 
     def configure_optimizers(self):
-        return configure_task_optimizers(self, monitor="val_loss", mode="min")
+        return configure_task_optimizers(self, self.optim)

@@ -23,16 +23,23 @@ from textseq.config.base import (
 )
 from textseq.config.sections import (
     BatchSize,
-    Cell,
+    BucketByLength,
     Dropout,
+    DropoutBetweenLayers,
+    DropoutInLayers,
     EmbeddingConfig,
+    FeedForwardDim,
     Limit,
+    LimitVal,
+    LoaderWorkers,
     OptimConfig,
+    RNNCell,
     Size,
+    StackedLayers,
     TextConfig,
     TrainerConfig,
+    UnitsPerDirection,
     ValFraction,
-    Workers,
     classifier_keys,
     monitor_check,
     schedule_keys,
@@ -75,13 +82,11 @@ class TagDataConfig(Section):
     limit_train: Limit = Field(
         None, description="Keep a seeded random N training sentences (quick runs); null: all."
     )
-    limit_val: Limit = Field(None, description="The same for validation.")
+    limit_val: LimitVal = None
     batch_size: BatchSize = Field(32, description="Training sentences per batch.")
     eval_batch_size: BatchSize = Field(256, description="Sentences per batch when validating.")
-    bucket: Bool = Field(
-        True, description="Batches of similar lengths: less padding, faster epochs."
-    )
-    num_workers: Workers = Field(0, description="DataLoader worker processes (0: in-process).")
+    bucket: BucketByLength = True
+    num_workers: LoaderWorkers = 0
 
 
 class CharConfig(Section):
@@ -103,11 +108,11 @@ class TagRNNEncoderConfig(Section):
     """A (bi)LSTM or GRU over the token representations."""
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer.")
-    cell: Cell = Field("lstm", description="lstm, gru, rnn_tanh or rnn_relu.")
-    hidden_size: Size = Field(200, description="Units per direction.")
-    num_layers: Size = Field(1, description="Stacked layers.")
+    cell: RNNCell = "lstm"
+    hidden_size: UnitsPerDirection = 200
+    num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the sentence right to left.")
-    dropout: Dropout = Field(0.0, description="Dropout between stacked layers.")
+    dropout: DropoutBetweenLayers = 0.0
 
 
 class TagTransformerEncoderConfig(Section):
@@ -116,9 +121,9 @@ class TagTransformerEncoderConfig(Section):
     type: Literal["transformer"] = Field("transformer", description="rnn | transformer.")
     hidden_size: Size = Field(200, description="The model width d_model.")
     num_layers: Size = Field(1, description="Encoder layers.")
-    dropout: Dropout = Field(0.0, description="Dropout inside each layer.")
+    dropout: DropoutInLayers = 0.0
     num_heads: Size = Field(4, description="Attention heads; must divide hidden_size.")
-    ff_dim: Size = Field(512, description="Feed-forward inner size.")
+    ff_dim: FeedForwardDim = 512
     max_length: Size = Field(512, description="Longest sentence (sinusoidal positions).")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample, split_off
+from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.tag.build import build_tagger
 from textseq.tasks.tag.config import TagConfig
@@ -32,8 +33,7 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
     train_sentences, val_sentences = read_tagged_splits(cfg)
     train_sentences = sample(train_sentences, cfg.data.limit_train, cfg.seed)
     val_sentences = sample(val_sentences, cfg.data.limit_val, cfg.seed + 1)
-    # A resumed run takes its weights from the checkpoint: the vectors would only be overwritten.
-    keyed_vectors = None if checkpoint else configured_vectors(cfg.model.embedding)
+    keyed_vectors = configured_vectors(cfg.model.embedding, checkpoint=checkpoint)
     if resume_dir is not None:
         encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
     else:
@@ -62,25 +62,10 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         model,
         tag_names=encoder.tags.itos,
         scheme=cfg.model.scheme,
-        optimizer=cfg.optim.optimizer,
-        lr=cfg.optim.lr,
-        embedding_lr_scale=cfg.optim.embedding_lr_scale,
-        weight_decay=cfg.optim.weight_decay,
-        lr_factor=cfg.optim.lr_factor,
-        lr_patience=cfg.optim.lr_patience,
-        lr_decay_after=cfg.optim.lr_decay_after,
-        monitor=cfg.trainer.monitor,
+        optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
     )
-    datamodule = TextDataModule(
-        train=train_set,
-        val=val_set,
-        pad_index=0,
-        batch_size=cfg.data.batch_size,
-        eval_batch_size=cfg.data.eval_batch_size,
-        bucket=cfg.data.bucket,
-        seed=cfg.seed,
-        num_workers=cfg.data.num_workers,
-        collate=TagCollator(),
+    datamodule = TextDataModule.from_config(
+        cfg, train=train_set, val=val_set, pad_index=0, collate=TagCollator()
     )
     return Prepared(
         system=system,

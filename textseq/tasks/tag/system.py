@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from textseq.optim import MONITOR_MODES, OPTIMIZERS, configure_task_optimizers
+from textseq.optim import OptimSettings, configure_task_optimizers
 from textseq.tasks.tag.data import TagBatch
 from textseq.tasks.tag.metrics import entity_scores, token_accuracy
 from textseq.text.tags import convert
@@ -28,31 +28,13 @@ class TaggingTask(pl.LightningModule):
         *,
         tag_names: Sequence[str],
         scheme: str,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        embedding_lr_scale: float = 1.0,
-        weight_decay: float = 0.0,
-        lr_factor: float = 0.5,
-        lr_patience: int = 1,
-        lr_decay_after: int | None = None,
-        monitor: str = "val_f1",
+        optim: OptimSettings,
     ):
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
-        if monitor not in MONITOR_MODES:
-            raise ValueError(f"monitor ({monitor!r}) must be one of {', '.join(MONITOR_MODES)}")
         self.model = model
         self.tag_names = list(tag_names)
         self.scheme = scheme
-        self.optimizer_name = optimizer
-        self.lr = lr
-        self.embedding_lr_scale = embedding_lr_scale
-        self.weight_decay = weight_decay
-        self.lr_factor = lr_factor
-        self.lr_patience = lr_patience
-        self.lr_decay_after = lr_decay_after
-        self.monitor = monitor
+        self.optim = optim
         self._gold: list[list[str]] = []
         self._predicted: list[list[str]] = []
         self._val_loss: list[tuple[float, int]] = []
@@ -99,6 +81,4 @@ class TaggingTask(pl.LightningModule):
             self.log("val_f1", entity_scores(self._gold, self._predicted)["f1"], prog_bar=True)
 
     def configure_optimizers(self):
-        return configure_task_optimizers(
-            self, monitor=self.monitor, mode=MONITOR_MODES[self.monitor]
-        )
+        return configure_task_optimizers(self, self.optim)

@@ -27,15 +27,20 @@ from textseq.config.base import (
     with_defaults,
 )
 from textseq.config.sections import (
+    Activation,
     BatchSize,
     Dropout,
     EmbeddingConfig,
+    FeedForwardDim,
     Limit,
+    LimitVal,
+    LoaderWorkers,
+    NormFirst,
     OptimConfig,
+    Positional,
     Size,
     TextConfig,
     TrainerConfig,
-    Workers,
     classifier_keys,
     monitor_check,
     schedule_keys,
@@ -92,7 +97,7 @@ class TranslateDataConfig(Section):
     limit_train: Limit = Field(
         None, description="Keep a seeded random N training pairs (quick runs); null: all."
     )
-    limit_val: Limit = Field(None, description="The same for validation.")
+    limit_val: LimitVal = None
     max_src_length: Int | None = Field(
         50,
         ge=1,
@@ -105,7 +110,7 @@ class TranslateDataConfig(Section):
     )
     eval_batch_size: BatchSize = Field(256, description="Pairs per batch when validating.")
     bucket: Bool = Field(True, description="Batches of similar target lengths: less padding.")
-    num_workers: Workers = Field(0, description="DataLoader worker processes (0: in-process).")
+    num_workers: LoaderWorkers = 0
 
 
 class _TextWithJointVocab(TextConfig):
@@ -159,14 +164,10 @@ class Seq2SeqTransformerConfig(Section):
     num_heads: Size = Field(
         4, description="Attention heads; must divide model.embedding.dim (d_model)."
     )
-    ff_dim: Size = Field(1024, description="Feed-forward inner size.")
-    norm_first: Bool = Field(
-        True, description="Pre-LN (Xiong et al. 2020) or post-LN as in the paper."
-    )
-    activation: Literal["relu", "gelu"] = Field("relu", description="Feed-forward activation.")
-    positional: Literal["sinusoidal", "learned"] = Field(
-        "sinusoidal", description="Position encoding: fixed sinusoids or a learned table."
-    )
+    ff_dim: FeedForwardDim = 1024
+    norm_first: NormFirst = True
+    activation: Activation = "relu"
+    positional: Positional = "sinusoidal"
     max_length: Size = Field(256, description="Longest sentence the positions cover.")
 
 

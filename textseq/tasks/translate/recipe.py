@@ -16,6 +16,7 @@ from torch import nn
 
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample
+from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.translate.build import build_translator
 from textseq.tasks.translate.config import TranslateConfig
@@ -66,15 +67,11 @@ def prepare(cfg: TranslateConfig, *, resume_dir: Path | None, checkpoint: str | 
     )
     model = build_translator(cfg, encoder)
     system = build_task(cfg, model, encoder, references(cfg, val_pairs))
-    datamodule = TextDataModule(
+    datamodule = TextDataModule.from_config(
+        cfg,
         train=train_set,
         val=val_set,
         pad_index=encoder.pad_index,
-        batch_size=cfg.data.batch_size,
-        eval_batch_size=cfg.data.eval_batch_size,
-        bucket=cfg.data.bucket,
-        seed=cfg.seed,
-        num_workers=cfg.data.num_workers,
         collate=Seq2SeqCollator(encoder.pad_index),
     )
     return Prepared(
@@ -122,7 +119,7 @@ def fit_parallel_encoder(cfg: TranslateConfig, pairs: Sequence[SentencePair]) ->
 def build_task(
     cfg: TranslateConfig, model: nn.Module, encoder: ParallelEncoder, val_references: list[str]
 ) -> TranslationTask:
-    t, d, o = cfg.training, cfg.decoding, cfg.optim
+    t, d = cfg.training, cfg.decoding
     return TranslationTask(
         model,
         pad_index=encoder.pad_index,
@@ -141,13 +138,7 @@ def build_task(
         length_penalty=d.length_penalty,
         max_length_a=d.max_length_a,
         max_length_b=d.max_length_b,
-        optimizer=o.optimizer,
-        lr=o.lr,
-        embedding_lr_scale=o.embedding_lr_scale,
-        weight_decay=o.weight_decay,
-        lr_factor=o.lr_factor,
-        lr_patience=o.lr_patience,
-        lr_decay_after=o.lr_decay_after,
-        warmup_steps=o.warmup_steps,
-        monitor=cfg.trainer.monitor,
+        optim=OptimSettings.from_config(
+            cfg.optim, monitor=cfg.trainer.monitor, warmup_steps=cfg.optim.warmup_steps
+        ),
     )

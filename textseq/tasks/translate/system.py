@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textseq.decoding import beam_search, greedy_decode
-from textseq.optim import MONITOR_MODES, OPTIMIZERS, configure_task_optimizers
+from textseq.optim import OptimSettings, configure_task_optimizers
 from textseq.tasks.translate.data import Seq2SeqBatch
 from textseq.tasks.translate.metrics import corpus_scores
 
@@ -83,28 +83,9 @@ class TranslationTask(pl.LightningModule):
         length_penalty: float = 0.6,
         max_length_a: float = 1.5,
         max_length_b: int = 10,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        embedding_lr_scale: float = 1.0,
-        weight_decay: float = 0.0,
-        lr_factor: float = 0.5,
-        lr_patience: int = 1,
-        lr_decay_after: int | None = None,
-        warmup_steps: int = 0,
-        monitor: str = "val_bleu",
+        optim: OptimSettings,
     ):
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer ({optimizer!r}) must be one of {', '.join(OPTIMIZERS)}")
-        if monitor not in MONITOR_MODES:
-            raise ValueError(f"monitor ({monitor!r}) must be one of {', '.join(MONITOR_MODES)}")
-        teacher_forcing_ratio(
-            0,
-            start=teacher_forcing,
-            schedule=scheduled_sampling,
-            k=scheduled_sampling_k,
-            minimum=teacher_forcing_min,
-        )  # checks the schedule's name
         self.model = model
         self.pad_index = pad_index
         self.sos_index = sos_index
@@ -122,26 +103,23 @@ class TranslationTask(pl.LightningModule):
         self.length_penalty = length_penalty
         self.max_length_a = max_length_a
         self.max_length_b = max_length_b
-        self.optimizer_name = optimizer
-        self.lr = lr
-        self.embedding_lr_scale = embedding_lr_scale
-        self.weight_decay = weight_decay
-        self.lr_factor = lr_factor
-        self.lr_patience = lr_patience
-        self.lr_decay_after = lr_decay_after
-        self.warmup_steps = warmup_steps
-        self.monitor = monitor
+        self.optim = optim
         self._val_loss: list[tuple[float, int]] = []
         self._hypotheses: dict[int, str] = {}
+        self.teacher_forcing_at(0)  # checks the schedule's name now, not at the first step
 
-    def current_teacher_forcing(self) -> float:
+    def teacher_forcing_at(self, epoch: int) -> float:
+        """The chance of feeding the reference token in epoch `epoch` (from 0)."""
         return teacher_forcing_ratio(
-            self.current_epoch,
+            epoch,
             start=self.teacher_forcing,
             schedule=self.scheduled_sampling,
             k=self.scheduled_sampling_k,
             minimum=self.teacher_forcing_min,
         )
+
+    def current_teacher_forcing(self) -> float:
+        return self.teacher_forcing_at(self.current_epoch)
 
     def forward(self, batch: Seq2SeqBatch, teacher_forcing: float = 1.0) -> torch.Tensor:
         kwargs = {"teacher_forcing": teacher_forcing} if teacher_forcing < 1.0 else {}
@@ -205,9 +183,4 @@ class TranslationTask(pl.LightningModule):
             self.log("val_chrf", scores["chrf"])
 
     def configure_optimizers(self):
-        return configure_task_optimizers(
-            self,
-            monitor=self.monitor,
-            mode=MONITOR_MODES[self.monitor],
-            warmup_steps=self.warmup_steps,
-        )
+        return configure_task_optimizers(self, self.optim)

@@ -5,6 +5,7 @@ import torch
 
 from textseq.errors import ConfigError
 from textseq.models.classifier import build_text_classifier
+from textseq.optim import OptimSettings
 from textseq.tasks import load_config
 from textseq.tasks.classify.system import ClassificationTask
 
@@ -21,7 +22,9 @@ def _task(*, freeze_embeddings: bool = False, **options) -> ClassificationTask:
         pretrained=torch.randn(30, 6),
         freeze_embeddings=freeze_embeddings,
     )
-    return ClassificationTask(model, num_labels=2, lr=0.01, **options)
+    return ClassificationTask(
+        model, num_labels=2, optim=OptimSettings(lr=0.01, monitor="val_acc", **options)
+    )
 
 
 def test_embedding_table_gets_the_scaled_learning_rate():

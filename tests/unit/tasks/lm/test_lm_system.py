@@ -8,13 +8,14 @@ import torch
 
 import textseq
 from textseq.models.language_model import build_rnn_language_model
+from textseq.optim import OptimSettings
 from textseq.tasks.lm.system import LanguageModelTask
 
 
 def _task():
     torch.manual_seed(0)
     model = build_rnn_language_model(vocab_size=20, embedding_dim=8, hidden_size=8)
-    return LanguageModelTask(model, optimizer="sgd", lr=1.0, bptt=5).eval()
+    return LanguageModelTask(model, optim=OptimSettings(optimizer="sgd", lr=1.0), bptt=5).eval()
 
 
 def test_validation_over_two_half_windows_equals_the_whole_window():
