@@ -5,8 +5,8 @@ Lightning system (`Task.prepare`); the work directory `<out>.partial` receives t
 the task's files; Lightning trains with checkpoints, early stopping and LR scheduling; the best
 weights, metrics and manifest are written and the directory is published in one rename.
 
-This module knows no task: the table passed to `train` (by default `textseq.tasks.TASKS`)
-holds them.
+This module knows no task: the table passed to `train` (`textseq.train` passes
+`textseq.tasks.TASKS`) holds them.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def train(
 
 def fit_and_publish(
     cfg: Any,
-    task: pl.LightningModule,
+    system: pl.LightningModule,
     model: torch.nn.Module,
     *,
     datamodule: pl.LightningDataModule,
@@ -112,7 +112,7 @@ def fit_and_publish(
 ) -> Path:
     """The run choreography every task shares, once its data, model and work directory exist.
 
-    Trains `task` (resuming from `checkpoint`), keeps the best validation's weights of `model`
+    Trains `system` (resuming from `checkpoint`), keeps the best validation's weights of `model`
     as `model.safetensors` and Lightning's `last.ckpt` for resuming, writes `metrics.json`
     (its `data` section is the task's own) and the manifest, then publishes `work` as `final`
     in one rename. Returns `final`; other DDP ranks return it without writing.
@@ -121,7 +121,7 @@ def fit_and_publish(
     trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
     fit(
         trainer,
-        task,
+        system,
         datamodule=datamodule,
         checkpoint=checkpoint,
         work=work,
@@ -131,7 +131,7 @@ def fit_and_publish(
         return final
     if checkpointing.best_model_path:
         state = torch.load(checkpointing.best_model_path, map_location="cpu", weights_only=True)
-        task.load_state_dict(state["state_dict"])
+        system.load_state_dict(state["state_dict"])
     save_weights(model, work / "model.safetensors")
     last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
     shutil.copyfile(last, work / "last.ckpt")
@@ -154,7 +154,7 @@ def fit_and_publish(
 
 def fit(
     trainer: pl.Trainer,
-    task: pl.LightningModule,
+    system: pl.LightningModule,
     *,
     datamodule: pl.LightningDataModule,
     checkpoint: str | None,
@@ -163,13 +163,13 @@ def fit(
 ) -> None:
     """`trainer.fit`, resuming from `checkpoint` if given; when it fails after an epoch was
     saved, the error log names the command that continues the run. `compile_model`
-    (`trainer.compile`) compiles the task's model in place with `torch.compile` (dynamic
+    (`trainer.compile`) compiles the system's model in place with `torch.compile` (dynamic
     shapes: batches differ in size and length); its parameters and state-dict keys stay
     those of the plain model, so checkpoints and saved weights do not change."""
     if compile_model:
-        task.model.compile(dynamic=True)
+        system.model.compile(dynamic=True)
     try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+        trainer.fit(system, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     except BaseException:
         if trainer.is_global_zero and (work / "checkpoints" / "last.ckpt").is_file():
             log.error(

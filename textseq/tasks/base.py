@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from textseq.config import TaskConfig
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import TextseqError
 
@@ -155,7 +156,7 @@ class Task:
     name: str
     summary: str
     noun: str
-    config: type
+    config: type[TaskConfig]
     files: tuple[str, ...]
     verbs: tuple[str, ...]
     predictor: type
