@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textseq.atomic import write_atomically
+from textseq.config.base import DEFAULT_TASK
 from textseq.errors import ModelDirError
 from textseq.version import __version__
 
@@ -127,7 +128,7 @@ def check_model_dir(
             f"(model format {version}); this is textseq {__version__}, which reads format "
             f"{FORMAT_VERSION} and older: upgrade textseq to load it"
         )
-    task = manifest.get("task", "classify")
+    task = manifest.get("task", DEFAULT_TASK)
     if task not in task_files:
         raise ModelDirError(f"{directory} holds a {task!r} model, which this textseq cannot load")
     missing = [name for name in (*REQUIRED, *task_files[task]) if not (directory / name).is_file()]

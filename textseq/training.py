@@ -25,6 +25,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
 from textseq.config import dump_yaml, load_config, migrate, read_yaml
+from textseq.config.base import DEFAULT_TASK
 from textseq.errors import ConfigError, ModelDirError
 from textseq.model_dir import (
     partial_dir,
@@ -251,9 +252,9 @@ def _resume_checkpoint(resume_dir: Path, tasks: Mapping[str, Any]) -> str:
     for candidate in (resume_dir / "last.ckpt", resume_dir / "checkpoints" / "last.ckpt"):
         if candidate.is_file():
             name = (
-                read_yaml(resume_dir / "config.yaml").get("task", "classify")
+                read_yaml(resume_dir / "config.yaml").get("task", DEFAULT_TASK)
                 if (resume_dir / "config.yaml").is_file()
-                else "classify"
+                else DEFAULT_TASK
             )
             files = tasks[name].files if name in tasks else ()
             # The weights come from the checkpoint; the rest of a model directory must be there.

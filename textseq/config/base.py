@@ -75,6 +75,11 @@ def number(*constraints: Any) -> Any:
     return Annotated[(float, *constraints, BeforeValidator(_number))]
 
 
+# The task of a config (or a manifest) that names none: configs written before textseq had
+# other tasks are classifiers'.
+DEFAULT_TASK = "classify"
+
+
 @dataclass(frozen=True)
 class Hint:
     """Advice added to a key's range error (metadata of its annotation; pydantic ignores it)."""

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from textseq.config.base import Problem, TaskConfig, section_variants
+from textseq.config.base import DEFAULT_TASK, Problem, TaskConfig, section_variants
 from textseq.config.messages import explain, section_of, unknown_key
 from textseq.config.migrate import migrate as migrate_saved
 from textseq.errors import ConfigError
@@ -107,7 +107,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def _task_of(data: dict[str, Any], overrides: Sequence[str]) -> Any:
     """The task a config is for: the last `--set task=...`, else its `task` key (classify)."""
-    task = data.get("task", "classify") if isinstance(data, dict) else "classify"
+    task = data.get("task", DEFAULT_TASK) if isinstance(data, dict) else DEFAULT_TASK
     for override in overrides:
         key, sep, raw = override.partition("=")
         if sep and key.strip() == "task":

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from textseq.config.base import TaskConfig, section_variants
+from textseq.config.base import DEFAULT_TASK, TaskConfig, section_variants
 from textseq.config.messages import explain, section_of
 
 __all__ = ["migrate"]
@@ -75,7 +75,7 @@ def migrate(data: dict[str, Any], schemas: Mapping[str, type[TaskConfig]]) -> di
     loading a model directory: `load_config(read_yaml(directory / "config.yaml"),
     schemas=..., migrate=True)`."""
     data = copy.deepcopy(data)
-    task = data.get("task", "classify")
+    task = data.get("task", DEFAULT_TASK)
     schema = schemas.get(task) if isinstance(task, str) else None
     if schema is None:
         return data

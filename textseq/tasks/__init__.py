@@ -13,6 +13,7 @@ from typing import Any
 
 from textseq import config as engine
 from textseq.config import TaskConfig, read_yaml
+from textseq.config.base import DEFAULT_TASK
 from textseq.errors import ConfigError, ModelDirError, TextseqError
 from textseq.inference import check_inference_options
 from textseq.model_dir import check_model_dir
@@ -88,7 +89,7 @@ def task_in(directory: str | Path) -> Task:
     """The task of the model in `directory`, as its manifest says; ModelDirError when it is not
     a complete model directory this textseq can read."""
     manifest = check_model_dir(directory, {task.name: task.files for task in TASKS.values()})
-    return TASKS[manifest.get("task", "classify")]
+    return TASKS[manifest.get("task", DEFAULT_TASK)]
 
 
 def check_verb(task: Task, verb: str, directory: str | Path) -> None:
