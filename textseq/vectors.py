@@ -15,11 +15,9 @@ File formats (`model.embedding.vectors_format`, `auto` guesses from the name and
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textseq.atomic import write_atomically
 from textseq.data.catalog import RemoteFile, cache_dir, fetch, mirror_dir
 from textseq.errors import ConfigError, DataError
 from textseq.text.vocab import Vocabulary
@@ -166,15 +165,10 @@ def cached_keyed_vectors(path: Path, vectors_format: str):
         except Exception as error:  # a damaged entry (e.g. a full disk) is re-parsed
             log.warning("ignoring the unreadable vectors cache %s: %s", cached, error)
     keyed_vectors = load_keyed_vectors(path, vectors_format)
-    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
         # One file (no separate .npy), so that one rename publishes it whole.
-        keyed_vectors.save(str(partial), separately=[])
-        os.replace(partial, cached)
+        write_atomically(cached, lambda partial: keyed_vectors.save(str(partial), separately=[]))
     except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         log.warning("cannot cache the parsed vectors in %s: %s", cached.parent, error)
     return keyed_vectors
 

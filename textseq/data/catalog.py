@@ -98,29 +98,30 @@ def fetch(remote: RemoteFile) -> Path:
     target = cache_dir() / "downloads" / remote.filename
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    request = urllib.request.Request(remote.url, headers={"User-Agent": "textseq"})
-    with urllib.request.urlopen(request, timeout=60) as response, open(partial, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"download {remote.filename}"
-        ) as bar:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                sha256.update(chunk)
-                md5.update(chunk)
-                bar.update(len(chunk))
-    for name, expected, digest in (("sha256", remote.sha256, sha256), ("md5", remote.md5, md5)):
-        if expected and digest.hexdigest() != expected:
-            partial.unlink(missing_ok=True)
-            raise DataError(
-                f"checksum mismatch for {remote.url}: {name} {digest.hexdigest()}, expected "
-                f"{expected}; the download was damaged or the file changed upstream"
-            )
-    partial.replace(target)
-    return target
+
+    def download(partial: Path) -> None:
+        sha256, md5 = hashlib.sha256(), hashlib.md5()
+        request = urllib.request.Request(remote.url, headers={"User-Agent": "textseq"})
+        with urllib.request.urlopen(request, timeout=60) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"download {remote.filename}"
+            ) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    bar.update(len(chunk))
+        checks = (("sha256", remote.sha256, sha256), ("md5", remote.md5, md5))
+        for name, expected, digest in checks:
+            if expected and digest.hexdigest() != expected:
+                raise DataError(
+                    f"checksum mismatch for {remote.url}: {name} {digest.hexdigest()}, "
+                    f"expected {expected}; the download was damaged or the file changed upstream"
+                )
+
+    # A damaged download (wrong checksum, broken connection) leaves nothing in the cache.
+    return write_atomically(target, download)
 
 
 def named_split(spec: str, registry: Mapping[str, Entry], *, kind: str) -> tuple[Entry, str] | None:
