@@ -61,12 +61,14 @@ def train(
     overrides: Sequence[str] = (),
     resume: str | Path | None = None,
     overwrite: bool = False,
+    keep_checkpoint: bool = True,
     callbacks: Sequence[Any] = (),
 ) -> Path:
     """Trains from a YAML path or a config dict and returns the finished model directory.
 
     `overrides` are `dotted.key=value` strings; `resume` continues from a run or model
-    directory's checkpoint; `callbacks` are extra Lightning callbacks. See
+    directory's checkpoint (kept beside it, in `DIR.ckpt`, unless not `keep_checkpoint`);
+    `callbacks` are extra Lightning callbacks. See
     `textseq.training.train`.
     """
     from textseq.tasks import TASKS
@@ -79,6 +81,7 @@ def train(
         overrides=overrides,
         resume=resume,
         overwrite=overwrite,
+        keep_checkpoint=keep_checkpoint,
         callbacks=callbacks,
     )
 

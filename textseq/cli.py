@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import os
 import sys
 import textwrap
 import warnings
@@ -44,6 +45,8 @@ CLI_OWN = ("command", "quiet", "run", "model", "texts", "file", "quantize", "pre
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _configure_logging(quiet=args.quiet)
+    if getattr(args, "no_verify", False):
+        os.environ["TEXTSEQ_NO_VERIFY"] = "1"  # textseq.model_dir.verifying
     try:
         return args.run(args)
     except TextseqError as error:
@@ -63,6 +66,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.config is None and args.resume is None:
         raise TextseqError("train needs a CONFIG file (or --resume DIR)")
     options = dict(out=args.out, resume=args.resume, overwrite=args.overwrite)
+    options["keep_checkpoint"] = not args.discard_checkpoint
     print(textseq.train(args.config, overrides=args.set, **options))
     return 0
 
@@ -277,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr"
     )
+    parser.add_argument(
+        "--no-verify", action="store_true", help="load model directories without sha256 checks"
+    )
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = _verb(verbs, "train", _train, model=None)
@@ -287,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--out", str, None, "model directory to write (default: runs/<config name>)"),
         ("--resume DIR", str, None, "continue from a model or unfinished run's DIR.partial"),
         ("--overwrite", bool, None, "replace --out if it exists"),
+        ("--discard-checkpoint", bool, None, "delete DIR.ckpt (the resumable state) once done"),
     )
 
     config = _verb(verbs, "config", _config, model=None)
@@ -447,12 +455,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         return parser.parse_args(argv)
     top = argparse.ArgumentParser(prog="textseq", add_help=False)
     top.add_argument("-q", "--quiet", action="store_true")
+    top.add_argument("--no-verify", action="store_true")
     global_args, unknown = top.parse_known_args(argv[:position])
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args = verbs[argv[position]].parse_intermixed_args(argv[position + 1 :])
     args.command = argv[position]
     args.quiet = global_args.quiet
+    args.no_verify = global_args.no_verify
     return args
 
 

@@ -12,7 +12,11 @@
                         are in model.safetensors with the rest)
     model.safetensors   weights of the best epoch
     metrics.json        per-epoch metrics, best epoch, data report
-    last.ckpt           Lightning checkpoint of the last epoch, for --resume
+    logs/               Lightning's CSV logs, one version per (resumed) invocation
+
+The manifest holds the sha256 of every other file, checked on load (TEXTSEQ_NO_VERIFY=1,
+the CLI's --no-verify, skips it). The resumable training state is not in the directory but
+beside it, in `<name>.ckpt/` (see `textseq.checkpointing`): a model directory holds no pickle.
 
 Directories are built under `<name>.partial/` and renamed into place in one step, so a reader
 never sees a half-written model. Nothing here is unpickled: weights come from safetensors and
@@ -21,9 +25,11 @@ the rest is JSON or YAML.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import struct
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,14 +61,32 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
-    """`model`'s state as safetensors, with the textseq and format versions as metadata."""
+    """`model`'s state as safetensors, with the textseq and format versions as metadata,
+    written atomically with mode 0644 less the umask. The same weights always make the same
+    bytes: safetensors writes its metadata in hash order, so the header is rewritten with
+    sorted keys (same length, same offsets)."""
     from safetensors.torch import save_model
 
-    save_model(
-        model,
-        str(path),
-        metadata={"textseq_version": __version__, "format_version": str(FORMAT_VERSION)},
-    )
+    def write(temporary: Path) -> None:
+        save_model(
+            model,
+            str(temporary),
+            metadata={"textseq_version": __version__, "format_version": str(FORMAT_VERSION)},
+        )
+        with open(temporary, "r+b") as file:
+            size = struct.unpack("<Q", file.read(8))[0]
+            header = json.loads(file.read(size))
+            canonical = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+            file.seek(8)
+            file.write(canonical.ljust(size))
+
+    write_atomically(path, write, mode=0o644 & ~current_umask())
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_weights(model: nn.Module, directory: Path) -> None:
@@ -78,9 +102,15 @@ def load_weights(model: nn.Module, directory: Path) -> None:
         raise ModelDirError(
             f"{path} does not fit the model its config describes: {error}"
         ) from None
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not tensor.isfinite().all():
+            raise ModelDirError(f"{path}: the weight {name} is not finite (NaN or infinity)")
 
 
 def write_manifest(directory: Path, *, task: str) -> None:
+    """The manifest, written last: versions, task, and the sha256 of every other file, which
+    `check_model_dir` checks so that a changed file (swapped labels, other weights) is
+    reported by name instead of silently changing every prediction."""
     write_json(
         directory / MANIFEST,
         {
@@ -89,8 +119,39 @@ def write_manifest(directory: Path, *, task: str) -> None:
             "textseq_version": __version__,
             "task": task,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sha256": file_digests(directory),
         },
     )
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    """The sha256 of each file under `directory` but the manifest, by relative path."""
+    digests = {}
+    for path in sorted(directory.rglob("*")):
+        name = path.relative_to(directory).as_posix()
+        if path.is_file() and name != MANIFEST:
+            digest = hashlib.sha256()
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+            digests[name] = digest.hexdigest()
+    return digests
+
+
+def verifying() -> bool:
+    """Whether loading checks the files' sha256 sums: yes unless TEXTSEQ_NO_VERIFY is 1 (what
+    the CLI's --no-verify sets)."""
+    return os.environ.get("TEXTSEQ_NO_VERIFY", "") != "1"
+
+
+def _check_digests(directory: Path, expected: dict[str, str]) -> None:
+    actual = file_digests(directory)
+    changed = [name for name, digest in expected.items() if actual.get(name, digest) != digest]
+    if changed:
+        raise ModelDirError(
+            f"{directory}: {', '.join(changed)} changed since the model was written (its "
+            f"sha256 differs from {MANIFEST}'s); restore it, or load with --no-verify"
+        )
 
 
 def check_model_dir(
@@ -132,8 +193,11 @@ def check_model_dir(
     if task not in task_files:
         raise ModelDirError(f"{directory} holds a {task!r} model, which this textseq cannot load")
     missing = [name for name in (*REQUIRED, *task_files[task]) if not (directory / name).is_file()]
+    missing += [n for n in manifest.get("sha256", {}) if not (directory / n).is_file()]
     if missing:
-        raise ModelDirError(f"{directory} is incomplete: missing {', '.join(missing)}")
+        raise ModelDirError(f"{directory} is incomplete: missing {', '.join(sorted(set(missing)))}")
+    if verifying() and isinstance(manifest.get("sha256"), dict):
+        _check_digests(directory, manifest["sha256"])
     return manifest
 
 

@@ -11,23 +11,42 @@ This module knows no task: the table passed to `train` (`textseq.train` passes
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import pickle
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
+from textseq.checkpointing import (
+    AtomicCheckpointIO,
+    EpochEndSchedulers,
+    NonFiniteGuard,
+    ResumeOverrides,
+    RunLock,
+    best_checkpointing,
+    check_finite,
+    check_resume_overrides,
+    checkpoint_dir,
+    epoch_checkpointing,
+    refused_checkpoint,
+    resumable_checkpoint,
+    run_name,
+    unwritable,
+)
 from textseq.config import dump_yaml, load_config, migrate, read_yaml
-from textseq.config.base import DEFAULT_TASK
 from textseq.errors import ConfigError, ModelDirError
 from textseq.model_dir import (
+    MANIFEST,
     partial_dir,
     publish,
     save_weights,
@@ -48,55 +67,69 @@ def train(
     overrides: Sequence[str] = (),
     resume: str | Path | None = None,
     overwrite: bool = False,
+    keep_checkpoint: bool = True,
     callbacks: Sequence[pl.Callback] = (),
 ) -> Path:
     """Trains a model and returns the path of its finished model directory.
 
     Args:
         config: a YAML path, a dict, or a config object; with `resume` it may be omitted, and
-            the run directory's own config.yaml is used.
+            the run's own config.yaml is used.
         tasks: the task table (`textseq.tasks.TASKS`): the config's `task` key picks the row.
         out: the model directory to write; default `runs/<config file stem>` (or `runs/model`).
-        overrides: `dotted.key=value` strings applied on top of `config`.
-        resume: a directory with a Lightning checkpoint: a finished model directory
-            (`last.ckpt`) or an interrupted run (`<out>.partial`, `checkpoints/last.ckpt`).
-            Training continues from it with its vocabulary.
-        overwrite: replace `out` if it exists.
+        overrides: `dotted.key=value` strings applied on top of `config`; when resuming only
+            `RESUMABLE_OVERRIDES` may change.
+        resume: a run to continue from its newest epoch checkpoint (in `DIR.ckpt`): its model
+            directory `DIR`, its work directory `DIR.partial` or `DIR.ckpt` itself. Training
+            continues with its vocabulary; the run ends as the uninterrupted one would have.
+        overwrite: replace `out` (and an interrupted run of it) if it exists.
+        keep_checkpoint: keep `DIR.ckpt` beside the published `DIR`, so the run can be extended.
         callbacks: extra Lightning callbacks.
     """
     is_main = rank_zero_only.rank == 0
     schemas = {name: task.config for name, task in tasks.items()}
-    resume_dir = Path(resume) if resume is not None else None
-    checkpoint = _resume_checkpoint(resume_dir, tasks) if resume_dir is not None else None
+    source = saved = None
+    if resume is not None:
+        source = _resume_source(run_name(Path(resume)))
+        saved = migrate(read_yaml(source / "config.yaml"), schemas)
     if config is None:
-        if resume_dir is None:
+        if saved is None:
             raise ConfigError("train needs a config (or --resume with a run directory)")
-        config = migrate(read_yaml(resume_dir / "config.yaml"), schemas)
+        config = saved
     cfg = load_config(config, list(overrides), schemas=schemas)
     task = tasks[cfg.task]
-    final = _output_dir(out, config, resume_dir)
-    work = partial_dir(final)
-    if is_main:
-        _check_output(final, work, resume_dir, overwrite=overwrite)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    if cfg.trainer.threads is not None:
-        torch.set_num_threads(cfg.trainer.threads)
-    prepared = task.prepare(cfg, resume_dir=resume_dir, checkpoint=checkpoint)
-    if is_main:
-        _prepare_work_dir(work, resume_dir)
-        (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
-        prepared.save(work)
-    return fit_and_publish(
-        cfg,
-        prepared.system,
-        prepared.model,
-        datamodule=prepared.datamodule,
-        work=work,
-        final=final,
-        checkpoint=checkpoint,
-        callbacks=callbacks,
-        data=prepared.data,
-    )
+    final = _output_dir(out, config, source)
+    work, checkpoints = partial_dir(final), checkpoint_dir(final)
+    checkpoint = None
+    if source is not None:
+        changed = check_resume_overrides(load_config(saved, [], schemas=schemas), cfg)
+        patience = cfg.trainer.early_stopping_patience
+        callbacks = [*callbacks, ResumeOverrides(changed, cfg.optim, patience)]
+        checkpoint = _resume_checkpoint(run_name(Path(resume)), source, task.files, checkpoints)
+    with RunLock(final) if is_main else contextlib.nullcontext():
+        if is_main:
+            _check_output(final, source, overwrite=overwrite)
+        check_trainer_settings(cfg)
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        if cfg.trainer.threads is not None:
+            torch.set_num_threads(cfg.trainer.threads)
+        prepared = task.prepare(cfg, resume_dir=source, checkpoint=checkpoint)
+        if is_main:
+            _prepare_work_dir(work, source, checkpoints)
+            (work / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+            prepared.save(work)
+        return fit_and_publish(
+            cfg,
+            prepared.system,
+            prepared.model,
+            datamodule=prepared.datamodule,
+            work=work,
+            final=final,
+            checkpoint=checkpoint,
+            callbacks=callbacks,
+            data=prepared.data,
+            keep_checkpoint=keep_checkpoint,
+        )
 
 
 def fit_and_publish(
@@ -110,16 +143,22 @@ def fit_and_publish(
     checkpoint: str | None,
     callbacks: Sequence[pl.Callback] = (),
     data: dict[str, Any],
+    keep_checkpoint: bool = True,
 ) -> Path:
     """The run choreography every task shares, once its data, model and work directory exist.
 
-    Trains `system` (resuming from `checkpoint`), keeps the best validation's weights of `model`
-    as `model.safetensors` and Lightning's `last.ckpt` for resuming, writes `metrics.json`
-    (its `data` section is the task's own) and the manifest, then publishes `work` as `final`
-    in one rename. Returns `final`; other DDP ranks return it without writing.
+    Trains `system` (resuming from `checkpoint`) with its epoch and best checkpoints in
+    `final`'s `.ckpt` directory, keeps the best validation's weights of `model` as
+    `model.safetensors` (refusing non-finite ones), writes `metrics.json` (its `data` section
+    is the task's own) and the manifest, then publishes `work` as `final` in one rename and
+    deletes the `.ckpt` directory unless `keep_checkpoint`. Returns `final`; other DDP ranks
+    return it without writing.
     """
+    checkpoints = checkpoint_dir(final)
     history = MetricsHistory()
-    trainer, checkpointing = make_trainer(cfg, work, history=history, callbacks=callbacks)
+    trainer, best = make_trainer(
+        cfg, work, history=history, callbacks=callbacks, checkpoints=checkpoints
+    )
     fit(
         trainer,
         system,
@@ -130,13 +169,11 @@ def fit_and_publish(
     )
     if not trainer.is_global_zero:
         return final
-    if checkpointing.best_model_path:
-        state = torch.load(checkpointing.best_model_path, map_location="cpu", weights_only=True)
+    if best.best_model_path and Path(best.best_model_path).is_file():
+        state = _load_checkpoint(best.best_model_path)
         system.load_state_dict(state["state_dict"])
+    check_finite(model)
     save_weights(model, work / "model.safetensors")
-    last = Path(checkpointing.last_model_path or work / "checkpoints" / "last.ckpt")
-    shutil.copyfile(last, work / "last.ckpt")
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)
     write_json(
         work / "metrics.json",
         _metrics_summary(
@@ -149,6 +186,8 @@ def fit_and_publish(
     )
     write_manifest(work, task=cfg.task)
     publish(work, final)
+    if not keep_checkpoint:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     log.info("model written to %s", final)
     return final
 
@@ -162,17 +201,21 @@ def fit(
     work: Path,
     compile_model: bool = False,
 ) -> None:
-    """`trainer.fit`, resuming from `checkpoint` if given; when it fails after an epoch was
-    saved, the error log names the command that continues the run. `compile_model`
-    (`trainer.compile`) compiles the system's model in place with `torch.compile` (dynamic
-    shapes: batches differ in size and length); its parameters and state-dict keys stay
-    those of the plain model, so checkpoints and saved weights do not change."""
+    """`trainer.fit`, resuming from `checkpoint` if given (read with `weights_only=True`: a
+    checkpoint holding other objects is refused with a clear error); when it fails after an
+    epoch was saved, the error log names the command that continues the run.
+    `compile_model` (`trainer.compile`) compiles the system's model in place with
+    `torch.compile` (dynamic shapes: batches differ in size and length); its parameters and
+    state-dict keys stay those of the plain model, so checkpoints and saved weights do not
+    change."""
     if compile_model:
         system.model.compile(dynamic=True)
     try:
         trainer.fit(system, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise refused_checkpoint(checkpoint, error) from None
     except BaseException:
-        if trainer.is_global_zero and (work / "checkpoints" / "last.ckpt").is_file():
+        if trainer.is_global_zero and resumable_checkpoint(checkpoint_dir(run_name(work))):
             log.error(
                 "training stopped early; its last finished epoch is saved, continue with: "
                 "textseq train --resume %s",
@@ -187,20 +230,23 @@ def make_trainer(
     *,
     history: MetricsHistory,
     callbacks: Sequence[pl.Callback] = (),
+    checkpoints: Path | None = None,
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
-    """The Lightning trainer every task uses: seeded epochs, metrics history, best and last
-    checkpoints under `work/checkpoints`, early stopping, clipping, CSV logs."""
+    """The Lightning trainer every task uses: seeded epochs, metrics history, per-epoch LR
+    steps, a guard against divergence, a resumable checkpoint after every epoch and the best
+    weights under `checkpoints` (default: beside the model directory `work` becomes), early
+    stopping, clipping, CSV logs. Returns the trainer and its best-weights checkpoint."""
     mode = MONITOR_MODES[cfg.trainer.monitor]
-    checkpointing = ModelCheckpoint(
-        dirpath=work / "checkpoints",
-        filename="best",
-        monitor=cfg.trainer.monitor,
-        mode=mode,
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
-    )
-    all_callbacks: list[pl.Callback] = [EpochSeeding(cfg.seed), history, checkpointing]
+    checkpoints = checkpoints or checkpoint_dir(run_name(work))
+    best = best_checkpointing(checkpoints, monitor=cfg.trainer.monitor, mode=mode)
+    all_callbacks: list[pl.Callback] = [
+        EpochSeeding(cfg.seed),
+        history,
+        EpochEndSchedulers(),
+        NonFiniteGuard(),
+        best,
+        epoch_checkpointing(checkpoints),
+    ]
     if cfg.trainer.ema_decay is not None:
         all_callbacks.append(AveragedWeights(cfg.trainer.ema_decay))
     if cfg.trainer.early_stopping_patience is not None:
@@ -213,7 +259,43 @@ def make_trainer(
         )
     all_callbacks.extend(callbacks)
     is_main = rank_zero_only.rank == 0
-    trainer = pl.Trainer(
+    with _trainer_settings_named(cfg):
+        trainer = _trainer(cfg, work, all_callbacks, is_main=is_main)
+    return trainer, best
+
+
+def check_trainer_settings(cfg: Any) -> None:
+    """ConfigError, before any data is read, when Lightning cannot run `cfg.trainer`'s
+    accelerator, devices, strategy, nodes and precision on this machine."""
+    with _trainer_settings_named(cfg):
+        pl.Trainer(
+            accelerator=cfg.trainer.accelerator,
+            devices=cfg.trainer.devices,
+            strategy=cfg.trainer.strategy,
+            num_nodes=cfg.trainer.num_nodes,
+            precision=cfg.trainer.precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+
+
+@contextlib.contextmanager
+def _trainer_settings_named(cfg: Any) -> Iterator[None]:
+    try:
+        yield
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        # e.g. accelerator gpu on a machine without one, or more devices than it has
+        raise ConfigError(
+            f"trainer.accelerator {cfg.trainer.accelerator!r}, devices {cfg.trainer.devices!r}, "
+            f"strategy {cfg.trainer.strategy!r}, precision {cfg.trainer.precision!r}: "
+            f"{str(error).splitlines()[0]}"
+        ) from None
+
+
+def _trainer(cfg: Any, work: Path, callbacks: list[pl.Callback], *, is_main: bool) -> pl.Trainer:
+    return pl.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
@@ -227,62 +309,96 @@ def make_trainer(
         val_check_interval=cfg.trainer.val_check_interval,
         enable_progress_bar=cfg.trainer.progress_bar,
         enable_model_summary=is_main and cfg.trainer.progress_bar,
-        callbacks=all_callbacks,
+        callbacks=callbacks,
         logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
+        plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,
         default_root_dir=work,
     )
-    return trainer, checkpointing
 
 
 # --- steps ---------------------------------------------------------------------------------
 
 
-def _output_dir(out, config, resume_dir: Path | None) -> Path:
+def _output_dir(out, config, source: Path | None) -> Path:
     if out is not None:
         return Path(out)
-    if resume_dir is not None:
-        name = resume_dir.name.removesuffix(".partial")
-        return resume_dir.with_name(name)
+    if source is not None:
+        return run_name(source)
     stem = Path(config).stem if isinstance(config, str | Path) else "model"
     return Path("runs") / stem
 
 
-def _resume_checkpoint(resume_dir: Path, tasks: Mapping[str, Any]) -> str:
-    for candidate in (resume_dir / "last.ckpt", resume_dir / "checkpoints" / "last.ckpt"):
-        if candidate.is_file():
-            name = (
-                read_yaml(resume_dir / "config.yaml").get("task", DEFAULT_TASK)
-                if (resume_dir / "config.yaml").is_file()
-                else DEFAULT_TASK
-            )
-            files = tasks[name].files if name in tasks else ()
-            # The weights come from the checkpoint; the rest of a model directory must be there.
-            for needed in ("config.yaml", "vocab.json", *files):
-                if not (resume_dir / needed).is_file():
-                    raise ModelDirError(f"cannot resume from {resume_dir}: {needed} is missing")
-            return str(candidate)
+def _resume_source(run: Path) -> Path:
+    """The directory whose config and vocabularies a resumed run takes: the interrupted work
+    directory `run.partial` when it holds them, else the finished model directory `run`."""
+    for candidate in (partial_dir(run), run):
+        if (candidate / "config.yaml").is_file():
+            return candidate
     raise ModelDirError(
-        f"cannot resume from {resume_dir}: no last.ckpt (nor checkpoints/last.ckpt) in it"
+        f"cannot resume {run}: neither it nor {partial_dir(run)} holds a run's config.yaml"
     )
 
 
-def _check_output(final: Path, work: Path, resume_dir: Path | None, *, overwrite: bool) -> None:
-    resuming_in_place = resume_dir is not None and resume_dir.resolve() in (
-        final.resolve(),
-        work.resolve(),
-    )
-    if final.exists() and not overwrite and not resuming_in_place:
+def _resume_checkpoint(run: Path, source: Path, files: Sequence[str], checkpoints: Path) -> str:
+    """The newest complete epoch checkpoint of `run`, copied into `checkpoints` first when the
+    run continues under another name."""
+    for needed in ("vocab.json", *files):
+        if not (source / needed).is_file():
+            raise ModelDirError(f"cannot resume from {source}: {needed} is missing")
+    found = resumable_checkpoint(checkpoint_dir(run))
+    if found is None:
+        raise ModelDirError(
+            f"cannot resume {run}: {checkpoint_dir(run)} holds no complete epoch checkpoint "
+            "(was the run trained without keeping it, or deleted?)"
+        )
+    if checkpoint_dir(run).resolve() != checkpoints.resolve():
+        shutil.copytree(checkpoint_dir(run), checkpoints, dirs_exist_ok=True)
+        found = checkpoints / found.name
+    log.info("resuming from %s", found)
+    return str(found)
+
+
+def _check_output(final: Path, source: Path | None, *, overwrite: bool) -> None:
+    """A fresh run (no `source`) neither replaces a model nor an interrupted run of it
+    without `overwrite`; a resumed one continues its own."""
+    if source is not None and run_name(source).resolve() == final.resolve():
+        return
+    work, checkpoints = partial_dir(final), checkpoint_dir(final)
+    if overwrite:
+        return
+    if final.exists():
         raise ConfigError(f"{final} already exists; pass --overwrite or choose another --out")
+    if work.exists() or resumable_checkpoint(checkpoints) is not None:
+        raise ConfigError(
+            f"{work} holds an interrupted run of {final}; continue it with `textseq train "
+            f"--resume {work}`, or pass --overwrite to start again"
+        )
 
 
-def _prepare_work_dir(work: Path, resume_dir: Path | None) -> None:
-    """An empty working directory, or the interrupted run's own when resuming it."""
-    if resume_dir is not None and resume_dir.resolve() == work.resolve():
+def _prepare_work_dir(work: Path, source: Path | None, checkpoints: Path) -> None:
+    """The work directory: the interrupted run's own when resuming it; a copy of the finished
+    model directory (its logs continue) when extending that; else an empty one, with no
+    checkpoints left from an earlier run."""
+    if source is not None and source.resolve() == work.resolve():
         return  # continue in the interrupted run's own directory
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    try:
+        if work.exists():
+            shutil.rmtree(work)
+        if source is not None:
+            shutil.copytree(source, work, ignore=shutil.ignore_patterns(MANIFEST))
+        else:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+            work.mkdir(parents=True)
+    except OSError as error:
+        raise unwritable(work.parent, error) from None
+
+
+def _load_checkpoint(path: str | Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise refused_checkpoint(path, error) from None
 
 
 def train_only_reachable_rows(

@@ -57,7 +57,8 @@ def char_model(lm_env, tmp_path_factory):
 
 def test_train_writes_a_language_model_directory(ptb_model):
     names = {p.name for p in ptb_model.iterdir()}
-    assert {"config.yaml", "vocab.json", "model.safetensors", "metrics.json", "last.ckpt"} <= names
+    assert {"config.yaml", "vocab.json", "model.safetensors", "metrics.json"} <= names
+    assert "last.ckpt" not in names  # resumable state lives beside it, in .ckpt
     assert "labels.json" not in names
     assert json.loads((ptb_model / "textseq.json").read_text())["task"] == "lm"
     metrics = json.loads((ptb_model / "metrics.json").read_text())

@@ -24,6 +24,38 @@ def _copy(model_dir, tmp_path):
     return target
 
 
+def _as_written_before_digests(directory):
+    """The directory as a textseq older than the manifest's sha256 sums wrote it, so that its
+    files may be edited to stand for such a directory's."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    del manifest["sha256"]
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_changed_file_is_named_unless_not_verifying(model_dir, tmp_path, monkeypatch):
+    copy = _copy(model_dir, tmp_path)
+    labels = json.loads((copy / "labels.json").read_text())
+    labels["tokens"] = labels["tokens"][::-1]  # every prediction flipped
+    (copy / "labels.json").write_text(json.dumps(labels))
+    with pytest.raises(ModelDirError, match=r"labels\.json changed since the model was written"):
+        textseq.load(copy)
+    monkeypatch.setenv("TEXTSEQ_NO_VERIFY", "1")  # what the CLI's --no-verify sets
+    assert textseq.load(copy).predict(["w1 w4"])
+
+
+def test_non_finite_weights_are_refused(model_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    copy = _copy(model_dir, tmp_path)
+    _as_written_before_digests(copy)
+    weights = load_file(copy / "model.safetensors")
+    name = sorted(weights)[0]
+    weights[name][0] = float("nan")
+    save_file(weights, copy / "model.safetensors")
+    with pytest.raises(ModelDirError, match=f"the weight {name} is not finite"):
+        textseq.load(copy)
+
+
 @pytest.mark.parametrize("name", ["model.safetensors", "vocab.json", "labels.json", "config.yaml"])
 def test_missing_file_is_named(model_dir, tmp_path, name):
     copy = _copy(model_dir, tmp_path)
@@ -62,6 +94,7 @@ def test_weights_are_never_unpickled(model_dir, tmp_path):
 
 def test_weights_of_another_architecture_are_refused(model_dir, tmp_path):
     copy = _copy(model_dir, tmp_path)
+    _as_written_before_digests(copy)
     config = (copy / "config.yaml").read_text().replace("hidden_size: 16", "hidden_size: 24", 1)
     (copy / "config.yaml").write_text(config)
     with pytest.raises(ModelDirError, match="does not fit"):
@@ -94,6 +127,7 @@ def test_a_config_yaml_of_an_older_textseq_still_loads(model_dir, tmp_path):
     import yaml
 
     copy = _copy(model_dir, tmp_path)
+    _as_written_before_digests(copy)
     config = yaml.safe_load((copy / "config.yaml").read_text())
     config["text"]["bpe_vocab_size"] = 8000
     config["model"]["encoder"] |= {"num_heads": 4, "ff_dim": 256, "pretrained": None}

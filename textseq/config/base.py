@@ -13,6 +13,7 @@
 """
 
 import copy
+import math
 import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
@@ -57,9 +58,13 @@ def _number(value: Any) -> Any:
         return float(value)
     if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             raise PydanticCustomError("float_type", "must be a number") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError(
+            "finite_number", "must be a finite number, got {value}", {"value": value}
+        )
     return value
 
 

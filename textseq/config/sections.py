@@ -38,12 +38,14 @@ __all__ = [
     "OptimConfig",
     "Positional",
     "RNNCell",
+    "Seed",
     "Size",
     "StackedLayers",
     "TextConfig",
     "TrainerConfig",
     "UnitsPerDirection",
     "ValFraction",
+    "Width",
     "Workers",
     "classifier_keys",
     "monitor_check",
@@ -51,10 +53,18 @@ __all__ = [
     "tokenizer_keys",
 ]
 
-Size = Annotated[Int, Field(ge=1)]  # a count or width: at least 1
-BatchSize = Annotated[Int, Field(ge=1)]
-Limit = Annotated[Int | None, Field(ge=1)]  # keep only N of something; null: all
-Workers = Annotated[Int, Field(ge=0)]
+# Upper limits on what would not fit in memory (or could not mean anything): a count at most
+# MAX_COUNT, a layer width at most MAX_WIDTH (a 65,536-wide LSTM layer alone holds 34 billion
+# weights), a seed what NumPy and Lightning accept.
+MAX_COUNT = 2**31 - 1
+MAX_WIDTH = 65_536
+MAX_SEED = 2**32 - 1
+Size = Annotated[Int, Field(ge=1, le=MAX_COUNT)]  # a count: at least 1
+Width = Annotated[Int, Field(ge=1, le=MAX_WIDTH)]  # a layer or embedding width
+Seed = Annotated[Int, Field(ge=0, le=MAX_SEED)]
+BatchSize = Annotated[Int, Field(ge=1, le=MAX_WIDTH * 16)]
+Limit = Annotated[Int | None, Field(ge=1, le=MAX_COUNT)]  # keep only N of something; null: all
+Workers = Annotated[Int, Field(ge=0, le=1024)]
 ValFraction = number(Gt(0), Lt(1))
 Dropout = number(Ge(0), Lt(1))
 
@@ -71,13 +81,13 @@ BucketByLength = Annotated[
     Bool, Field(description="Batches of similar lengths: less padding, faster epochs.")
 ]
 RNNCell = Annotated[Cell, Field(description="lstm, gru, rnn_tanh or rnn_relu.")]
-StackedLayers = Annotated[Size, Field(description="Stacked layers.")]
-UnitsPerDirection = Annotated[Size, Field(description="Units per direction.")]
+StackedLayers = Annotated[Annotated[Size, Field(le=1024)], Field(description="Stacked layers.")]
+UnitsPerDirection = Annotated[Width, Field(description="Units per direction.")]
 DropoutBetweenLayers = Annotated[Dropout, Field(description="Dropout between stacked layers.")]
 HeadsOfEmbeddingDim = Annotated[
     Size, Field(description="Attention heads; must divide model.embedding.dim.")
 ]
-FeedForwardDim = Annotated[Size, Field(description="Feed-forward inner size.")]
+FeedForwardDim = Annotated[Width, Field(description="Feed-forward inner size.")]
 DropoutInLayers = Annotated[Dropout, Field(description="Dropout inside each layer.")]
 Activation = Annotated[Literal["relu", "gelu"], Field(description="Feed-forward activation.")]
 NormFirst = Annotated[
@@ -104,10 +114,16 @@ class TextConfig(Section):
         "subword model fitted on the training text.",
     )
     bpe_vocab_size: Int = Field(
-        8000, ge=50, description="Size of the subword vocabulary (text.tokenizer: bpe only)."
+        8000,
+        ge=50,
+        le=MAX_WIDTH * 16,
+        description="Size of the subword vocabulary (text.tokenizer: bpe only).",
     )
     min_freq: Int = Field(
-        1, ge=1, description="Training tokens seen fewer times than this become <unk>."
+        1,
+        ge=1,
+        le=MAX_COUNT,
+        description="Training tokens seen fewer times than this become <unk>.",
     )
     max_vocab_size: Limit = Field(
         None, description="Keep only the N most frequent tokens; null: no cap."
@@ -117,7 +133,7 @@ class TextConfig(Section):
 class EmbeddingConfig(Section):
     """The token embedding table."""
 
-    dim: Size = Field(
+    dim: Width = Field(
         100,
         description="Embedding size: the vectors' dimension when vectors are given, the "
         "model's width for a Transformer.",
@@ -149,7 +165,7 @@ class OptimConfig(Section):
     optimizer: Literal["adam", "adamw", "sgd"] = Field(
         "adamw", description="adam, adamw (decoupled weight decay) or sgd (plain, no momentum)."
     )
-    lr: Float = Field(1e-3, gt=0, description="Learning rate.")
+    lr: Float = Field(1e-3, gt=0, le=100, description="Learning rate.")
     embedding_lr_scale: Annotated[
         Float, Hint("set model.embedding.freeze=true to keep the embeddings fixed")
     ] = Field(
@@ -178,12 +194,14 @@ class OptimConfig(Section):
     lr_patience: Int = Field(
         1,
         ge=0,
+        le=MAX_COUNT,
         description="Epochs without a better trainer.monitor before the plateau schedule "
         "reduces the LR.",
     )
     lr_decay_after: Int | None = Field(
         None,
         ge=0,
+        le=MAX_COUNT,
         description="null: reduce the LR on a plateau (lr_factor, lr_patience); N: keep it for "
         "N epochs, then multiply it by lr_factor after every epoch (Zaremba et al. 2014).",
     )
@@ -206,7 +224,10 @@ class TrainerConfig(Section):
         "stopping and the plateau schedule.",
     )
     early_stopping_patience: Int | None = Field(
-        3, ge=0, description="Validations without improvement before stopping; null: never stop."
+        3,
+        ge=0,
+        le=MAX_COUNT,
+        description="Validations without improvement before stopping; null: never stop.",
     )
     val_check_interval: number(Gt(0), Le(1)) = Field(
         1.0, description="Validate every this fraction of an epoch (and at its end)."
@@ -215,7 +236,9 @@ class TrainerConfig(Section):
         "32-true", description="Numeric precision (bf16-mixed: autocast on CPUs with fast bf16)."
     )
     accelerator: Str = Field("auto", description="cpu, gpu, ... or auto (a GPU when there is one).")
-    devices: Int | Str = Field(1, description="Devices (processes with strategy ddp), or auto.")
+    devices: Annotated[Int, Field(ge=1, le=MAX_WIDTH)] | Str = Field(
+        1, description="Devices (processes with strategy ddp), or auto."
+    )
     strategy: Str = Field("auto", description="Distribution strategy, e.g. ddp.")
     num_nodes: Size = Field(1, description="Machines (multi-node DDP).")
     accumulate_grad_batches: Size = Field(
@@ -224,7 +247,7 @@ class TrainerConfig(Section):
     log_every_n_steps: Size = Field(50, description="Steps between entries of the CSV log.")
     progress_bar: Bool = Field(True, description="Show a progress bar on stderr.")
     threads: Int | None = Field(
-        None, ge=1, description="PyTorch intra-op threads; null keeps PyTorch's default."
+        None, ge=1, le=4096, description="PyTorch intra-op threads; null keeps PyTorch's default."
     )
     compile: Bool = Field(
         False,

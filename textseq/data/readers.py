@@ -148,13 +148,27 @@ def read_examples(
             value = row.get(label_column)
             if value is None or str(value).strip() == "":
                 raise DataError(f"no label in column {label_column!r}", path=path, line=line)
-            label = str(value).strip()
+            label = _label_text(value, path, line)
         examples.append(
             TextExample(text=str(text).strip(), label=label, source=str(path), line=line)
         )
     if not examples:
         raise DataError("the file has no examples (it is empty or has only a header)", path=path)
     return examples
+
+
+def _label_text(value: object, path: Path, line: int) -> str:
+    """A label as text, one spelling per label: the JSON numbers 1 and 1.0 are the label "1"
+    (as the text 1 of a TSV file is); JSON true/false, lists and objects are refused."""
+    if isinstance(value, bool | list | dict):
+        raise DataError(
+            f"label {value!r} is a JSON {type(value).__name__}; write labels as strings or numbers",
+            path=path,
+            line=line,
+        )
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 def _check_columns(

@@ -240,17 +240,17 @@ def test_bad_override_keys_are_errors(override, message):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("data.batch_size=0", "data.batch_size: must be at least 1, got 0"),
-        ("data.eval_batch_size=0", "data.eval_batch_size: must be at least 1, got 0"),
-        ("data.max_length=0", "data.max_length: must be at least 1 or null, got 0"),
+        ("data.batch_size=0", "data.batch_size: must be in [1, 1048576], got 0"),
+        ("data.eval_batch_size=0", "data.eval_batch_size: must be in [1, 1048576], got 0"),
+        ("data.max_length=0", "data.max_length: must be in [1, 2147483647] or null, got 0"),
         ("data.val_fraction=1.0", "data.val_fraction: must be in (0, 1), got 1.0"),
         ("data.val_fraction=0", "data.val_fraction: must be in (0, 1), got 0"),
-        ("text.min_freq=0", "text.min_freq: must be at least 1, got 0"),
-        ("model.embedding.dim=0", "model.embedding.dim: must be at least 1, got 0"),
-        ("model.encoder.hidden_size=0", "model.encoder.hidden_size: must be at least 1, got 0"),
-        ("model.encoder.num_layers=0", "model.encoder.num_layers: must be at least 1, got 0"),
-        ("optim.lr=0", "optim.lr: must be positive, got 0"),
-        ("trainer.max_epochs=0", "trainer.max_epochs: must be at least 1, got 0"),
+        ("text.min_freq=0", "text.min_freq: must be in [1, 2147483647], got 0"),
+        ("model.embedding.dim=0", "model.embedding.dim: must be in [1, 65536], got 0"),
+        ("model.encoder.hidden_size=0", "model.encoder.hidden_size: must be in [1, 65536], got 0"),
+        ("model.encoder.num_layers=0", "model.encoder.num_layers: must be in [1, 1024], got 0"),
+        ("optim.lr=0", "optim.lr: must be in (0, 100], got 0"),
+        ("trainer.max_epochs=0", "trainer.max_epochs: must be in [1, 2147483647], got 0"),
         ("model.embedding.dropout=1.0", "model.embedding.dropout: must be in [0, 1), got 1.0"),
         ("model.encoder.dropout=-0.1", "model.encoder.dropout: must be in [0, 1), got -0.1"),
         ("model.head.dropout=2", "model.head.dropout: must be in [0, 1), got 2"),
@@ -378,7 +378,7 @@ def test_the_task_key_chooses_the_schema():
         (
             {"task": "lm"},
             ["data.bptt=1"],
-            "--set data.bptt=1: data.bptt: must be at least 2, got 1",
+            "--set data.bptt=1: data.bptt: must be in [2, 2147483647], got 1",
         ),
         (
             {"task": "lm"},
@@ -542,11 +542,12 @@ def test_task_tag_selects_the_tagging_schema_with_its_own_defaults():
         ("model.dropout=1.0", "--set model.dropout=1.0: model.dropout: must be in [0, 1), got 1.0"),
         (
             "model.chars.kernel_size=0",
-            "--set model.chars.kernel_size=0: model.chars.kernel_size: must be at least 1, got 0",
+            "--set model.chars.kernel_size=0: model.chars.kernel_size: must be in "
+            "[1, 2147483647], got 0",
         ),
         (
             "model.casing_dim=-1",
-            "--set model.casing_dim=-1: model.casing_dim: must be at least 0, got -1",
+            "--set model.casing_dim=-1: model.casing_dim: must be in [0, 65536], got -1",
         ),
         (
             "optim.class_weights=balanced",
@@ -596,7 +597,7 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_line(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path, ["trainer.max_epochs=0"])
     assert str(error.value).splitlines() == [
-        f"{path}:2: data.batch_size: must be at least 1, got 0",
+        f"{path}:2: data.batch_size: must be in [1, 1048576], got 0",
         f"{path}:3: data.bucket: must be true or false, got 'maybe'",
         f"{path}:6: model.encoder.hiden_size: unknown key; did you mean 'hidden_size'? (valid "
         "keys here: type, cell, hidden_size, num_layers, bidirectional, dropout, packed)",
@@ -605,7 +606,7 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_line(tmp_path):
         f"{path}:9: model.pooling.type: 'cls' needs model.encoder.type transformer or "
         "pretrained (an RNN has no [CLS] position); use last, mean, max or attention",
         f"{path}:11: optim.lr: must be a number, got 'fast'",
-        "--set trainer.max_epochs=0: trainer.max_epochs: must be at least 1, got 0",
+        "--set trainer.max_epochs=0: trainer.max_epochs: must be in [1, 2147483647], got 0",
     ]
 
 
@@ -613,7 +614,7 @@ def test_a_check_between_keys_is_not_repeated_for_a_key_already_reported():
     with pytest.raises(ConfigError) as error:
         load_config({"task": "lm", "model": {"embedding": {"dim": 0}, "rnn": {"hidden_size": 8}}})
     # tie_weights compares the two widths, but one of them is wrong already
-    assert str(error.value) == "model.embedding.dim: must be at least 1, got 0"
+    assert str(error.value) == "model.embedding.dim: must be in [1, 65536], got 0"
 
 
 def test_a_problem_with_a_default_points_at_the_key_it_involves(tmp_path):
@@ -837,7 +838,7 @@ def test_translation_checks_the_shared_sections_like_every_task():
     )
     with pytest.raises(ConfigError, match=r"trainer.val_check_interval: must be in \(0, 1\]"):
         load_config({"task": "translate"}, ["trainer.val_check_interval=2"])
-    with pytest.raises(ConfigError, match=r"model.embedding.dim: must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match=r"model.embedding.dim: must be in \[1, 65536\], got 0"):
         load_config({"task": "translate"}, ["model.embedding.dim=0"])
 
 
@@ -847,7 +848,8 @@ def test_a_negative_lr_decay_after_is_rejected_when_loading(task):
     with pytest.raises(ConfigError) as error:
         load_config({"task": task}, ["optim.lr_decay_after=-3"])
     assert str(error.value) == (
-        "--set optim.lr_decay_after=-3: optim.lr_decay_after: must be at least 0 or null, got -3"
+        "--set optim.lr_decay_after=-3: optim.lr_decay_after: must be in [0, 2147483647] or "
+        "null, got -3"
     )
 
 

@@ -23,6 +23,8 @@ from textseq.config.base import (
     typed_union,
 )
 from textseq.config.sections import (
+    MAX_COUNT,
+    MAX_WIDTH,
     Activation,
     BatchSize,
     BucketByLength,
@@ -39,12 +41,14 @@ from textseq.config.sections import (
     OptimConfig,
     Positional,
     RNNCell,
+    Seed,
     Size,
     StackedLayers,
     TextConfig,
     TrainerConfig,
     UnitsPerDirection,
     ValFraction,
+    Width,
     schedule_keys,
     tokenizer_keys,
 )
@@ -87,6 +91,7 @@ class DataConfig(Section):
     max_length: Int | None = Field(
         None,
         ge=1,
+        le=MAX_COUNT,
         description="Truncate longer texts to this many tokens (counted and reported); null: "
         "no truncation.",
     )
@@ -153,7 +158,7 @@ class PoolingConfig(Section):
         description="last (RNN only), mean, max, attention (additive), self_attention, "
         "multihead or cls (transformer and pretrained only).",
     )
-    attention_dim: Size = Field(
+    attention_dim: Width = Field(
         128, description="Hidden size of the additive attention (type attention only)."
     )
     num_heads: Size = Field(
@@ -167,7 +172,7 @@ class HeadConfig(Section):
     """The classifier on the pooled vector."""
 
     hidden_size: Int = Field(
-        0, ge=0, description="Units of a hidden ReLU layer; 0: a single linear layer."
+        0, ge=0, le=MAX_WIDTH, description="Units of a hidden ReLU layer; 0: a single linear layer."
     )
     dropout: Dropout = Field(0.0, description="Dropout before each linear layer.")
 
@@ -191,7 +196,7 @@ class Config(TaskConfig):
     """Text classification: one label per text."""
 
     task: Literal["classify"] = Field("classify", description="The task: classify.")
-    seed: Int = Field(13, description="Seeds data order, initialisation and dropout.")
+    seed: Seed = Field(13, description="Seeds data order, initialisation and dropout.")
     data: DataConfig = Field(default_factory=DataConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -20,6 +20,7 @@ from textseq.config.base import (
     with_defaults,
 )
 from textseq.config.sections import (
+    MAX_COUNT,
     Activation,
     BatchSize,
     Dropout,
@@ -33,11 +34,13 @@ from textseq.config.sections import (
     OptimConfig,
     Positional,
     RNNCell,
+    Seed,
     Size,
     StackedLayers,
     TextConfig,
     TrainerConfig,
     ValFraction,
+    Width,
     classifier_keys,
     monitor_check,
     schedule_keys,
@@ -69,7 +72,9 @@ class LMDataConfig(Section):
     limit_val: LimitVal = None
     batch_size: BatchSize = Field(20, description="Parallel streams the corpus is cut into.")
     eval_batch_size: BatchSize = Field(10, description="Streams when validating.")
-    bptt: Int = Field(35, ge=2, description="Tokens per truncated back-propagation window.")
+    bptt: Int = Field(
+        35, ge=2, le=MAX_COUNT, description="Tokens per truncated back-propagation window."
+    )
     variable_bptt: Bool = Field(
         False,
         description="Merity et al. (2018): each window is bptt long (p 0.95) or bptt/2, plus "
@@ -81,7 +86,7 @@ class LMRecurrentConfig(Section):
     """A stack of recurrent layers (model.type: rnn)."""
 
     cell: RNNCell = "lstm"
-    hidden_size: Size = Field(200, description="Units per layer.")
+    hidden_size: Width = Field(200, description="Units per layer.")
     num_layers: StackedLayers = 2
     dropout: Dropout = Field(
         0.0, description="Dropout on the outputs of every layer (Zaremba et al. 2014)."
@@ -142,7 +147,7 @@ class LMConfig(TaskConfig):
     renamed: ClassVar[dict[str, str]] = {
         "model.transformer.positions": "model.transformer.positional"
     }
-    seed: Int = Field(13, description="Seeds initialisation, dropout and variable BPTT draws.")
+    seed: Seed = Field(13, description="Seeds initialisation, dropout and variable BPTT draws.")
     data: LMDataConfig = Field(default_factory=LMDataConfig)
     text: LMTextConfig = Field(default_factory=LMTextConfig)
     model: LMModelConfig = Field(default_factory=LMModelConfig)

@@ -22,6 +22,7 @@ from textseq.config.base import (
     with_defaults,
 )
 from textseq.config.sections import (
+    MAX_WIDTH,
     BatchSize,
     BucketByLength,
     Dropout,
@@ -34,12 +35,14 @@ from textseq.config.sections import (
     LoaderWorkers,
     OptimConfig,
     RNNCell,
+    Seed,
     Size,
     StackedLayers,
     TextConfig,
     TrainerConfig,
     UnitsPerDirection,
     ValFraction,
+    Width,
     classifier_keys,
     monitor_check,
     schedule_keys,
@@ -75,9 +78,12 @@ class TagDataConfig(Section):
     tags: Literal["ner", "pos"] = Field(
         "ner", description="The tag set read from a named dataset: ner (BIO) or pos."
     )
-    token_column: Int = Field(0, description="Column of the token in a CoNLL file.")
+    token_column: Int = Field(0, ge=0, le=1024, description="Column of the token in a CoNLL file.")
     tag_column: Int = Field(
-        -1, description="Column of the tag in a CoNLL file (negative: from the end)."
+        -1,
+        ge=-1024,
+        le=1024,
+        description="Column of the tag in a CoNLL file (negative: from the end).",
     )
     limit_train: Limit = Field(
         None, description="Keep a seeded random N training sentences (quick runs); null: all."
@@ -96,8 +102,8 @@ class CharConfig(Section):
         "cnn",
         description="none, cnn (Ma & Hovy 2016) or lstm (a BiLSTM, Lample et al. 2016).",
     )
-    dim: Size = Field(30, description="Character embedding size.")
-    hidden_size: Size = Field(
+    dim: Width = Field(30, description="Character embedding size.")
+    hidden_size: Width = Field(
         30, description="Filters of the CNN, or units per direction of the BiLSTM."
     )
     kernel_size: Size = Field(3, description="Width of the CNN's filters in characters (cnn only).")
@@ -119,7 +125,7 @@ class TagTransformerEncoderConfig(Section):
     """Self-attention layers over the projected token representations."""
 
     type: Literal["transformer"] = Field("transformer", description="rnn | transformer.")
-    hidden_size: Size = Field(200, description="The model width d_model.")
+    hidden_size: Width = Field(200, description="The model width d_model.")
     num_layers: Size = Field(1, description="Encoder layers.")
     dropout: DropoutInLayers = 0.0
     num_heads: Size = Field(4, description="Attention heads; must divide hidden_size.")
@@ -142,7 +148,10 @@ class TagModelConfig(Section):
     )
     chars: CharConfig = Field(default_factory=CharConfig)
     casing_dim: Int = Field(
-        0, ge=0, description="Size of the casing feature's embedding (0: no casing feature)."
+        0,
+        ge=0,
+        le=MAX_WIDTH,
+        description="Size of the casing feature's embedding (0: no casing feature).",
     )
     encoder: TagEncoderConfig = Field(default_factory=TagRNNEncoderConfig)
     dropout: Dropout = Field(
@@ -173,7 +182,7 @@ class TagConfig(TaskConfig):
     """Sequence labelling: one tag per token (named entities, parts of speech)."""
 
     task: Literal["tag"] = Field("tag", description="The task: tag.")
-    seed: Int = Field(13, description="Seeds data order, initialisation and dropout.")
+    seed: Seed = Field(13, description="Seeds data order, initialisation and dropout.")
     data: TagDataConfig = Field(default_factory=TagDataConfig)
     text: TagTextConfig = Field(default_factory=TagTextConfig)
     model: TagModelConfig = Field(default_factory=TagModelConfig)

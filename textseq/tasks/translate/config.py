@@ -27,6 +27,7 @@ from textseq.config.base import (
     with_defaults,
 )
 from textseq.config.sections import (
+    MAX_COUNT,
     Activation,
     BatchSize,
     Dropout,
@@ -38,9 +39,11 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    Seed,
     Size,
     TextConfig,
     TrainerConfig,
+    Width,
     classifier_keys,
     monitor_check,
     schedule_keys,
@@ -101,10 +104,13 @@ class TranslateDataConfig(Section):
     max_src_length: Int | None = Field(
         50,
         ge=1,
+        le=MAX_COUNT,
         description="Training pairs whose source has more tokens are dropped (counted and "
         "reported); validation and test pairs are never filtered. null: no limit.",
     )
-    max_tgt_length: Int | None = Field(50, ge=1, description="The same for the target side.")
+    max_tgt_length: Int | None = Field(
+        50, ge=1, le=MAX_COUNT, description="The same for the target side."
+    )
     batch_size: BatchSize = Field(
         128, description="Sentence pairs per batch, bucketed by target length."
     )
@@ -134,17 +140,17 @@ class Seq2SeqRNNConfig(Section):
     """An attentional recurrent encoder-decoder (model.type: rnn)."""
 
     cell: Literal["gru", "lstm"] = Field("gru", description="gru or lstm.")
-    encoder_hidden_size: Size = Field(256, description="Encoder units per direction.")
+    encoder_hidden_size: Width = Field(256, description="Encoder units per direction.")
     encoder_layers: Size = Field(1, description="Stacked encoder layers.")
     bidirectional: Bool = Field(True, description="Read the source both ways.")
-    decoder_hidden_size: Size = Field(512, description="Decoder state size.")
+    decoder_hidden_size: Width = Field(512, description="Decoder state size.")
     decoder_layers: Size = Field(1, description="Stacked decoder layers.")
     attention: Literal["bahdanau", "dot", "general", "concat"] = Field(
         "bahdanau",
         description="The attention score: bahdanau (additive, Bahdanau et al. 2015) or Luong "
         "et al. (2015)'s dot, general or concat.",
     )
-    attention_dim: Size = Field(
+    attention_dim: Width = Field(
         256, description="Hidden size of the score (bahdanau and concat only)."
     )
     input_feeding: Bool = Field(
@@ -237,6 +243,7 @@ class _OptimWithWarmup(OptimConfig):
     warmup_steps: Int = Field(
         0,
         ge=0,
+        le=MAX_COUNT,
         description="N > 0: linear warm-up to optim.lr over N steps, then decay with the "
         "inverse square root of the step (Vaswani et al. 2017, eq. 3, with the peak set by "
         "lr) instead of the per-epoch schedule; 0: the per-epoch schedule (plateau or "
@@ -255,7 +262,7 @@ class TranslateConfig(TaskConfig):
 
     task: Literal["translate"] = Field("translate", description="The task: translate.")
     renamed: ClassVar[dict[str, str]] = {"model.embedding_dim": "model.embedding.dim"}
-    seed: Int = Field(
+    seed: Seed = Field(
         13, description="Seeds data order, initialisation, dropout and teacher forcing."
     )
     data: TranslateDataConfig = Field(default_factory=TranslateDataConfig)
