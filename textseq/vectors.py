@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,29 +148,49 @@ def load_keyed_vectors(path: Path, vectors_format: str):
 
 
 def cached_keyed_vectors(path: Path, vectors_format: str):
-    """`load_keyed_vectors`, parsed once: later calls read gensim's own format from the cache
-    (`$TEXTSEQ_CACHE/vectors/`) instead of parsing text again, which takes seconds for the 50-d
-    GloVe subset (9 s for 91,399 words, against 0.1 s cached) and minutes for the 400,000-word
-    files. The cache entry is keyed by the file's absolute path, size and modification time, so
-    an edited or replaced file is parsed afresh. A cache that cannot be read or written is
-    skipped, never an error."""
-    from gensim.models import KeyedVectors
+    """`load_keyed_vectors`, parsed once: later calls read the cache (`$TEXTSEQ_CACHE/vectors/`)
+    instead of parsing text again, which takes seconds for the 50-d GloVe subset (9 s for
+    91,399 words, against 0.1 s cached) and minutes for the 400,000-word files. The cache entry
+    is keyed by the file's absolute path, size and modification time, so an edited or replaced
+    file is parsed afresh. A cache that cannot be read or written is skipped, never an error.
 
+    The entry is one `.npz` file of two arrays, read with `allow_pickle=False`: the vectors
+    and the word list as UTF-8 JSON bytes. Nothing in a (possibly shared) cache is unpickled,
+    so a planted file cannot run code."""
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{vectors_format}"
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    cached = cache_dir() / "vectors" / f"{path.name}.{digest}.kv"
+    cached = cache_dir() / "vectors" / f"{path.name}.{digest}.npz"
     if cached.is_file():
         try:
-            return KeyedVectors.load(str(cached))
-        except Exception as error:  # a damaged entry (e.g. a full disk) is re-parsed
+            return _read_cached(cached)
+        except Exception as error:  # a damaged or planted entry is re-parsed
             log.warning("ignoring the unreadable vectors cache %s: %s", cached, error)
     keyed_vectors = load_keyed_vectors(path, vectors_format)
     try:
-        # One file (no separate .npy), so that one rename publishes it whole.
-        write_atomically(cached, lambda partial: keyed_vectors.save(str(partial), separately=[]))
+        # One file, so that one rename publishes it whole.
+        write_atomically(cached, lambda partial: _write_cached(partial, keyed_vectors))
     except OSError as error:
         log.warning("cannot cache the parsed vectors in %s: %s", cached.parent, error)
+    return keyed_vectors
+
+
+def _write_cached(path: Path, keyed_vectors) -> None:
+    words = json.dumps(list(keyed_vectors.index_to_key), ensure_ascii=False).encode("utf-8")
+    with open(path, "wb") as file:
+        np.savez(file, vectors=keyed_vectors.vectors, words=np.frombuffer(words, np.uint8))
+
+
+def _read_cached(path: Path):
+    from gensim.models import KeyedVectors
+
+    with np.load(path, allow_pickle=False) as arrays:
+        vectors = arrays["vectors"]
+        words = json.loads(arrays["words"].tobytes().decode("utf-8"))
+    if vectors.ndim != 2 or len(words) != len(vectors):
+        raise ValueError(f"{len(words)} words for vectors of shape {vectors.shape}")
+    keyed_vectors = KeyedVectors(vectors.shape[1], dtype=vectors.dtype)
+    keyed_vectors.add_vectors(words, vectors)
     return keyed_vectors
 
 

@@ -232,7 +232,7 @@ def test_vectors_are_parsed_once_then_read_from_the_cache(data_env, tmp_path, mo
     path = write_word2vec(tmp_path / "v.txt.gz")
     _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
     entries = list((data_env.cache / "vectors").iterdir())
-    assert [entry.suffix for entry in entries] == [".kv"]  # one whole file, no .partial left
+    assert [entry.suffix for entry in entries] == [".npz"]  # one whole file, no .partial left
     _parsing_forbidden(monkeypatch)
     _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
 
@@ -254,6 +254,33 @@ def test_a_damaged_cache_entry_is_parsed_again(data_env, tmp_path, caplog):
     _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
     assert "ignoring the unreadable vectors cache" in caplog.text
     _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))  # rewritten whole
+
+
+def test_a_planted_pickle_in_the_cache_is_refused_and_never_run(data_env, tmp_path, caplog):
+    """The cache may be shared: an entry replaced by a pickle (a bare one, or an object array
+    inside the archive) is not unpickled; it is ignored and parsed afresh."""
+    import pickle
+
+    import numpy as np
+
+    path = write_word2vec(tmp_path / "v.txt")
+    cached_keyed_vectors(path, "word2vec")
+    (entry,) = (data_env.cache / "vectors").iterdir()
+    ran = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(ran), "w"))
+
+    for planted in ("bare", "inside"):
+        if planted == "bare":
+            entry.write_bytes(pickle.dumps(Planted()))
+        else:
+            with open(entry, "wb") as file:
+                np.savez(file, vectors=np.array([Planted()], dtype=object), words=np.zeros(1))
+        _assert_same_vectors(cached_keyed_vectors(path, "word2vec"))
+        assert not ran.exists(), planted
+    assert caplog.text.count("ignoring the unreadable vectors cache") == 2
 
 
 def test_an_unwritable_cache_is_skipped(tmp_path, monkeypatch, caplog):
