@@ -23,7 +23,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
+from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory, console_callbacks
 from textseq.config import dump_yaml, load_config, migrate, read_yaml
 from textseq.config.base import DEFAULT_TASK
 from textseq.errors import ConfigError, ModelDirError
@@ -213,6 +213,9 @@ def make_trainer(
         )
     all_callbacks.extend(callbacks)
     is_main = rank_zero_only.rank == 0
+    shown = is_main and cfg.trainer.progress_bar
+    if shown:
+        all_callbacks.extend(console_callbacks())
     trainer = pl.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         accelerator=cfg.trainer.accelerator,
@@ -226,7 +229,7 @@ def make_trainer(
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         val_check_interval=cfg.trainer.val_check_interval,
         enable_progress_bar=cfg.trainer.progress_bar,
-        enable_model_summary=is_main and cfg.trainer.progress_bar,
+        enable_model_summary=shown,
         callbacks=all_callbacks,
         logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
         use_distributed_sampler=False,
