@@ -274,6 +274,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _curves(args: argparse.Namespace) -> int:
+    """plot a finished run's training curves as a PNG
+
+    Train and validation loss and the monitored metric per epoch (per validation when
+    trainer.val_check_interval < 1), the best epoch marked; read from DIR/metrics.json. --out
+    is the PNG written (default DIR/curves.png). Prints {"out", "epochs", "monitor",
+    "best_epoch", "series"}."""
+    # Imported here: only this verb draws (matplotlib), and `textseq --help` stays fast.
+    from textseq.curves import plot_curves
+
+    out = args.out or str(Path(args.model) / "curves.png")
+    if not out.lower().endswith(".png"):
+        raise UsageError(f"--out {out}: the name must end in .png")
+    print(json.dumps(plot_curves(args.model, out)))
+    return 0
+
+
 def _completion(args: argparse.Namespace) -> int:
     """print a shell completion script: eval "$(textseq completion bash)" (or zsh)"""
     sys.stdout.write(cli_support.completion(build_parser(), args.shell))
@@ -474,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("--method", ("pca", "tsne"), "pca", "projection (pca)"),
         ("--seed", int, 0, "random seed of the projection (0)"),
     )
+
+    curves = _verb(verbs, "curves", _curves, model="a model directory (a finished run)")
+    curves.add_argument("--out", metavar="FILE.png", help="the PNG written (DIR/curves.png)")
 
     completion = _verb(verbs, "completion", _completion, model=None)
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")

@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger
 
 from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory, console_callbacks
 from textseq.config import dump_yaml, load_config, migrate, read_yaml
@@ -189,7 +189,8 @@ def make_trainer(
     callbacks: Sequence[pl.Callback] = (),
 ) -> tuple[pl.Trainer, ModelCheckpoint]:
     """The Lightning trainer every task uses: seeded epochs, metrics history, best and last
-    checkpoints under `work/checkpoints`, early stopping, clipping, CSV logs."""
+    checkpoints under `work/checkpoints`, early stopping, clipping, the loggers of
+    `trainer.logger` (CSV by default)."""
     mode = MONITOR_MODES[cfg.trainer.monitor]
     checkpointing = ModelCheckpoint(
         dirpath=work / "checkpoints",
@@ -231,11 +232,46 @@ def make_trainer(
         enable_progress_bar=cfg.trainer.progress_bar,
         enable_model_summary=shown,
         callbacks=all_callbacks,
-        logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
+        logger=loggers(cfg, work),
         use_distributed_sampler=False,
         default_root_dir=work,
     )
     return trainer, checkpointing
+
+
+def loggers(cfg: Any, work: Path) -> list[Logger]:
+    """Lightning's loggers named by `trainer.logger`, all writing under `work` (one version
+    folder per (resumed) run), each told the run's hyperparameters: the whole config."""
+    names = [cfg.trainer.logger] if isinstance(cfg.trainer.logger, str) else cfg.trainer.logger
+    made: list[Logger] = []
+    for name in dict.fromkeys(names):
+        try:
+            if name == "csv":
+                made.append(CSVLogger(save_dir=work, name="logs"))
+            elif name == "tensorboard":
+                made.append(TensorBoardLogger(save_dir=work, name="tensorboard"))
+            else:
+                uri = (work / "mlruns").resolve().as_uri()
+                made.append(MLFlowLogger(experiment_name="textseq", tracking_uri=uri))
+        except ModuleNotFoundError as error:
+            raise ConfigError(
+                f"trainer.logger {name}: {error.msg or error}; install it or choose csv"
+            ) from None
+    hyperparameters = _flat(cfg.model_dump(mode="json"))
+    for logger in made:
+        logger.log_hyperparams(hyperparameters)
+    return made
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"optim": {"lr": 0.1}}` as `{"optim.lr": 0.1}`; lists as strings."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value) if isinstance(value, list | tuple) else value
+    return flat
 
 
 # --- steps ---------------------------------------------------------------------------------
