@@ -2,6 +2,10 @@
 
 Shown when stderr is a terminal, or everywhere after `show(True)` (the CLI's `--progress`);
 never after `show(False)` (`-q`). Results never go through here: stdout stays for them.
+
+Progress lines nest: while one is open, those opened inside it stay silent, so a predictor that
+counts its batches (evaluate) says nothing when the CLI already counts the texts it feeds it a
+batch at a time (predict, translate).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _SHOWN: bool | None = None  # None: when stderr is a terminal
+_OPEN = 0  # progress lines open now; only the outermost is written
 
 
 def show(shown: bool | None) -> None:
@@ -33,10 +38,14 @@ class Progress:
 
     def __init__(self, what: str, *, total: int | None = None, unit: str = "texts"):
         self.what, self.total, self.unit = what, total, unit
+        global _OPEN
         self.done = 0
-        self.enabled = shown()
+        self.enabled = shown() and _OPEN == 0
         self._tty = sys.stderr.isatty()
         self._start = self._last = time.perf_counter()
+        self._closed = False
+        self._written = -1  # the count of the last line written
+        _OPEN += 1
 
     def update(self, count: int = 1) -> None:
         self.done += count
@@ -46,8 +55,15 @@ class Progress:
             self._write(end="\r" if self._tty else "\n")
 
     def close(self) -> None:
-        if self.enabled:
+        global _OPEN
+        if self._closed:
+            return
+        self._closed = True
+        _OPEN -= 1
+        if self.enabled and self._written != self.done:
             self._write(end="\n")
+        elif self.enabled and self._tty:
+            sys.stderr.write("\n")
 
     def line(self) -> str:
         seconds = max(time.perf_counter() - self._start, 1e-9)
@@ -55,6 +71,7 @@ class Progress:
         return f"{self.what}: {count} {self.unit} ({self.done / seconds:,.1f}/s)"
 
     def _write(self, *, end: str) -> None:
+        self._written = self.done
         sys.stderr.write(self.line() + end)
         sys.stderr.flush()
 
