@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textseq.logs import default_handler
 from textseq.version import __version__
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def load(
     # loaded or trained.
     from textseq.tasks import load_predictor
 
+    default_handler()  # textseq's messages on stderr unless the application set up logging
     return load_predictor(directory, quantize=quantize, precision=precision, onnx=onnx)
 
 
@@ -68,12 +70,15 @@ def train(
 
     `overrides` are `dotted.key=value` strings; `resume` continues from a run or model
     directory's checkpoint (kept beside it, in `DIR.ckpt`, unless not `keep_checkpoint`);
-    `callbacks` are extra Lightning callbacks. See
-    `textseq.training.train`.
+    `callbacks` are extra Lightning callbacks. See `textseq.training.train`. Progress and
+    messages go to stderr through `logging` (the `textseq` logger, see `textseq.logs`); the
+    model summary and progress bar are Lightning's, also on stderr (`trainer.progress_bar:
+    false` turns both off).
     """
     from textseq.tasks import TASKS
     from textseq.training import train as run_training
 
+    default_handler()  # textseq's messages on stderr unless the application set up logging
     return run_training(
         config,
         tasks=TASKS,

@@ -9,7 +9,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar, WeightAveraging
+from lightning.pytorch.callbacks.progress.rich_progress import RichProgressBar
+from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 
 log = logging.getLogger("textseq")
 
@@ -141,3 +143,30 @@ class AveragedWeights(WeightAveraging):
         # `num_averaged` updates came before this one (the first copied w_1): this is t.
         t = int(num_averaged) + 1
         torch._foreach_lerp_(averages, weights, (1.0 - self.decay) / (1.0 - self.decay**t))
+
+
+class _RichEpochsFromOne(RichProgressBar):
+    """Lightning's Rich bar on stderr, counting epochs from 1 as textseq's log lines do."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None:
+            description += f"/{self.trainer.max_epochs}"
+        return f"{description:{len(self.validation_description)}}"
+
+
+class _TQDMEpochsFromOne(TQDMProgressBar):
+    """Lightning's tqdm bar (on stderr), counting epochs from 1 as textseq's log lines do."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *_: Any) -> None:
+        super().on_train_epoch_start(trainer)
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}")
+
+
+def console_callbacks() -> list[pl.Callback]:
+    """What a run shows while it trains, all on stderr so that stdout carries only results:
+    a progress bar counting epochs from 1 (Rich's bar otherwise writes to stdout and counts
+    from 0) and the model summary as a log line of Lightning's logger (Rich's is printed to
+    stdout)."""
+    bar = _RichEpochsFromOne(console_kwargs={"stderr": True}) if _RICH_AVAILABLE else None
+    return [bar or _TQDMEpochsFromOne(), ModelSummary(max_depth=1)]

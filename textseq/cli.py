@@ -5,8 +5,18 @@ task from the manifest and refuses, in one line, a verb the task does not list
 (`textseq.tasks.check_verb`). What a verb does differently per task is the task's own function
 (`Task.commands`, e.g. textseq/tasks/tag/commands.py), called with the verb's options as
 keywords; the rest goes through the predictor's common methods. Each verb's docstring is its
-`--help`; `textseq --help` names the tasks that support each verb. Results go to stdout as
-JSON; progress and messages to stderr. Errors in input print one line and exit with status 2.
+`--help`; `textseq --help` names the tasks that support each verb.
+
+Conventions (docs/cli.md), kept by the machinery in `textseq.cli_support`: stdout carries only
+results (JSON, JSON lines, or a written file's path), everything else goes to stderr; texts come
+as arguments, `--file PATH|-` (one per line) or stdin, labelled data as `--data SPEC|-`; errors
+are one line with a documented exit code (`cli_support.EXIT_CODES`).
+
+A new verb: a function `_name(args) -> int` whose docstring is its help, registered in
+`build_parser` with `_verb(verbs, "name", _name)` and `_options(...)` rows. It prints results
+with `print` (JSON), raises `UsageError` for options that cannot work and other
+`TextseqError`s for bad input, and imports heavy modules (torch, Lightning, FastAPI) inside
+the function, not at the top of this file, so that `textseq --help` stays fast.
 """
 
 from __future__ import annotations
@@ -18,18 +28,20 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import textwrap
-import warnings
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import textseq
-from textseq.data.readers import iter_lines, read_examples
-from textseq.errors import TextseqError
-from textseq.export import export_model
+from textseq import cli_support, progress
+from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
+from textseq.data.readers import read_examples
+from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
-from textseq.plots import plot_embeddings
-from textseq.serving import ServeSettings, serve
+from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
 
 Verb = Callable[[argparse.Namespace], int]
@@ -39,35 +51,54 @@ INFERENCE = (
     ("--precision", PRECISIONS, "fp32", "(classifiers, taggers) bf16: bf16 autocast (fp32)"),
 )
 # What the CLI reads itself, not passed to a task's function (also predict's --text-column).
-CLI_OWN = ("command", "quiet", "run", "model", "texts", "file", "quantize", "precision")
+CLI_OWN = (
+    *("command", "quiet", "verbose", "progress", "no_verify", "run", "model", "texts", "file"),
+    *("quantize", "precision"),
+)
+# Options that are counts, checked (>= 1) before any model is loaded.
+COUNTS = ("batch_size", "top_k", "nbest", "beam", "num", "limit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    _configure_logging(quiet=args.quiet)
-    if getattr(args, "no_verify", False):
-        os.environ["TEXTSEQ_NO_VERIFY"] = "1"  # textseq.model_dir.verifying
+    """The `textseq` command; returns its exit code (`cli_support.EXIT_CODES`)."""
     try:
-        return args.run(args)
-    except TextseqError as error:
-        print(f"textseq: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("textseq: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `textseq predict ... | head`
-        return 0
+        args = parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or argparse's usage error (2)
+        return exit.code if isinstance(exit.code, int) else cli_support.USAGE
+    configure(quiet=args.quiet, verbose=args.verbose)
+    progress.show(False if args.quiet else True if args.progress else None)
+    if args.no_verify:
+        os.environ["TEXTSEQ_NO_VERIFY"] = "1"  # textseq.model_dir.verifying
+    return cli_support.run(_checked, args)
+
+
+def _checked(args: argparse.Namespace) -> int:
+    """The verb, once its count options are known to be at least 1."""
+    for name in COUNTS:
+        positive(f"--{name.replace('_', '-')}", getattr(args, name, None))
+    return args.run(args)
 
 
 def _train(args: argparse.Namespace) -> int:
     """train a model from a YAML config and write a model directory
 
-    The config's task key chooses the schema and the task's own files (docs/model-directory.md)."""
+    The config's task key chooses the schema and the task's own files (docs/model-directory.md).
+    --out is the model directory written. Prints one JSON object when done: {"model_dir",
+    "monitor", "best_epoch", "best": the metrics of the best validation, "seconds"}; progress,
+    the model summary and per-epoch metrics go to stderr."""
     if args.config is None and args.resume is None:
-        raise TextseqError("train needs a CONFIG file (or --resume DIR)")
+        raise UsageError("train needs a CONFIG file (or --resume DIR)")
     options = dict(out=args.out, resume=args.resume, overwrite=args.overwrite)
     options["keep_checkpoint"] = not args.discard_checkpoint
-    print(textseq.train(args.config, overrides=args.set, **options))
+    overrides = [*args.set, *(["trainer.progress_bar=false"] if args.quiet else [])]
+    started = time.perf_counter()
+    with stdout_to_stderr():  # whatever a library prints while training is not a result
+        directory = textseq.train(args.config, overrides=overrides, **options)
+    metrics = json.loads((Path(directory) / "metrics.json").read_text(encoding="utf-8"))
+    report = {"model_dir": str(directory), "monitor": metrics["monitor"]}
+    report.update(best_epoch=metrics["best_epoch"], best=metrics["best"])
+    report.update(seconds=round(time.perf_counter() - started, 2))
+    print(json.dumps(report))
     return 0
 
 
@@ -78,9 +109,9 @@ def _config(args: argparse.Namespace) -> int:
     that loads as the same config); schema --task TASK: the JSON Schema of a task's config;
     docs: docs/configuration.md, every key of every task (Markdown)."""
     if args.action == "show" and args.config is None:
-        raise TextseqError("config show needs a CONFIG file")
+        raise UsageError("config show needs a CONFIG file")
     if args.action == "schema" and args.task is None:
-        raise TextseqError(f"config schema needs --task ({', '.join(TASKS)})")
+        raise UsageError(f"config schema needs --task ({', '.join(TASKS)})")
     if args.action == "show":
         sys.stdout.write(textseq.tasks.config_show(args.config, args.set))
     elif args.action == "schema":
@@ -91,28 +122,38 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    """score a model on labelled data or a corpus; prints one JSON object"""
-    print(json.dumps(_call(args)))
+    """score a model on labelled data or a corpus; prints one JSON object
+
+    --data - reads the data from stdin (a table: JSON lines, tab- or comma-separated, as its
+    first line shows; a tagger's CoNLL; a language model's text)."""
+    if args.data != STDIN:
+        print(json.dumps(_call(args)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="textseq-stdin-") as folder:
+        args.data = str(_stdin_to_file(Path(folder)))
+        print(json.dumps(_call(args)))
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """label texts; writes one JSON line per text
+    """label texts; writes one JSON line per text, in order
 
-    Texts come as arguments, in a file (--file: .txt, one per line, or the text column of a
-    .tsv/.csv/.jsonl) or on stdin (one per line)."""
+    Texts come as arguments, in a file (--file PATH, - for stdin: .txt, one per line, or the
+    text column of a .tsv/.csv/.jsonl) or on stdin (one per line). A blank line gives a line
+    `null`, so that output line i answers input line i."""
     return _write_lines(args, _texts(args))
 
 
 def _translate(args: argparse.Namespace) -> int:
-    """translate sentences; writes one JSON line per sentence
+    """translate sentences; writes one JSON line per sentence, in order
 
-    Sentences come as arguments, in a file (--file, one per line, optionally .gz) or on stdin."""
+    Sentences come as arguments, in a file (--file PATH, - for stdin: one per line, optionally
+    .gz) or on stdin. A blank line gives a line `null`."""
     return _write_lines(args, _texts(args))
 
 
 def _generate(args: argparse.Namespace) -> int:
-    """sample text from a language model, streamed to stdout"""
+    """sample text from a language model, streamed to stdout as plain text"""
 
     def write(piece: str) -> None:
         sys.stdout.write(piece)
@@ -128,20 +169,20 @@ def _explain(args: argparse.Namespace) -> int:
     Prints one JSON object, or draws it with --out: a classifier's gradient x input saliency
     and attention weights, a tagger's tag marginals per token (--out FILE.png only), a
     translation model's greedy translation with its attention over the source. The fields and
-    figures: docs/explain.md."""
-    if args.text is not None:
-        text = args.text
-    elif sys.stdin.isatty():
-        raise TextseqError("no text: give it as an argument or on stdin")
-    elif not (text := " ".join(line.strip() for line in sys.stdin if line.strip())):
-        raise TextseqError("no text on stdin")
+    figures: docs/explain.md. Several texts (--file PATH|-, or stdin, one per line) give one
+    JSON line each (a blank line: null); --out, the figure written, takes one text."""
+    texts = read_lines(args.file, [args.text] if args.text is not None else [])
     if args.out is not None and not args.out.lower().endswith((".png", ".html", ".htm")):
-        raise TextseqError(f"--out {args.out}: the name must end in .png or .html")
-    explanation = _open(args)[1].explain(text)
-    if args.out is None:
-        print(json.dumps(explanation.to_dict(), ensure_ascii=False))
-    else:
-        print(explanation.save(args.out))
+        raise UsageError(f"--out {args.out}: the name must end in .png or .html")
+    if args.out is not None and len(texts) != 1:
+        raise UsageError(f"--out draws one text; {len(texts)} were given (leave --out out)")
+    model = _open(args)[1]
+    if args.out is not None:
+        print(model.explain(texts[0]).save(args.out))
+        return 0
+    for text in progress.track(texts, "explain", total=len(texts)):
+        result = model.explain(text).to_dict() if text else None
+        print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
 
@@ -150,11 +191,10 @@ def _neighbors(args: argparse.Namespace) -> int:
 
     A tagger's word embeddings, a translation model's source embeddings, other models' token
     embeddings; not WORD itself or specials. Prints {"word", "neighbors": [{"word", "cosine"}]}."""
-    if args.k < 1:
-        raise TextseqError(f"-k ({args.k}) must be at least 1")
     table = _open(args)[1].word_embeddings()
     word = table.lookup(args.word)
-    found = [{"word": w, "cosine": round(c, 6)} for w, c in table.neighbors(word, k=args.k)]
+    neighbors = table.neighbors(word, k=args.top_k)
+    found = [{"word": w, "cosine": round(c, 6)} for w, c in neighbors]
     print(json.dumps({"word": word, "neighbors": found}, ensure_ascii=False))
     return 0
 
@@ -165,8 +205,11 @@ def _embeddings_plot(args: argparse.Namespace) -> int:
     The words' rows of the embedding table (as for neighbors), projected by scikit-learn.
     Words not in the vocabulary are reported on stderr and in the printed JSON {"out",
     "method", "words", "missing"}."""
+    # Imported here: only this verb draws (matplotlib), and `textseq --help` stays fast.
+    from textseq.plots import plot_embeddings
+
     if not args.out.lower().endswith(".png"):
-        raise TextseqError(f"--out {args.out}: the name must end in .png")
+        raise UsageError(f"--out {args.out}: the name must end in .png")
     words = [w.strip() for w in args.words.split(",") if w.strip()]
     table = _open(args)[1].word_embeddings()
     projection = table.project(words, method=args.method, seed=args.seed)
@@ -184,13 +227,17 @@ def _export(args: argparse.Namespace) -> int:
 
     One graph with dynamic batch and length axes, run beside the PyTorch model on held-out
     inputs (validation data or --data); prints the largest probability difference and both
-    latencies as JSON, and writes nothing beyond --tolerance (docs/inference-export-serving.md)."""
+    latencies as JSON, and writes nothing beyond --tolerance (docs/inference-export-serving.md).
+    --out is the file written."""
+    # Imported here: only this verb builds graphs (ONNX), and `textseq --help` stays fast.
+    from textseq.export import export_model
+
     check_verb(task_in(args.model), "export", args.model)
     options = dict(quantize=args.quantize, out=args.out, data=args.data, limit=args.limit)
     try:
         report = export_model(args.model, format=args.format, tolerance=args.tolerance, **options)
     except ValueError as error:
-        raise TextseqError(str(error)) from None
+        raise UsageError(str(error)) from None
     logging.getLogger("textseq").info(
         "parity on {inputs} held-out inputs: largest probability difference {max_prob_diff:.3g} "
         "(tolerance {tolerance:g}), labels agree {label_agreement:.2%}; latency per batch of "
@@ -215,10 +262,42 @@ def _serve(args: argparse.Namespace) -> int:
         raise TextseqError(
             f'serve needs FastAPI and uvicorn ({error}): pip install "textseq[serve]"'
         ) from None
+    # Imported here: only this verb serves (FastAPI), and `textseq --help` stays fast.
+    from textseq.serving import ServeSettings, serve
+
     check_verb(task_in(args.model), "serve", args.model)
     # Every setting but the directory is the option of the same name.
     names = [f.name for f in dataclasses.fields(ServeSettings) if hasattr(args, f.name)]
-    serve(ServeSettings(model_dir=args.model, **{name: getattr(args, name) for name in names}))
+    try:
+        settings = ServeSettings(
+            model_dir=args.model, **{name: getattr(args, name) for name in names}
+        )
+    except TextseqError as error:  # a setting out of bounds is the option's
+        raise UsageError(str(error)) from None
+    serve(settings)
+    return 0
+
+
+def _curves(args: argparse.Namespace) -> int:
+    """plot a finished run's training curves as a PNG
+
+    Train and validation loss and the monitored metric per epoch (per validation when
+    trainer.val_check_interval < 1), the best epoch marked; read from DIR/metrics.json. --out
+    is the PNG written (default DIR/curves.png). Prints {"out", "epochs", "monitor",
+    "best_epoch", "series"}."""
+    # Imported here: only this verb draws (matplotlib), and `textseq --help` stays fast.
+    from textseq.curves import plot_curves
+
+    out = args.out or str(Path(args.model) / "curves.png")
+    if not out.lower().endswith(".png"):
+        raise UsageError(f"--out {out}: the name must end in .png")
+    print(json.dumps(plot_curves(args.model, out)))
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    """print a shell completion script: eval "$(textseq completion bash)" (or zsh)"""
+    sys.stdout.write(cli_support.completion(build_parser(), args.shell))
     return 0
 
 
@@ -230,42 +309,61 @@ def _open(args: argparse.Namespace) -> tuple[Task, Any]:
     quantize, precision = getattr(args, "quantize", None), getattr(args, "precision", "fp32")
     try:
         return task, textseq.load(args.model, quantize=quantize, precision=precision)
-    except ValueError as error:
-        raise TextseqError(str(error)) from None
+    except ValueError as error:  # --quantize/--precision the model cannot run with
+        raise UsageError(str(error)) from None
 
 
 def _call(args: argparse.Namespace, *inputs: Any, **values: Any) -> Any:
-    """The verb done by the task's function for it (`Task.run`) on the model of `args.model`,
-    given the verb's options but those the CLI reads itself (DIR, TEXT, --file, ...)."""
-    task, model = _open(args)
-    own = {*CLI_OWN, *(["text_column"] if args.command == "predict" else [])}
+    """The verb done by the task's function for it (`Task.run`) on the model of `args.model`
+    (loaded once, kept in `args`), given the verb's options but those the CLI reads itself
+    (DIR, TEXT, --file, ...)."""
+    if getattr(args, "loaded", None) is None:
+        args.loaded = _open(args)
+    task, model = args.loaded
+    own = {*CLI_OWN, "loaded", *(["text_column"] if args.command == "predict" else [])}
     options = {name: value for name, value in vars(args).items() if name not in own}
     return task.run(args.command, model, *inputs, options=options, **values)
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
     """The texts of predict or translate: its arguments, --file's, or the lines of stdin."""
-    if args.texts and args.file:
-        raise TextseqError("give texts as arguments or with --file, not both")
-    if args.texts:
-        return list(args.texts)
-    if args.file and args.command == "predict":  # also the text column of a table
+    table = (".tsv", ".csv", ".jsonl", ".tsv.gz", ".csv.gz", ".jsonl.gz")
+    if args.file and args.file.lower().endswith(table) and args.command == "predict":
+        if args.texts:
+            raise UsageError("give texts as arguments or with --file, not both")
         examples = read_examples(args.file, text_column=args.text_column, label_column=None)
         return [example.text for example in examples]
-    if not args.file and sys.stdin.isatty():
-        raise TextseqError("no texts: give them as arguments, with --file, or on stdin")
-    lines = [line for _, line in iter_lines(args.file)] if args.file else list(sys.stdin)
-    if not (texts := [line.strip() for line in lines if line.strip()]):
-        raise TextseqError(f"no texts {'in ' + args.file if args.file else 'on stdin'}")
-    return texts
+    return read_lines(args.file, args.texts)
 
 
 def _write_lines(args: argparse.Namespace, texts: list[str]) -> int:
-    """Runs predict or translate on `texts`, one JSON line per result."""
-    for result in _call(args, texts):
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    """Runs predict or translate on `texts` a batch at a time, one JSON line per text (null for
+    a blank one), counting them on the progress line."""
+    batch = getattr(args, "batch_size", None) or 256
+    with progress.Progress(args.command, total=len(texts)) as shown:
+        for start in range(0, len(texts), batch):
+            chunk = texts[start : start + batch]
+            given = [text for text in chunk if text]
+            results = iter(_call(args, given) if given else [])
+            for text in chunk:
+                result = next(results) if text else None
+                sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            shown.update(len(chunk))
     return 0
+
+
+def _stdin_to_file(folder: Path) -> Path:
+    """Standard input saved in `folder` under a name whose suffix says its format (as its
+    first line shows: JSON lines, tab- or comma-separated), for --data -."""
+    if sys.stdin.isatty():
+        raise UsageError("--data -: nothing on stdin (pipe the data in)")
+    text = sys.stdin.read()
+    first = text.lstrip().split("\n", 1)[0]
+    suffix = ".jsonl" if first.startswith("{") else ".tsv" if "\t" in first else ".csv"
+    path = folder / f"stdin{suffix}"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,12 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"textseq {textseq.__version__}")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print only warnings and errors on stderr"
-    )
-    parser.add_argument(
-        "--no-verify", action="store_true", help="load model directories without sha256 checks"
-    )
+    _global_options(parser)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = _verb(verbs, "train", _train, model=None)
@@ -291,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     _options(
         train,
         ("--set KEY=VALUE", list, None, "override a config key (repeatable; YAML values)"),
-        ("--out", str, None, "model directory to write (default: runs/<config name>)"),
+        ("--out DIR", str, None, "the model directory written (default: runs/<config name>)"),
         ("--resume DIR", str, None, "continue from a model or unfinished run's DIR.partial"),
         ("--overwrite", bool, None, "replace --out if it exists"),
         ("--discard-checkpoint", bool, None, "delete DIR.ckpt (the resumable state) once done"),
@@ -310,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = _verb(verbs, "evaluate", _evaluate)
     _options(
         evaluate,
-        ("--data SPEC", str, None, "file or NAME:SPLIT (translation: or --src and --tgt)"),
+        ("--data SPEC", str, None, "file, NAME:SPLIT or - (stdin) (translation: or --src, --tgt)"),
         ("--src FILE", str, None, "(translation) source sentences, a file"),
         ("--tgt FILE", str, None, "(translation) reference translations, a file"),
         ("--beam", int, None, "(translation) beam size beside greedy decoding (the config's)"),
@@ -326,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label")
     _options(
         predict,
-        ("--file FILE", str, None, "read texts from: .txt (one per line) or .tsv/.csv/.jsonl"),
+        ("--file PATH", str, None, "texts: .txt (one per line; - for stdin) or .tsv/.csv/.jsonl"),
         ("--text-column", str, "text", "text column of a .tsv/.csv/.jsonl file (text)"),
         ("--explain", bool, None, 'add "attention": [[token, weight], ...] (attention pooling)'),
         ("--batch-size", int, 256, "texts per batch (256)"),
@@ -339,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
     _options(
         translate,
-        ("--file FILE", str, None, "read sentences from a file, one per line"),
+        ("--file PATH", str, None, "sentences, one per line (- for stdin)"),
         ("--beam", int, None, "beam size (default: the config's decoding.beam_size; 1: greedy)"),
         ("--nbest", int, 1, "also list the N best translations (1)"),
         ("--batch-size", int, 64, "sentences per batch (64)"),
@@ -354,18 +447,23 @@ def build_parser() -> argparse.ArgumentParser:
         ("--top-p", float, None, "nucleus sampling mass P"),
         ("--seed", int, None, "random seed (sample i: S+i)"),
         ("--num", int, 1, "number of samples (1)"),
+        INFERENCE[0],
     )
 
     explain = _verb(verbs, "explain", _explain)
     explain.add_argument("text", nargs="?", metavar="TEXT", help="the text (default: stdin)")
-    _options(explain, ("--out FILE", str, None, "draw it instead: FILE.png or FILE.html"))
+    _options(
+        explain,
+        ("--file PATH", str, None, "texts, one per line (- for stdin); one JSON line each"),
+        ("--out FILE", str, None, "the figure written instead of JSON: FILE.png or FILE.html"),
+    )
 
     export = _verb(verbs, "export", _export)
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="format")
     _options(
         export,
         ("--quantize", ("int8",), None, "dynamic int8 quantisation"),
-        ("--out FILE", str, None, "file (default: DIR/model[.int8].onnx or .torchscript.pt)"),
+        ("--out FILE", str, None, "the file written (DIR/model[.int8].onnx or .torchscript.pt)"),
         ("--data SPEC", str, None, "held-out inputs for the check (default: the val data)"),
         ("--limit", int, 512, "held-out inputs in the parity check (512)"),
         ("--tolerance", float, None, "largest probability difference (1e-3; int8: 0.1)"),
@@ -387,17 +485,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     neighbors = _verb(verbs, "neighbors", _neighbors)
     neighbors.add_argument("word", metavar="WORD", help="a word in the model's vocabulary")
-    neighbors.add_argument("-k", type=int, default=10, help="how many neighbours (10)")
+    neighbors.add_argument("--top-k", type=int, default=10, help="how many neighbours (10)")
+    neighbors.add_argument("-k", type=int, dest="top_k", help=argparse.SUPPRESS)  # old name
 
     plot = _verb(verbs, "embeddings-plot", _embeddings_plot)
     plot.add_argument("--words", required=True, help="comma-separated words, e.g. good,bad,film")
-    plot.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
+    plot.add_argument("--out", required=True, metavar="FILE.png", help="the PNG written")
     _options(
         plot,
         ("--method", ("pca", "tsne"), "pca", "projection (pca)"),
         ("--seed", int, 0, "random seed of the projection (0)"),
     )
+
+    curves = _verb(verbs, "curves", _curves, model="a model directory (a finished run)")
+    curves.add_argument("--out", metavar="FILE.png", help="the PNG written (DIR/curves.png)")
+
+    completion = _verb(verbs, "completion", _completion, model=None)
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """-q, -v and --progress, before the verb."""
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true", help="print only errors on stderr")
+    loud.add_argument("-v", "--verbose", action="store_true", help="add debug messages")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="progress lines on stderr even when it is not a terminal (they are by default)",
+    )
+    parser.add_argument(
+        "--no-verify", action="store_true", help="load model directories without sha256 checks"
+    )
 
 
 def _verb(verbs, name: str, run: Verb, *, model: str | None = "model directory"):
@@ -454,31 +574,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if position is None or any(arg in ("-h", "--help", "--version") for arg in argv[:position]):
         return parser.parse_args(argv)
     top = argparse.ArgumentParser(prog="textseq", add_help=False)
-    top.add_argument("-q", "--quiet", action="store_true")
-    top.add_argument("--no-verify", action="store_true")
+    _global_options(top)
     global_args, unknown = top.parse_known_args(argv[:position])
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args = verbs[argv[position]].parse_intermixed_args(argv[position + 1 :])
     args.command = argv[position]
-    args.quiet = global_args.quiet
-    args.no_verify = global_args.no_verify
+    vars(args).update(vars(global_args))
     return args
-
-
-def _configure_logging(*, quiet: bool) -> None:
-    """textseq's messages on stderr; Lightning keeps its own handler, quieted with -q."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("textseq: %(message)s"))
-    logger = logging.getLogger("textseq")
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
-    if quiet:
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    # Deprecation notices from inside dependencies are not actionable for users.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
 
 
 if __name__ == "__main__":

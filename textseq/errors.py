@@ -32,3 +32,10 @@ class ModelDirError(TextseqError):
 class ExportError(TextseqError):
     """An export that cannot be made or failed its parity check (nothing was written). Raised
     by `textseq.export` and by the tasks' export adapters (`Task.exporter`), hence here."""
+
+
+class UsageError(TextseqError):
+    """A command-line option or argument that cannot work as given (a count below 1, options
+    that exclude each other, a verb the model's task does not have): exit status 2 on the CLI,
+    like argparse's own usage errors, where other TextseqErrors (bad data, config or model
+    directory) exit with 3."""

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from textseq.explain import Explanation
 
 _ANNOTATE_MAX_TOKENS = 40  # print each weight in its cell up to this many tokens
+_TOKENS_PER_ROW = 20  # an explanation's strips wrap onto a new row after this many tokens
+_TOKEN_WIDTH = 0.6  # inches per token in a strip, whatever the text's length
 
 _WHITE = np.array([255, 255, 255])
 _ORANGE = np.array([230, 85, 13])
@@ -71,13 +73,21 @@ def _check_layers(tokens: Sequence[str], layers: Sequence[np.ndarray]) -> list[n
 # -- PNG -------------------------------------------------------------------------------------
 
 
-def _token_strip(ax, tokens, values, *, label: str, diverging: bool) -> None:
+def _token_strip(
+    ax, tokens, values, *, label: str, diverging: bool, vmax: float | None = None, width=None
+):
+    """One strip of coloured token cells; `vmax` (the whole text's, when the strip is one row
+    of a wrapped text) fixes the colour scale, `width` the number of cells (a short last row
+    keeps the cell width of the others). Returns the image, for a colour legend."""
     values = np.asarray(values, dtype=float)  # (T,)
     if diverging:
         cmap, vmin, vmax = "RdBu", -1.0, 1.0
     else:
-        cmap, vmin, vmax = "Oranges", 0.0, max(float(values.max()), 1e-12)
-    ax.imshow(values[None, :], cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")  # (1, T)
+        vmax = max(float(values.max()) if vmax is None else vmax, 1e-12)
+        cmap, vmin = "Oranges", 0.0
+    image = ax.imshow(values[None, :], cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")  # (1, T)
+    if width is not None:
+        ax.set_xlim(-0.5, width - 0.5)
     labels = [_label(token) for token in tokens]
     ax.set_xticks(range(len(tokens)), labels=labels, rotation=45, ha="right", fontsize=9)
     ax.set_yticks([0], labels=[label], fontsize=9)
@@ -93,13 +103,16 @@ def _token_strip(ax, tokens, values, *, label: str, diverging: bool) -> None:
                 fontsize=7,
                 color="white" if strong else "black",
             )
+    return image
 
 
 def draw_attention_grid(
     figure: Figure | SubFigure, tokens: Sequence[str], layers: Sequence[np.ndarray]
 ) -> None:
     """Draws an L × N grid of heatmaps on `figure`, one per layer (row) and head (column); in
-    each, row i is query token i and column j the weight it gives token j."""
+    each, row i is query token i and column j the weight it gives token j. Each head is scaled
+    to its own largest weight (printed in its title): a head that spreads its attention thinly
+    would otherwise be a dark square beside one that attends sharply."""
     layers = _check_layers(tokens, layers)
     heads = layers[0].shape[0]
     axes = figure.subplots(len(layers), heads, squeeze=False)
@@ -109,8 +122,9 @@ def draw_attention_grid(
     for layer_index, layer in enumerate(layers):
         for h in range(heads):
             ax = axes[layer_index][h]
-            image = ax.imshow(layer[h], cmap="viridis", vmin=0.0, vmax=1.0)  # (T, T)
-            ax.set_title(f"layer {layer_index + 1}, head {h + 1}", fontsize=9)
+            top = max(float(layer[h].max()), 1e-12)
+            image = ax.imshow(layer[h] / top, cmap="viridis", vmin=0.0, vmax=1.0)  # (T, T)
+            ax.set_title(f"layer {layer_index + 1}, head {h + 1} (max {top:.2f})", fontsize=9)
             if show_labels:
                 ax.set_xticks(range(len(tokens)), labels=labels, rotation=90, fontsize=7)
                 ax.set_yticks(range(len(tokens)), labels=labels, fontsize=7)
@@ -121,7 +135,7 @@ def draw_attention_grid(
                 ax.set_xlabel("attended token", fontsize=8)
             if h == 0:
                 ax.set_ylabel("attending token", fontsize=8)
-    figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+    figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight / the head's max")
 
 
 def plot_attention_grid(
@@ -137,14 +151,18 @@ def plot_attention_grid(
 
 
 def explanation_figure(explanation: Explanation) -> Figure:
-    """The figure of an explanation: a strip of attention-pooling weights (if any) and of
-    saliency over the tokens, then the per-layer, per-head grid (Transformer encoders)."""
+    """The figure of an explanation: strips of attention-pooling weights (if any) and of
+    saliency over the tokens, wrapped after `_TOKENS_PER_ROW` tokens with a fixed width per
+    token, each kind with its colour legend; then the per-layer, per-head grid (Transformer
+    encoders)."""
     tokens = explanation.tokens
     strips = [("saliency", explanation.saliency, True)]
     if explanation.attention is not None:
         strips.insert(0, ("attention", explanation.attention, False))
-    width = max(6.0, 0.55 * len(tokens) + 2.0)
-    strips_height = 1.1 * len(strips) + 1.4
+    per_row = min(len(tokens), _TOKENS_PER_ROW)
+    rows = -(-len(tokens) // _TOKENS_PER_ROW)  # ceil
+    width = max(6.0, _TOKEN_WIDTH * per_row + 3.0)
+    strips_height = 1.1 * len(strips) * rows + 0.8 * len(strips) + 1.4  # + legends
     layers = explanation.layer_attention
     layer_tokens = explanation.layer_tokens or tokens
     grid_height = 0.0
@@ -159,9 +177,29 @@ def explanation_figure(explanation: Explanation) -> Figure:
         draw_attention_grid(bottom, layer_tokens, layers)
     probability = explanation.probs[explanation.label]
     top.suptitle(f"predicted {explanation.label} (p = {probability:.3f})", fontsize=11)
-    axes = top.subplots(len(strips), 1, squeeze=False)
-    for ax, (label, values, diverging) in zip(axes[:, 0], strips, strict=True):
-        _token_strip(ax, tokens, values, label=label, diverging=diverging)
+    axes = top.subplots(len(strips) * rows, 1, squeeze=False)[:, 0]
+    legends = {
+        "attention": "attention weight (pooling)",
+        "saliency": f"saliency (gradient × input): blue towards {explanation.label}, red away",
+    }
+    for k, (label, values, diverging) in enumerate(strips):
+        values = np.asarray(values, dtype=float)  # (T,)
+        drawn = []
+        for row in range(rows):
+            start = row * _TOKENS_PER_ROW
+            part = slice(start, start + _TOKENS_PER_ROW)
+            ax = axes[row * len(strips) + k]
+            name = label if rows == 1 else f"{label} {start + 1}-"
+            scale = {"vmax": float(values.max()), "width": per_row}
+            image = _token_strip(
+                ax, tokens[part], values[part], label=name, diverging=diverging, **scale
+            )
+            drawn.append(ax)
+        # Attention's legend above the strips, saliency's below: each spans the rows it keys.
+        where = "top" if label == "attention" else "bottom"
+        colorbar = top.colorbar(image, ax=drawn, location=where, shrink=0.5, aspect=40)
+        colorbar.set_label(legends[label], fontsize=8)
+        colorbar.ax.tick_params(labelsize=7)
     return figure
 
 

@@ -24,9 +24,9 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger
 
-from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory
+from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory, console_callbacks
 from textseq.checkpointing import (
     AtomicCheckpointIO,
     EpochEndSchedulers,
@@ -235,7 +235,8 @@ def make_trainer(
     """The Lightning trainer every task uses: seeded epochs, metrics history, per-epoch LR
     steps, a guard against divergence, a resumable checkpoint after every epoch and the best
     weights under `checkpoints` (default: beside the model directory `work` becomes), early
-    stopping, clipping, CSV logs. Returns the trainer and its best-weights checkpoint."""
+    stopping, clipping, the loggers of `trainer.logger` (CSV by default). Returns the trainer
+    and its best-weights checkpoint."""
     mode = MONITOR_MODES[cfg.trainer.monitor]
     checkpoints = checkpoints or checkpoint_dir(run_name(work))
     best = best_checkpointing(checkpoints, monitor=cfg.trainer.monitor, mode=mode)
@@ -259,6 +260,8 @@ def make_trainer(
         )
     all_callbacks.extend(callbacks)
     is_main = rank_zero_only.rank == 0
+    if is_main and cfg.trainer.progress_bar:
+        all_callbacks.extend(console_callbacks())
     with _trainer_settings_named(cfg):
         trainer = _trainer(cfg, work, all_callbacks, is_main=is_main)
     return trainer, best
@@ -310,11 +313,46 @@ def _trainer(cfg: Any, work: Path, callbacks: list[pl.Callback], *, is_main: boo
         enable_progress_bar=cfg.trainer.progress_bar,
         enable_model_summary=is_main and cfg.trainer.progress_bar,
         callbacks=callbacks,
-        logger=CSVLogger(save_dir=work, name="logs"),  # logs/version_N per (resumed) run
+        logger=loggers(cfg, work),  # a version folder per (resumed) run
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,
         default_root_dir=work,
     )
+
+
+def loggers(cfg: Any, work: Path) -> list[Logger]:
+    """Lightning's loggers named by `trainer.logger`, all writing under `work` (one version
+    folder per (resumed) run), each told the run's hyperparameters: the whole config."""
+    names = [cfg.trainer.logger] if isinstance(cfg.trainer.logger, str) else cfg.trainer.logger
+    made: list[Logger] = []
+    for name in dict.fromkeys(names):
+        try:
+            if name == "csv":
+                made.append(CSVLogger(save_dir=work, name="logs"))
+            elif name == "tensorboard":
+                made.append(TensorBoardLogger(save_dir=work, name="tensorboard"))
+            else:
+                uri = (work / "mlruns").resolve().as_uri()
+                made.append(MLFlowLogger(experiment_name="textseq", tracking_uri=uri))
+        except ModuleNotFoundError as error:
+            raise ConfigError(
+                f"trainer.logger {name}: {error.msg or error}; install it or choose csv"
+            ) from None
+    hyperparameters = _flat(cfg.model_dump(mode="json"))
+    for logger in made:
+        logger.log_hyperparams(hyperparameters)
+    return made
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"optim": {"lr": 0.1}}` as `{"optim.lr": 0.1}`; lists as strings."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value) if isinstance(value, list | tuple) else value
+    return flat
 
 
 # --- steps ---------------------------------------------------------------------------------

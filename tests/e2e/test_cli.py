@@ -135,26 +135,26 @@ def test_reloaded_model_predicts_identically(trained, tmp_path):
     assert first == second
 
 
-def test_user_errors_exit_2_with_one_clear_line(trained, tmp_path, capsys):
+def test_bad_input_exits_3_with_one_clear_line(trained, tmp_path, capsys):
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("data:\n  bach_size: 3\n")
-    assert main(["train", str(bad_config)]) == 2
+    assert main(["train", str(bad_config)]) == 3
     err = capsys.readouterr().err
     assert f"{bad_config}:2: data.bach_size: unknown key; did you mean 'batch_size'?" in err
 
     labelled = tmp_path / "odd.tsv"
     labelled.write_text("label\ttext\nnegative\tdull\nneutral\tfine I guess\n")
-    assert main(["evaluate", str(trained), "--data", str(labelled)]) == 2
+    assert main(["evaluate", str(trained), "--data", str(labelled)]) == 3
     err = capsys.readouterr().err
     assert "line 3" in err and "odd.tsv" in err and "'neutral'" in err
 
-    assert main(["predict", str(trained), "   "]) == 2
+    assert main(["predict", str(trained), "   "]) == 3
     assert "empty" in capsys.readouterr().err
 
-    assert main(["evaluate", str(tmp_path / "nowhere"), "--data", "sst2:dev"]) == 2
+    assert main(["evaluate", str(tmp_path / "nowhere"), "--data", "sst2:dev"]) == 3
     assert "no such model directory" in capsys.readouterr().err
 
-    assert main(["evaluate", str(trained), "--data", "sst2:test"]) == 2
+    assert main(["evaluate", str(trained), "--data", "sst2:test"]) == 3
     assert "has no split 'test'" in capsys.readouterr().err
 
 

@@ -97,7 +97,7 @@ def test_neighbors_are_the_nearest_rows_of_the_embedding_table(trained, capsys):
     cosines = [n["cosine"] for n in result["neighbors"]]
     assert cosines == sorted(cosines, reverse=True)
 
-    assert main(["neighbors", str(trained), "gooood"]) == 2
+    assert main(["neighbors", str(trained), "gooood"]) == 3
     err = capsys.readouterr().err
     assert "'gooood' is not in the model's vocabulary" in err and "'good'" in err
 
@@ -121,7 +121,7 @@ def test_embeddings_plot_reports_missing_words(trained, tmp_path, capsys):
         assert out.read_bytes()[:8] == PNG_MAGIC and imread(out).shape[:2] == (600, 700)
 
     out = tmp_path / "none.png"
-    assert main(["embeddings-plot", str(trained), "--words", "qwertyuiop", "--out", str(out)]) == 2
+    assert main(["embeddings-plot", str(trained), "--words", "qwertyuiop", "--out", str(out)]) == 3
     assert "at least 2 words" in capsys.readouterr().err
     assert not out.exists()
 

@@ -131,7 +131,7 @@ def test_a_translation_models_neighbors_are_rows_of_its_source_embeddings(
     translator, tmp_path, capsys
 ):
     # The official tokenised files are lower-cased already: the model reads "Mann" as unknown.
-    assert main(["neighbors", str(translator), "Mann"]) == 2
+    assert main(["neighbors", str(translator), "Mann"]) == 3
     assert "did you mean 'mann'?" in capsys.readouterr().err
     result = _neighbors(translator, "mann", capsys)
     model = textseq.load(translator)

@@ -328,7 +328,7 @@ def test_language_models_and_bad_settings_are_refused(tmp_path, classifier_dir):
     with pytest.raises(TextseqError, match="--max-batch"):
         ServeSettings(model_dir=str(classifier_dir), max_batch=0)
     assert main(["serve", str(classifier_dir), "--max-wait-ms", "-1"]) == 2
-    assert main(["serve", str(tmp_path / "missing")]) == 2
+    assert main(["serve", str(tmp_path / "missing")]) == 3
 
 
 def test_worker_processes_build_the_app_from_the_environment(classifier_dir, monkeypatch):

@@ -83,7 +83,46 @@ def test_explanation_png(tmp_path, layers):
     height, width = image.shape[:2]
     assert width >= 600
     # The grid of layer maps makes the figure taller than the two token strips alone.
-    assert (height > 500) == bool(layers)
+    alone = _read_png(save_explanation(_explanation(), tmp_path / "alone.png")).shape[0]
+    assert (height > alone) == bool(layers)
+
+
+def _long_explanation(t: int, seed: int = 0) -> Explanation:
+    rng = np.random.default_rng(seed)
+    weights = rng.random(t)
+    return Explanation(
+        text=" ".join(f"w{i}" for i in range(t)),
+        tokens=[f"w{i}" for i in range(t)],
+        label="positive",
+        probs={"negative": 0.2, "positive": 0.8},
+        saliency=np.clip(rng.normal(0, 0.5, t), -1, 1).tolist(),
+        saliency_scale=1.0,
+        attention=(weights / weights.sum()).tolist(),
+    )
+
+
+def test_a_long_text_wraps_over_rows_of_fixed_token_width_with_colour_legends(tmp_path):
+    images = {t: _read_png(save_explanation(_long_explanation(t), tmp_path / f"{t}.png"))
+              for t in (40, 163)}  # fmt: skip
+    # 20 tokens a row at a fixed width: the same width for 40 and 163 tokens, rows below
+    assert images[40].shape[1] == images[163].shape[1] < 1600
+    assert images[163].shape[0] > 3 * images[40].shape[0] / 2
+    pixels = images[163][..., :3] * 255  # (H, W, 3)
+
+    def count(colour, tolerance=40):
+        return int((np.abs(pixels - np.array(colour)).max(axis=-1) < tolerance).sum())
+
+    # Saliency in blue and red, attention in orange, all drawn (a blank figure fails)
+    assert count((33, 102, 172)) > 2000 and count((178, 24, 43)) > 500
+    assert count((217, 72, 1), tolerance=50) > 2000
+    # The legends: a horizontal bar of each colour map, its full range side by side in one
+    # pixel row (dark orange to white above the strips, red to blue below)
+    rows_with_both_ends = [
+        y for y in range(pixels.shape[0])
+        if (np.abs(pixels[y] - (103, 0, 31)).max(axis=-1) < 30).any()
+        and (np.abs(pixels[y] - (5, 48, 97)).max(axis=-1) < 30).any()
+    ]  # fmt: skip
+    assert rows_with_both_ends  # the saliency legend (RdBu from -1 to +1)
 
 
 class _Collect(HTMLParser):

@@ -212,6 +212,9 @@ class OptimConfig(Section):
     )
 
 
+Logger = Literal["csv", "tensorboard", "mlflow"]
+
+
 class TrainerConfig(Section):
     """How long and where training runs, and what it keeps (Lightning's Trainer)."""
 
@@ -245,6 +248,13 @@ class TrainerConfig(Section):
         1, description="Batches whose gradients add up before each optimiser step."
     )
     log_every_n_steps: Size = Field(50, description="Steps between entries of the CSV log.")
+    logger: Logger | Annotated[list[Logger], Field(min_length=1)] = Field(
+        "csv",
+        description="Lightning's loggers the run writes, one or a list, each with the run's "
+        "hyperparameters: csv (logs/version_N/metrics.csv), tensorboard (tensorboard/, needs "
+        "the tensorboard package), mlflow (mlruns/, a local MLflow store; needs mlflow). All in "
+        "the model directory; `textseq curves DIR` plots the run's history whichever is used.",
+    )
     progress_bar: Bool = Field(True, description="Show a progress bar on stderr.")
     threads: Int | None = Field(
         None, ge=1, le=4096, description="PyTorch intra-op threads; null keeps PyTorch's default."

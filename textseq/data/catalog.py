@@ -5,7 +5,8 @@ its `datasets.py`; this module knows none of them.
 A named dataset is written `NAME:SPLIT` (`sst2:train`, `ptb:valid`). Each of its prepared files
 is looked up in order:
 
-1. the mirror directory named by `$TEXTSEQ_DATASETS`, laid out like the project's offline copy
+1. the mirror directory named by `$TEXTSEQ_DATASETS` (unset: `../shared/datasets` beside a
+   source checkout, if it exists), laid out like the project's offline copy
    (`<mirror>/sst2_glue/train.tsv.gz`, ...): no network is used;
 2. the cache, `$TEXTSEQ_CACHE/datasets/` (default `~/.cache/textseq/datasets/`), which has the
    same layout;
@@ -86,9 +87,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "textseq")
 
 
+# A source checkout's offline mirror: `shared/datasets` beside the checkout, as the scripts use.
+BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
 def mirror_dir() -> Path | None:
+    """`$TEXTSEQ_DATASETS`; unset, the `shared/datasets` folder beside a source checkout when
+    there is one, so that the README's commands find the mirror the scripts find."""
     value = os.environ.get(MIRROR_ENV)
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    return BESIDE_CHECKOUT if BESIDE_CHECKOUT.is_dir() else None
 
 
 def fetch(remote: RemoteFile) -> Path:

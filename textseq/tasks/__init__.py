@@ -14,7 +14,7 @@ from typing import Any
 from textseq import config as engine
 from textseq.config import TaskConfig, read_yaml
 from textseq.config.base import DEFAULT_TASK
-from textseq.errors import ConfigError, ModelDirError, TextseqError
+from textseq.errors import ConfigError, ModelDirError, UsageError
 from textseq.inference import check_inference_options
 from textseq.model_dir import check_model_dir
 from textseq.tasks import classify, lm, tag, translate
@@ -96,7 +96,7 @@ def check_verb(task: Task, verb: str, directory: str | Path) -> None:
     """A one-line error when `task`'s models do not support `verb`, naming those they do and
     the task's own main verb."""
     if not task.supports(verb):
-        raise TextseqError(
+        raise UsageError(
             f"{directory} holds {task.noun} (task: {task.name}); {verb} is not one of its "
             f"verbs ({', '.join(task.all_verbs)}); use: textseq {task.verbs[0]} {directory}"
         )

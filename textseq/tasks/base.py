@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from textseq.config import TaskConfig
 from textseq.embedding_space import WordEmbeddings
-from textseq.errors import TextseqError
+from textseq.errors import UsageError
 
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
@@ -208,7 +208,7 @@ class Task:
         given = {k: v for k, v in options.items() if v is not None and v is not False}
         if stray := [_flag(name) for name in given if name not in parameters]:
             accepted = ", ".join(_flag(name) for name in options if name in parameters)
-            raise TextseqError(
+            raise UsageError(
                 f"{', '.join(stray)}: not an option of {verb} for {self.noun} (task "
                 f"{self.name}); its options: {accepted or 'none'}"
             )
@@ -216,7 +216,7 @@ class Task:
             n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY and p.default is p.empty
         ]
         if missing := [_flag(name) for name in required if name not in {**given, **values}]:
-            raise TextseqError(f"{verb} needs {' and '.join(missing)} for {self.noun}")
+            raise UsageError(f"{verb} needs {' and '.join(missing)} for {self.noun}")
         return function(model, *inputs, **values, **given)
 
     def prepare(self, config: Any, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from textseq.errors import TextseqError
+from textseq.errors import UsageError
 from textseq.tasks.classify.data import load_examples
 from textseq.tasks.classify.predictor import TextClassifierPredictor
 
@@ -57,7 +57,7 @@ def predict(
     """{"text", "label", "probs": {label: p}} per text, and with --explain "attention":
     [[token, weight], ...] (attention poolings)."""
     if explain and not model.has_attention:
-        raise TextseqError(
+        raise UsageError(
             f"--explain needs a model with attention pooling; this one pools with "
             f"{model.config.model.pooling.type!r} (`textseq explain` gives gradient saliency "
             "for any model)"

@@ -20,6 +20,7 @@ from textseq.inference import (
     prepare_for_inference,
 )
 from textseq.model_dir import load_weights
+from textseq.progress import Progress
 from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
 from textseq.text.pipeline import TextPipeline
@@ -203,14 +204,16 @@ class TextClassifierPredictor:
         collate = Collator(self.pipeline.vocab.pad_index)
         probabilities = torch.empty(len(dataset), len(self.label_vocab))
         attention: list[torch.Tensor] = [torch.empty(0)] * len(dataset)
-        for batch_indices in sampler:
-            batch = collate([dataset[i] for i in batch_indices])
-            with autocast(self.precision):
-                output = self.model(batch.token_ids, batch.lengths)
-            probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
-            if keep_attention and output.attention is not None:
-                for row, index in enumerate(batch.index.tolist()):
-                    attention[index] = output.attention[row, : batch.lengths[row]]
+        with Progress("classify", total=len(dataset)) as progress:
+            for batch_indices in sampler:
+                batch = collate([dataset[i] for i in batch_indices])
+                with autocast(self.precision):
+                    output = self.model(batch.token_ids, batch.lengths)
+                probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
+                if keep_attention and output.attention is not None:
+                    for row, index in enumerate(batch.index.tolist()):
+                        attention[index] = output.attention[row, : batch.lengths[row]]
+                progress.update(len(batch_indices))
         return probabilities, attention
 
     def evaluate(self, examples: Sequence[TextExample], *, batch_size: int = 256) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textseq.errors import TextseqError
+from textseq.errors import UsageError
 from textseq.tasks.lm.data import read_corpus_lines
 from textseq.tasks.lm.predictor import LanguageModelPredictor
 
@@ -52,13 +52,13 @@ def generate(
     sample."""
     for name, value, low in (("--max-tokens", max_tokens, 0), ("--num", num, 1)):
         if value < low:
-            raise TextseqError(f"{name} ({value}) must be at least {low}")
+            raise UsageError(f"{name} ({value}) must be at least {low}")
     if temperature < 0:
-        raise TextseqError(f"--temperature ({temperature}) must be at least 0")
+        raise UsageError(f"--temperature ({temperature}) must be at least 0")
     if top_k is not None and top_k < 1:
-        raise TextseqError(f"--top-k ({top_k}) must be at least 1")
+        raise UsageError(f"--top-k ({top_k}) must be at least 1")
     if top_p is not None and not 0 < top_p <= 1:
-        raise TextseqError(f"--top-p ({top_p}) must be in (0, 1]")
+        raise UsageError(f"--top-p ({top_p}) must be in (0, 1]")
     for index in range(num):
         if index:
             write("\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from textseq.errors import TextseqError
+from textseq.errors import UsageError
 from textseq.tasks.tag.datasets import load_tagged
 from textseq.tasks.tag.predictor import TaggerPredictor
 
@@ -56,13 +56,13 @@ def predict(
     "nbest": the N best tag sequences with their scores. --tokens: the texts are already
     tokenised, split on whitespace only."""
     if explain:  # taken only to say where a tagger's explanation is
-        raise TextseqError(
+        raise UsageError(
             "--explain is for classifiers; a tagger's per-token tag probabilities are in "
             f'"confidences", and textseq explain {model.directory} TEXT gives the whole matrix'
         )
     if nbest < 1:
-        raise TextseqError(f"--nbest ({nbest}) must be at least 1")
+        raise UsageError(f"--nbest ({nbest}) must be at least 1")
     if nbest > 1 and model.config.model.output != "crf":
-        raise TextseqError("--nbest needs a tagger with a CRF output layer")
+        raise UsageError("--nbest needs a tagger with a CRF output layer")
     inputs = [text.split() if tokens else text for text in texts]
     return model.predict(inputs, nbest=nbest, batch_size=batch_size)

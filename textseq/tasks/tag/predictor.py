@@ -23,6 +23,7 @@ from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.model_dir import load_weights
 from textseq.models.tagger import SequenceTagger
+from textseq.progress import Progress
 from textseq.tasks.tag.build import build_tagger
 from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.conll import TaggedSentence
@@ -124,10 +125,12 @@ class TaggerPredictor:
     def tag_ids(self, token_lists: Sequence[Sequence[str]], *, batch_size: int = 256):
         """The decoded tag ids of every sentence (Viterbi for a CRF)."""
         results: list[list[int]] = [[] for _ in token_lists]
-        for positions, batch, emissions in self._batches(token_lists, batch_size):
-            paths = self.model.output.decode(emissions, batch.mask)  # (B, T)
-            for b, position in enumerate(positions):
-                results[position] = paths[b, : len(token_lists[position])].tolist()
+        with Progress("tag", total=len(token_lists), unit="sentences") as progress:
+            for positions, batch, emissions in self._batches(token_lists, batch_size):
+                paths = self.model.output.decode(emissions, batch.mask)  # (B, T)
+                for b, position in enumerate(positions):
+                    results[position] = paths[b, : len(token_lists[position])].tolist()
+                progress.update(len(positions))
         return results
 
     def predict(

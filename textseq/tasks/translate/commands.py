@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from textseq.errors import TextseqError
+from textseq.errors import TextseqError, UsageError
 from textseq.tasks.translate.data import load_parallel
 from textseq.tasks.translate.metrics import bleu_tokenize
 from textseq.tasks.translate.predictor import TranslatorPredictor
@@ -43,13 +43,13 @@ def evaluate(
     and sentences_per_second."""
     config = model.config.data
     if data is not None and (src or tgt):
-        raise TextseqError("give --data NAME:SPLIT or --src and --tgt, not both")
+        raise UsageError("give --data NAME:SPLIT or --src and --tgt, not both")
     if data is None and not (src and tgt):
-        raise TextseqError(
+        raise UsageError(
             "evaluate needs --data NAME:SPLIT (e.g. multi30k:test2016) or --src FILE --tgt FILE"
         )
     if beam is not None and beam < 1:
-        raise TextseqError(f"--beam ({beam}) must be at least 1")
+        raise UsageError(f"--beam ({beam}) must be at least 1")
     pairs = load_parallel(
         data, src=src, tgt=tgt, direction=config.direction, variant=config.variant
     )
@@ -86,11 +86,11 @@ def translate(
     The results come batch by batch, as they are decoded."""
     beam = model.config.decoding.beam_size if beam is None else beam
     if beam < 1:
-        raise TextseqError(f"--beam ({beam}) must be at least 1")
+        raise UsageError(f"--beam ({beam}) must be at least 1")
     if not 1 <= nbest <= beam:
-        raise TextseqError(f"--nbest ({nbest}) must be between 1 and the beam size ({beam})")
+        raise UsageError(f"--nbest ({nbest}) must be between 1 and the beam size ({beam})")
     if batch_size < 1:
-        raise TextseqError(f"--batch-size ({batch_size}) must be at least 1")
+        raise UsageError(f"--batch-size ({batch_size}) must be at least 1")
     # A generator apart, so that the options are checked when `translate` is called
     return _in_batches(model, texts, beam=beam, nbest=nbest, batch_size=batch_size)
 

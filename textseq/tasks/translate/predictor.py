@@ -25,6 +25,7 @@ from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
 from textseq.model_dir import load_weights
+from textseq.progress import Progress
 from textseq.tasks.translate.build import build_translator
 from textseq.tasks.translate.config import TranslateConfig
 from textseq.tasks.translate.data import ParallelEncoder, SentencePair
@@ -105,6 +106,8 @@ class TranslatorPredictor:
             return_attention=return_attention,
         )
         results: list[list[Hypothesis]] = [[] for _ in texts]
+        what = "greedy decoding" if beam_size == 1 else f"beam-{beam_size} decoding"
+        progress = Progress(what, total=len(order), unit="sentences")
         for start in range(0, len(order), batch_size):
             positions = order[start : start + batch_size]
             sources = [torch.tensor(ids[i]) for i in positions]
@@ -126,6 +129,8 @@ class TranslatorPredictor:
                 )
             for position, hypotheses in zip(positions, found, strict=True):
                 results[position] = hypotheses
+            progress.update(len(positions))
+        progress.close()
         return results
 
     def to_text(self, hypothesis: Hypothesis) -> str:

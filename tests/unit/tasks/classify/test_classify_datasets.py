@@ -61,6 +61,7 @@ def test_default_cache_is_under_home_and_no_mirror_when_unset(tmp_path, monkeypa
     monkeypatch.delenv("TEXTSEQ_CACHE", raising=False)
     monkeypatch.setenv("TEXTSEQ_DATASETS", "")
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("textseq.data.catalog.BESIDE_CHECKOUT", tmp_path / "absent")
     assert cache_dir() == tmp_path / ".cache" / "textseq"
     assert mirror_dir() is None
 
@@ -117,8 +118,19 @@ def test_split_is_read_from_the_cache_when_the_mirror_lacks_it(data_env):
 
 def test_cache_is_used_without_a_mirror(data_env, monkeypatch):
     monkeypatch.delenv("TEXTSEQ_DATASETS")
+    monkeypatch.setattr("textseq.data.catalog.BESIDE_CHECKOUT", data_env.mirror / "absent")
     cached = write_split(data_env.cache / "datasets" / "sst2_glue" / "dev.tsv.gz", SST2_ROWS)
     assert prepared_split(DATASETS["sst2"], "dev", download=False) == cached
+
+
+def test_without_the_variable_the_mirror_beside_the_checkout_is_used(data_env, monkeypatch):
+    monkeypatch.delenv("TEXTSEQ_DATASETS")
+    beside = data_env.mirror.parent / "shared" / "datasets"
+    monkeypatch.setattr("textseq.data.catalog.BESIDE_CHECKOUT", beside)
+    assert mirror_dir() is None  # not there: no mirror
+    mirrored = write_split(beside / "sst2_glue" / "dev.tsv.gz", SST2_ROWS)
+    assert mirror_dir() == beside
+    assert prepared_split(DATASETS["sst2"], "dev", download=False) == mirrored
 
 
 def test_mirror_wins_over_cache(data_env):
@@ -175,6 +187,7 @@ def test_failed_download_explains_both_ways_and_the_reason(data_env, monkeypatch
 
 def test_missing_message_without_mirror_has_no_mirror_note(data_env, monkeypatch):
     monkeypatch.delenv("TEXTSEQ_DATASETS")
+    monkeypatch.setattr("textseq.data.catalog.BESIDE_CHECKOUT", data_env.mirror / "absent")
     with pytest.raises(DataError) as error:
         prepared_split(DATASETS["imdb"], "test", download=False)
     assert "it is set to" not in str(error.value)
