@@ -38,6 +38,7 @@ __all__ = [
     "OptimConfig",
     "Positional",
     "RNNCell",
+    "RecurrentInit",
     "Size",
     "StackedLayers",
     "TextConfig",
@@ -58,7 +59,17 @@ Workers = Annotated[Int, Field(ge=0)]
 ValFraction = number(Gt(0), Lt(1))
 Dropout = number(Ge(0), Lt(1))
 
-Cell = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
+Cell = Literal[
+    "lstm",
+    "gru",
+    "rnn_tanh",
+    "rnn_relu",
+    "peephole_lstm",
+    "cifg_lstm",
+    "layernorm_lstm",
+    "mgu",
+    "nested_lstm",
+]
 Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe"]
 
 # Keys that several tasks' schemas have, each meaning one thing wherever it stands: its type and
@@ -70,7 +81,20 @@ LoaderWorkers = Annotated[
 BucketByLength = Annotated[
     Bool, Field(description="Batches of similar lengths: less padding, faster epochs.")
 ]
-RNNCell = Annotated[Cell, Field(description="lstm, gru, rnn_tanh or rnn_relu.")]
+RNNCell = Annotated[
+    Cell,
+    Field(
+        description="lstm, gru, rnn_tanh, rnn_relu, or one of the scripted cells of "
+        "textseq.modules: peephole_lstm, cifg_lstm, layernorm_lstm, mgu, nested_lstm."
+    ),
+]
+RecurrentInit = Annotated[
+    Literal["default", "orthogonal"],
+    Field(
+        description="default (PyTorch's uniform) or orthogonal: recurrent weights "
+        "orthogonal, input weights Xavier, forget-gate bias 1 (textseq.modules.rnn)."
+    ),
+]
 StackedLayers = Annotated[Size, Field(description="Stacked layers.")]
 UnitsPerDirection = Annotated[Size, Field(description="Units per direction.")]
 DropoutBetweenLayers = Annotated[Dropout, Field(description="Dropout between stacked layers.")]

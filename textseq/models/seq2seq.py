@@ -64,6 +64,7 @@ class RecurrentEncoder(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.0,
+        init: str = "default",
     ):
         super().__init__()
         self.embedding = embedding
@@ -75,6 +76,7 @@ class RecurrentEncoder(nn.Module):
             cell=cell,
             bidirectional=bidirectional,
             dropout=dropout,
+            init=init,
         )
         self.output_size = self.rnn.output_size
 
@@ -207,7 +209,9 @@ class RecurrentDecoder(nn.Module):
 class RecurrentSeq2Seq(nn.Module):
     """Encoder, bridge and attentional decoder. `forward` is teacher-forced training (with a
     chance of feeding the model's own previous prediction instead, scheduled sampling,
-    Bengio et al. 2015); `encode`/`start`/`step` serve the decoders of `textseq.decoding`."""
+    Bengio et al. 2015); `encode`/`start`/`step` serve the decoders of `textseq.decoding`.
+    The encoder's cell (`encoder_cell`, default `cell`) may be any of
+    `textseq.modules.rnn.CELLS`, initialised as `init` says; the decoder's is gru or lstm."""
 
     def __init__(
         self,
@@ -217,6 +221,8 @@ class RecurrentSeq2Seq(nn.Module):
         pad_index: int = 0,
         embedding_dim: int = 256,
         cell: str = "gru",
+        encoder_cell: str | None = None,
+        init: str = "default",
         encoder_hidden_size: int = 256,
         encoder_layers: int = 1,
         bidirectional: bool = True,
@@ -242,7 +248,8 @@ class RecurrentSeq2Seq(nn.Module):
         )
         self.encoder = RecurrentEncoder(
             embedding=src_embedding,
-            cell=cell,
+            cell=encoder_cell or cell,
+            init=init,
             hidden_size=encoder_hidden_size,
             num_layers=encoder_layers,
             bidirectional=bidirectional,

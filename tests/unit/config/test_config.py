@@ -599,7 +599,7 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_line(tmp_path):
         f"{path}:2: data.batch_size: must be at least 1, got 0",
         f"{path}:3: data.bucket: must be true or false, got 'maybe'",
         f"{path}:6: model.encoder.hiden_size: unknown key; did you mean 'hidden_size'? (valid "
-        "keys here: type, cell, hidden_size, num_layers, bidirectional, dropout, packed)",
+        "keys here: type, cell, init, hidden_size, num_layers, bidirectional, dropout, packed)",
         f"{path}:7: model.encoder.num_heads: does not apply to model.encoder.type 'rnn' "
         "(transformer only)",
         f"{path}:9: model.pooling.type: 'cls' needs model.encoder.type transformer or "

@@ -38,6 +38,7 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
     RNNCell,
     Size,
     StackedLayers,
@@ -101,6 +102,7 @@ class RNNEncoderConfig(Section):
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained.")
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 128
     num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the text right to left.")

@@ -32,6 +32,7 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
     RNNCell,
     Size,
     StackedLayers,
@@ -81,6 +82,7 @@ class LMRecurrentConfig(Section):
     """A stack of recurrent layers (model.type: rnn)."""
 
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: Size = Field(200, description="Units per layer.")
     num_layers: StackedLayers = 2
     dropout: Dropout = Field(

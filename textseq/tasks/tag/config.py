@@ -33,6 +33,7 @@ from textseq.config.sections import (
     LimitVal,
     LoaderWorkers,
     OptimConfig,
+    RecurrentInit,
     RNNCell,
     Size,
     StackedLayers,
@@ -109,6 +110,7 @@ class TagRNNEncoderConfig(Section):
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer.")
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 200
     num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the sentence right to left.")

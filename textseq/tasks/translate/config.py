@@ -38,6 +38,8 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
+    RNNCell,
     Size,
     TextConfig,
     TrainerConfig,
@@ -134,6 +136,10 @@ class Seq2SeqRNNConfig(Section):
     """An attentional recurrent encoder-decoder (model.type: rnn)."""
 
     cell: Literal["gru", "lstm"] = Field("gru", description="gru or lstm.")
+    encoder_cell: RNNCell | None = Field(
+        None, description="The encoder's cell when it differs from the decoder's (null: cell)."
+    )
+    init: RecurrentInit = "default"
     encoder_hidden_size: Size = Field(256, description="Encoder units per direction.")
     encoder_layers: Size = Field(1, description="Stacked encoder layers.")
     bidirectional: Bool = Field(True, description="Read the source both ways.")
