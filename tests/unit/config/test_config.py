@@ -403,8 +403,8 @@ def test_the_task_key_chooses_the_schema():
         ),
         (
             {"task": "lm"},
-            ["optim.optimizer=rmsprop"],
-            "--set optim.optimizer=rmsprop: optim.optimizer: must be one",
+            ["optim.optimizer=adagrad"],
+            "--set optim.optimizer=adagrad: optim.optimizer: must be one",
         ),
     ],
 )

@@ -22,6 +22,8 @@ ADDED = {
     "model.encoder.init": "default",
     "model.rnn.init": "default",
     "model.rnn.encoder_cell": None,
+    "optim.momentum": 0.0,
+    "training.label_smoothing": 0.0,
 }
 
 

@@ -32,6 +32,7 @@ from textseq.config.sections import (
     EmbeddingConfig,
     FeedForwardDim,
     HeadsOfEmbeddingDim,
+    LabelSmoothingConfig,
     Limit,
     LimitVal,
     LoaderWorkers,
@@ -46,6 +47,7 @@ from textseq.config.sections import (
     TrainerConfig,
     UnitsPerDirection,
     ValFraction,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -198,11 +200,16 @@ class Config(TaskConfig):
     text: TextConfig = Field(default_factory=TextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
 
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
         encoder, pooling = self.model.encoder, self.model.pooling
-        keys = {**tokenizer_keys(self.text), **schedule_keys(self.optim)}
+        keys = {
+            **tokenizer_keys(self.text),
+            **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
+        }
         if encoder.type == "pretrained":
             because = ("model.encoder.type",)
             reason = f"to model.encoder.type 'pretrained' ({PRETRAINED_OWN})"

@@ -41,6 +41,7 @@ from textseq.config.sections import (
     ValFraction,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -158,6 +159,7 @@ class LMConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("lm"),
             **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
             f"model.{other}": NotApplicable(
                 f"to model.type {model.type!r} ({other} only)", ("model.type",)
             ),

@@ -29,6 +29,7 @@ from textseq.config.sections import (
     DropoutInLayers,
     EmbeddingConfig,
     FeedForwardDim,
+    LabelSmoothingConfig,
     Limit,
     LimitVal,
     LoaderWorkers,
@@ -43,6 +44,7 @@ from textseq.config.sections import (
     ValFraction,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -180,6 +182,7 @@ class TagConfig(TaskConfig):
     text: TagTextConfig = Field(default_factory=TagTextConfig)
     model: TagModelConfig = Field(default_factory=TagModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TagTrainerConfig = Field(default_factory=TagTrainerConfig)
 
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
@@ -188,9 +191,14 @@ class TagConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("tag"),
             **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
             "text.strip_html": reads_tokens,
             "text.remove_urls": reads_tokens,
         }
+        if self.model.output != "softmax":
+            keys["training"] = NotApplicable(
+                f"to model.output {self.model.output!r} (softmax only)", ("model.output",)
+            )
         chars = self.model.chars.type
         if chars == "none":
             for key in ("dim", "hidden_size", "kernel_size", "min_freq"):

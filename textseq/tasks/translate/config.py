@@ -45,6 +45,7 @@ from textseq.config.sections import (
     TrainerConfig,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -280,6 +281,7 @@ class TranslateConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("translate"),
             **schedule_keys(self.optim, self.optim.warmup_steps),
+            **optimizer_keys(self.optim),
             "text.strip_html": not_cleaned,
             "text.remove_urls": not_cleaned,
             f"model.{other}": NotApplicable(
