@@ -146,10 +146,11 @@ class Seq2SeqRNNConfig(Section):
     bidirectional: Bool = Field(True, description="Read the source both ways.")
     decoder_hidden_size: Size = Field(512, description="Decoder state size.")
     decoder_layers: Size = Field(1, description="Stacked decoder layers.")
-    attention: Literal["bahdanau", "dot", "general", "concat"] = Field(
+    attention: Literal["bahdanau", "dot", "general", "concat", "none"] = Field(
         "bahdanau",
         description="The attention score: bahdanau (additive, Bahdanau et al. 2015) or Luong "
-        "et al. (2015)'s dot, general or concat.",
+        "et al. (2015)'s dot, general or concat; none: no attention, the source's final "
+        "states initialise the decoder and are fed at every step (Cho et al. 2014).",
     )
     attention_dim: Size = Field(
         256, description="Hidden size of the score (bahdanau and concat only)."
@@ -309,6 +310,12 @@ class TranslateConfig(TaskConfig):
         if model.type == "rnn" and model.rnn.attention not in ("bahdanau", "concat"):
             keys["model.rnn.attention_dim"] = NotApplicable(
                 f"to model.rnn.attention {model.rnn.attention!r} (bahdanau and concat only)",
+                ("model.rnn.attention",),
+            )
+        if model.type == "rnn" and model.rnn.attention == "none":
+            keys["model.rnn.bridge"] = NotApplicable(
+                "to model.rnn.attention 'none' (the source's final states always initialise "
+                "the decoder)",
                 ("model.rnn.attention",),
             )
         return keys
