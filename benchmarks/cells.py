@@ -9,8 +9,10 @@
 Every section prints one table (Markdown) on stdout; progress goes to stderr.
 
 - speed: a bidirectional one-layer `RNNEncoder` per cell over a padded batch (B 32, T 32,
-  E 100, H 128 per direction: the SST-2 config's sizes), tokens per second for a training
-  step (forward and backward) and for inference, on `--threads` threads. `lstm` is oneDNN's
+  E 100, H 128 per direction: the SST-2 config's sizes), tokens per CPU second (process
+  time, so that other processes on a shared machine count less) for a training step
+  (forward and backward) and for inference, on `--threads` threads (1: CPU time is wall
+  time on an idle machine). `lstm` is oneDNN's
   fused kernel; the scripted cells run one TorchScript loop per direction.
 - sst2 / ptb: the shipped config (configs/sst2_bilstm_attention.yaml,
   configs/ptb_lstm_small.yaml) trained once per cell and seed with `--set` overrides (a reduced
@@ -75,8 +77,8 @@ def speed(args) -> None:
         rows.append((cell, measured["train"], measured["inference"]))
         log(f"{cell}: {measured['train']:.0f} train, {measured['inference']:.0f} inference tok/s")
     lstm = dict((cell, (tr, inf)) for cell, tr, inf in rows).get("lstm")
-    print(f"\nTokens/s, BiRNN B={b} T={t} E={e} H={h}, {args.threads} thread(s)")
-    print("| cell | train tok/s | inference tok/s | train vs lstm | inference vs lstm |")
+    print(f"\nTokens per CPU second, BiRNN B={b} T={t} E={e} H={h}, {args.threads} thread(s)")
+    print("| cell | train tok/CPU-s | inference tok/CPU-s | train vs lstm | inference vs lstm |")
     print("|---|---|---|---|---|")
     for cell, train, inference in rows:
         ratio = (f"{train / lstm[0]:.2f}", f"{inference / lstm[1]:.2f}") if lstm else ("-", "-")
@@ -84,7 +86,7 @@ def speed(args) -> None:
 
 
 def _rates(encoder, x, lengths, tokens: int, repeats: int) -> dict[str, float]:
-    """Tokens/s of a training step (forward and backward) and of inference."""
+    """Tokens per CPU second of a training step (forward and backward) and of inference."""
     import torch
 
     def train_step():
@@ -97,14 +99,15 @@ def _rates(encoder, x, lengths, tokens: int, repeats: int) -> dict[str, float]:
 
     measured = {}
     for name, run in (("train", train_step), ("inference", infer)):
-        for _ in range(3):  # warm-up (TorchScript optimises after its profiling runs)
+        for _ in range(6):  # warm-up (TorchScript compiles and optimises over its first runs)
             run()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         count = 0
         while count < repeats or time.perf_counter() - started < 1.0:
             run()
             count += 1
-        measured[name] = tokens * count / (time.perf_counter() - started)
+        # On a shared machine wall time depends on the other processes; CPU time much less.
+        measured[name] = tokens * count / (time.process_time() - cpu_started)
     return measured
 
 
