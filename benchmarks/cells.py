@@ -151,6 +151,7 @@ def per_cell(args, *, config: str, data: str, names: tuple[str, ...], title: str
                 config, [*args.set, f"{key}={cell}", f"seed={seed}"], out, data
             )
             values.append(metric_of(scored, names))
+            log(f"{cell}, seed {seed}: {values[-1]:.4f} ({scored.get('train_seconds')} s)")
             if scored.get("train_tokens") and scored.get("train_seconds"):
                 speeds.append(scored["train_tokens"] / scored["train_seconds"])
         rows.append((cell, values, speeds))

@@ -23,8 +23,8 @@ from torch import nn
 def script(function: Callable) -> Callable:
     """`function` compiled by TorchScript. torch 2.x announces TorchScript's deprecation in
     favour of torch.compile, whose CPU backend needs a C++ toolchain at run time and
-    compiles every sequence length anew; TorchScript still runs and differentiates a loop
-    over time without either cost."""
+    compiles every sequence length anew; TorchScript runs and differentiates a loop over
+    time without either, after optimising it over its first calls in a process (seconds)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return torch.jit.script(function)
