@@ -1,5 +1,6 @@
-"""Optimisers shared by every task: Adam, AdamW or plain SGD over parameter groups in which
-the embedding table may learn at its own rate."""
+"""Optimisers shared by every task: Adam, AdamW, SGD (plain, with momentum or Nesterov
+momentum) or RMSprop, over parameter groups in which the embedding table may learn at its own
+rate."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 if TYPE_CHECKING:
     from textseq.config.sections import OptimConfig
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 # Whether a larger value of each monitored validation metric is better (max) or worse (min).
 MONITOR_MODES = {"val_acc": "max", "val_f1": "max", "val_loss": "min", "val_bleu": "max"}
 
@@ -28,6 +29,8 @@ class OptimSettings:
     embedding_lr_scale: float = 1.0
     backbone_lr: float | None = None
     weight_decay: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
     lr_factor: float = 0.5
     lr_patience: int = 1
     lr_decay_after: int | None = None
@@ -56,6 +59,8 @@ class OptimSettings:
             embedding_lr_scale=optim.embedding_lr_scale,
             backbone_lr=optim.backbone_lr,
             weight_decay=optim.weight_decay,
+            momentum=optim.momentum,
+            nesterov=optim.nesterov,
             lr_factor=optim.lr_factor,
             lr_patience=optim.lr_patience,
             lr_decay_after=optim.lr_decay_after,
@@ -72,6 +77,8 @@ def build_optimizer(
     embedding_lr_scale: float = 1.0,
     backbone_lr: float | None = None,
     weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    nesterov: bool = False,
     mixed_precision: bool = False,
 ) -> torch.optim.Optimizer:
     """`name` over `model`'s trainable parameters in up to three groups: everything else (the
@@ -84,9 +91,16 @@ def build_optimizer(
     element-wise ops) when every parameter is a float tensor on the CPU or a GPU and training
     is not `mixed_precision` (Lightning refuses to clip gradients for a fused optimiser under
     autocast, see `is_mixed_precision`): the same update, in much less time when a large
-    embedding table trains (docs/benchmarks.md, "Training throughput")."""
+    embedding table trains (docs/benchmarks.md, "Training throughput").
+
+    `momentum` is SGD's and RMSprop's (RMSprop: decay 0.99, PyTorch's default alpha);
+    `nesterov` SGD's, with a momentum."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer ({name!r}) must be one of {', '.join(OPTIMIZERS)}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum ({momentum}) must be in [0, 1)")
+    if nesterov and (name != "sgd" or momentum == 0):
+        raise ValueError(f"nesterov needs sgd with a momentum, got {name!r}, {momentum}")
     embedding_ids = _parameter_ids(getattr(model, "embedding", None))
     backbone_ids = _parameter_ids(getattr(model, "backbone", None))
     backbone_lr = lr if backbone_lr is None else backbone_lr
@@ -106,15 +120,20 @@ def build_optimizer(
         "adam": torch.optim.Adam,
         "adamw": torch.optim.AdamW,
         "sgd": torch.optim.SGD,
+        "rmsprop": torch.optim.RMSprop,
     }[name]
-    fused = {}
+    options: dict = {}
+    if name == "sgd":
+        options = {"momentum": momentum, "nesterov": nesterov}
+    elif name == "rmsprop":
+        options = {"momentum": momentum}
     if (
         name in ("adam", "adamw")
         and not mixed_precision
         and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in trainable)
     ):
-        fused = {"fused": True}
-    return optimizer_class(groups, lr=lr, weight_decay=weight_decay, **fused)
+        options = {"fused": True}
+    return optimizer_class(groups, lr=lr, weight_decay=weight_decay, **options)
 
 
 def is_mixed_precision(task: nn.Module) -> bool:
@@ -182,6 +201,8 @@ def configure_task_optimizers(task: nn.Module, settings: OptimSettings) -> dict:
         embedding_lr_scale=settings.embedding_lr_scale,
         backbone_lr=settings.backbone_lr,
         weight_decay=settings.weight_decay,
+        momentum=settings.momentum,
+        nesterov=settings.nesterov,
         mixed_precision=is_mixed_precision(task),
     )
     scheduler = build_scheduler(

@@ -73,6 +73,7 @@ def tiny_transformer(vocab_size=7, seed=0, norm_first=True):
 MODELS = {
     "gru": lambda seed=0: tiny_model(seed=seed),
     "lstm_general": lambda seed=0: tiny_model(seed=seed, cell="lstm", attention="general"),
+    "gru_no_attention": lambda seed=0: tiny_model(seed=seed, attention="none"),
     "transformer": lambda seed=0: tiny_transformer(seed=seed),
 }
 

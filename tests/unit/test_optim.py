@@ -1,9 +1,12 @@
 """The optimiser factory: parameter groups, and Adam's fused kernel giving the plain update."""
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
+from textseq.errors import ConfigError
 from textseq.optim import OptimSettings, build_optimizer, configure_task_optimizers
 from textseq.tasks import load_config
 from textseq.tasks.lm.system import LanguageModelTask
@@ -71,8 +74,8 @@ def test_mixed_precision_keeps_adam_unfused():
 
 
 def test_settings_refuse_an_unknown_optimizer_or_monitor_naming_the_choices():
-    with pytest.raises(ValueError, match=r"optimizer \('rmsprop'\) must be one of adam, adamw"):
-        OptimSettings(optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"optimizer \('adagrad'\) must be one of adam, adamw"):
+        OptimSettings(optimizer="adagrad")
     with pytest.raises(ValueError, match=r"monitor \('val_bpc'\) must be one of val_acc"):
         OptimSettings(monitor="val_bpc")
 
@@ -103,3 +106,46 @@ def test_a_language_model_system_monitors_its_validation_loss_only():
     model = TinyModel()
     with pytest.raises(ValueError, match="a language model monitors val_loss"):
         LanguageModelTask(model, optim=OptimSettings(monitor="val_acc"))
+
+
+def test_nesterov_sgd_takes_the_look_ahead_step():
+    """Sutskever et al. (2013) as PyTorch writes it: v <- mu v + g; p <- p - lr (g + mu v)."""
+    weight = nn.Parameter(torch.tensor([1.0, -2.0]))
+    model = nn.Module()
+    model.weight = weight
+    optimizer = build_optimizer(model, name="sgd", lr=0.1, momentum=0.9, nesterov=True)
+    expected, velocity = weight.detach().clone(), torch.zeros(2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        (weight**2).sum().backward()  # g = 2 p
+        gradient = 2 * expected
+        velocity = 0.9 * velocity + gradient
+        expected = expected - 0.1 * (gradient + 0.9 * velocity)
+        optimizer.step()
+        torch.testing.assert_close(weight.detach(), expected)
+
+
+def test_rmsprop_and_momentum_from_the_config():
+    cfg = load_config({"task": "tag"}, ["optim.optimizer=rmsprop", "optim.momentum=0.5"])
+    settings = OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor)
+    optimizer = build_optimizer(
+        TinyModel(), name=settings.optimizer, lr=0.01, momentum=settings.momentum
+    )
+    assert isinstance(optimizer, torch.optim.RMSprop)
+    assert optimizer.defaults["momentum"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["optim.momentum=0.9"], "optim.momentum: does not apply to optim.optimizer 'adam'"),
+        (
+            ["optim.optimizer=sgd", "optim.nesterov=true"],
+            "optim.nesterov: does not apply to optim.optimizer 'sgd' with optim.momentum 0.0",
+        ),
+        (["optim.optimizer=sgd", "optim.momentum=1.0"], "optim.momentum"),
+    ],
+)
+def test_momentum_keys_apply_only_where_they_are_read(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config({"task": "tag", "optim": {"optimizer": "adam"}}, overrides)

@@ -31,6 +31,7 @@ __all__ = [
     "EmbeddingConfig",
     "FeedForwardDim",
     "HeadsOfEmbeddingDim",
+    "LabelSmoothingConfig",
     "Limit",
     "LimitVal",
     "LoaderWorkers",
@@ -38,6 +39,7 @@ __all__ = [
     "OptimConfig",
     "Positional",
     "RNNCell",
+    "RecurrentInit",
     "Seed",
     "Size",
     "StackedLayers",
@@ -49,6 +51,7 @@ __all__ = [
     "Workers",
     "classifier_keys",
     "monitor_check",
+    "optimizer_keys",
     "schedule_keys",
     "tokenizer_keys",
 ]
@@ -68,7 +71,17 @@ Workers = Annotated[Int, Field(ge=0, le=1024)]
 ValFraction = number(Gt(0), Lt(1))
 Dropout = number(Ge(0), Lt(1))
 
-Cell = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
+Cell = Literal[
+    "lstm",
+    "gru",
+    "rnn_tanh",
+    "rnn_relu",
+    "peephole_lstm",
+    "cifg_lstm",
+    "layernorm_lstm",
+    "mgu",
+    "nested_lstm",
+]
 Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe"]
 
 # Keys that several tasks' schemas have, each meaning one thing wherever it stands: its type and
@@ -80,7 +93,32 @@ LoaderWorkers = Annotated[
 BucketByLength = Annotated[
     Bool, Field(description="Batches of similar lengths: less padding, faster epochs.")
 ]
-RNNCell = Annotated[Cell, Field(description="lstm, gru, rnn_tanh or rnn_relu.")]
+RNNCell = Annotated[
+    Cell,
+    Field(
+        description="lstm, gru, rnn_tanh, rnn_relu, or one of the scripted cells of "
+        "textseq.modules: peephole_lstm, cifg_lstm, layernorm_lstm, mgu, nested_lstm."
+    ),
+]
+
+
+class LabelSmoothingConfig(Section):
+    """The training objective of a softmax output."""
+
+    label_smoothing: number(Ge(0), Lt(1)) = Field(
+        0.0,
+        description="Label smoothing (Szegedy et al. 2016): the training target puts this much "
+        "mass uniformly on all classes; validation loss stays plain cross-entropy.",
+    )
+
+
+RecurrentInit = Annotated[
+    Literal["default", "orthogonal"],
+    Field(
+        description="default (PyTorch's uniform) or orthogonal: recurrent weights "
+        "orthogonal, input weights Xavier, forget-gate bias 1 (textseq.modules.rnn)."
+    ),
+]
 StackedLayers = Annotated[Annotated[Size, Field(le=1024)], Field(description="Stacked layers.")]
 UnitsPerDirection = Annotated[Width, Field(description="Units per direction.")]
 DropoutBetweenLayers = Annotated[Dropout, Field(description="Dropout between stacked layers.")]
@@ -162,8 +200,16 @@ class EmbeddingConfig(Section):
 class OptimConfig(Section):
     """The optimiser and the learning-rate schedule."""
 
-    optimizer: Literal["adam", "adamw", "sgd"] = Field(
-        "adamw", description="adam, adamw (decoupled weight decay) or sgd (plain, no momentum)."
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field(
+        "adamw",
+        description="adam, adamw (decoupled weight decay), sgd (plain unless optim.momentum) "
+        "or rmsprop (Tieleman & Hinton 2012).",
+    )
+    momentum: number(Ge(0), Lt(1)) = Field(
+        0.0, description="Momentum of sgd and rmsprop (0: none)."
+    )
+    nesterov: Bool = Field(
+        False, description="Nesterov momentum (Sutskever et al. 2013); sgd with momentum only."
     )
     lr: Float = Field(1e-3, gt=0, le=100, description="Learning rate.")
     embedding_lr_scale: Annotated[
@@ -298,6 +344,24 @@ def monitor_check(monitor: str, allowed: tuple[str, ...], why: str) -> list[Prob
     choices = f"{', '.join(others)} or {last}" if others else last
     because = f" {why}" if why else ""
     return [Problem("trainer.monitor", f"must be {choices}{because}, got {monitor!r}")]
+
+
+def optimizer_keys(optim: OptimConfig) -> dict[str, NotApplicable]:
+    """The keys of the `optim` section the chosen optimiser does not read: momentum is sgd's
+    and rmsprop's, Nesterov momentum sgd's with a momentum."""
+    keys = {}
+    if optim.optimizer not in ("sgd", "rmsprop"):
+        keys["optim.momentum"] = NotApplicable(
+            f"to optim.optimizer {optim.optimizer!r} (sgd and rmsprop only)",
+            ("optim.optimizer",),
+        )
+    if optim.optimizer != "sgd" or optim.momentum == 0:
+        keys["optim.nesterov"] = NotApplicable(
+            f"to optim.optimizer {optim.optimizer!r} with optim.momentum {optim.momentum} "
+            "(sgd with momentum only)",
+            ("optim.optimizer", "optim.momentum"),
+        )
+    return keys
 
 
 def schedule_keys(optim: OptimConfig, warmup_steps: int = 0) -> dict[str, NotApplicable]:

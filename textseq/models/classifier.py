@@ -82,6 +82,7 @@ def build_text_classifier(
     word_dropout: float = 0.0,
     unk_index: int | None = None,
     cell: str = "lstm",
+    init: str = "default",
     hidden_size: int = 128,
     num_layers: int = 1,
     bidirectional: bool = True,
@@ -114,6 +115,7 @@ def build_text_classifier(
         bidirectional=bidirectional,
         dropout=dropout,
         packed=packed,
+        init=init,
     )
     pool, head = build_readout(
         input_dim=encoder.output_size,

@@ -94,6 +94,7 @@ def build_rnn_language_model(
     word_dropout: float = 0.0,
     unk_index: int | None = None,
     cell: str = "lstm",
+    init: str = "default",
     hidden_size: int = 200,
     num_layers: int = 2,
     dropout: float = 0.0,
@@ -109,6 +110,7 @@ def build_rnn_language_model(
         cell=cell,
         bidirectional=False,
         dropout=dropout,
+        init=init,
     )
     return RNNLanguageModel(
         embedding=build_embedding(

@@ -8,6 +8,17 @@ al. 2015), read top to bottom: encoder, bridge, decoder, model.
               ~h_t = tanh(W_c [s_t; c_t])                       attentional state (Luong eq. 5)
               p(y_t | y_<t, x) = softmax(W_s ~h_t)               W_s tied to emb (Press & Wolf 2017)
 
+`attention="none"` is the encoder-decoder without attention of Cho et al. (2014, sec. 2.2)
+and Sutskever et al. (2014): the source reaches the decoder only as its fixed summary c,
+the final encoder states of both directions, which through the bridge initialises the
+decoder and is also fed at every step, to the recurrence and to the output:
+
+    none      c = [->h_S; <-h_1],   s_0 = tanh(W_b c)
+              s_t = RNN([emb(y_{t-1}); c; ~h_{t-1}], s_{t-1})  (~h_{t-1} with input feeding)
+              ~h_t = tanh(W_c [s_t; c])
+
+Its attention weights are all zero (it looks at no source position).
+
 The `bahdanau` attention is the additive score of Bahdanau et al. (2015, eq. 6, appendix
 A.1.2) computed from the current decoder state inside this Luong-style decoder, as JoeyNMT
 does; `dot`, `general` and `concat` are Luong et al.'s scores (sec. 3.1, eq. 8).
@@ -33,7 +44,7 @@ from textseq.modules.attention import AdditiveAttention, LuongAttention
 from textseq.modules.embedding import source_target_embeddings
 from textseq.modules.rnn import RNNEncoder
 
-ATTENTIONS = ("bahdanau", "dot", "general", "concat")
+ATTENTIONS = ("bahdanau", "dot", "general", "concat", "none")
 CELLS = ("gru", "lstm")
 
 
@@ -64,6 +75,7 @@ class RecurrentEncoder(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = True,
         dropout: float = 0.0,
+        init: str = "default",
     ):
         super().__init__()
         self.embedding = embedding
@@ -75,6 +87,7 @@ class RecurrentEncoder(nn.Module):
             cell=cell,
             bidirectional=bidirectional,
             dropout=dropout,
+            init=init,
         )
         self.output_size = self.rnn.output_size
 
@@ -135,20 +148,24 @@ class RecurrentDecoder(nn.Module):
         dim = embedding.embedding_dim
         self.embedding = embedding
         self.input_feeding = input_feeding
+        # Without attention, the source summary c is part of every step's input (Cho et al.).
+        context_size = memory_size if attention == "none" else 0
         self.cell = cell
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.dropout = nn.Dropout(dropout)
         rnn_class = nn.GRU if cell == "gru" else nn.LSTM
         self.rnn = rnn_class(
-            input_size=dim * (2 if input_feeding else 1),
+            input_size=dim * (2 if input_feeding else 1) + context_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
-        if attention == "bahdanau":
-            self.attention: nn.Module = AdditiveAttention(
+        if attention == "none":
+            self.attention: nn.Module | None = None
+        elif attention == "bahdanau":
+            self.attention = AdditiveAttention(
                 key_dim=memory_size, attention_dim=attention_dim, query_dim=hidden_size
             )
         else:
@@ -168,6 +185,8 @@ class RecurrentDecoder(nn.Module):
         self, s_t: torch.Tensor, encoded: EncoderOutput
     ) -> tuple[torch.Tensor, torch.Tensor]:
         memory, mask, projected = encoded.memory, encoded.mask, encoded.projected
+        if self.attention is None:  # the fixed summary c, no weight on any position
+            return encoded.summary, mask.new_zeros(mask.shape, dtype=memory.dtype)  # (B, K)
         if self.attention_name == "bahdanau":
             return self.attention(memory, mask, query=s_t, projected_keys=projected)  # (B, K)
         return self.attention(s_t, memory, mask, projected_keys=projected)  # (B, K), (B, S)
@@ -187,8 +206,10 @@ class RecurrentDecoder(nn.Module):
         next state, attention weights (B, S). Embedding and output layer are the caller's, so
         training can apply each once to all steps (one dense embedding gradient, one large
         output product)."""
+        if self.attention is None:
+            x = torch.cat([x, encoded.summary], dim=-1)  # (B, E+K)
         if self.input_feeding:
-            x = torch.cat([x, state.feed], dim=-1)  # (B, 2E)
+            x = torch.cat([x, state.feed], dim=-1)  # (B, 2E) (+K without attention)
         hidden = state.hidden.transpose(0, 1).contiguous()  # (L, B, H)
         if self.cell == "lstm":
             cell = state.cell.transpose(0, 1).contiguous()  # (L, B, H)
@@ -207,7 +228,9 @@ class RecurrentDecoder(nn.Module):
 class RecurrentSeq2Seq(nn.Module):
     """Encoder, bridge and attentional decoder. `forward` is teacher-forced training (with a
     chance of feeding the model's own previous prediction instead, scheduled sampling,
-    Bengio et al. 2015); `encode`/`start`/`step` serve the decoders of `textseq.decoding`."""
+    Bengio et al. 2015); `encode`/`start`/`step` serve the decoders of `textseq.decoding`.
+    The encoder's cell (`encoder_cell`, default `cell`) may be any of
+    `textseq.modules.rnn.CELLS`, initialised as `init` says; the decoder's is gru or lstm."""
 
     def __init__(
         self,
@@ -217,6 +240,8 @@ class RecurrentSeq2Seq(nn.Module):
         pad_index: int = 0,
         embedding_dim: int = 256,
         cell: str = "gru",
+        encoder_cell: str | None = None,
+        init: str = "default",
         encoder_hidden_size: int = 256,
         encoder_layers: int = 1,
         bidirectional: bool = True,
@@ -233,6 +258,11 @@ class RecurrentSeq2Seq(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout ({dropout}) must be in [0, 1)")
+        if attention == "none" and not bridge:
+            raise ValueError(
+                "attention 'none' needs the bridge: the source's final state "
+                "initialises the decoder"
+            )
         src_embedding, tgt_embedding = source_target_embeddings(
             src_vocab_size=src_vocab_size,
             tgt_vocab_size=tgt_vocab_size,
@@ -242,7 +272,8 @@ class RecurrentSeq2Seq(nn.Module):
         )
         self.encoder = RecurrentEncoder(
             embedding=src_embedding,
-            cell=cell,
+            cell=encoder_cell or cell,
+            init=init,
             hidden_size=encoder_hidden_size,
             num_layers=encoder_layers,
             bidirectional=bidirectional,
@@ -283,7 +314,8 @@ class RecurrentSeq2Seq(nn.Module):
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
         encoded = self.encoder(src, src_lengths)
-        encoded.projected = self.decoder.attention.project_keys(encoded.memory)  # (B, S, A)
+        if self.decoder.attention is not None:
+            encoded.projected = self.decoder.attention.project_keys(encoded.memory)  # (B, S, A)
         return encoded
 
     def start(self, encoded: EncoderOutput) -> RecurrentState:

@@ -162,6 +162,7 @@ def build_sequence_tagger(
     casing_dim: int = 0,
     encoder: str = "rnn",
     cell: str = "lstm",
+    init: str = "default",
     hidden_size: int = 200,
     num_layers: int = 1,
     bidirectional: bool = True,
@@ -217,6 +218,7 @@ def build_sequence_tagger(
             cell=cell,
             bidirectional=bidirectional,
             dropout=encoder_dropout,
+            init=init,
         )
     else:
         token_encoder = TransformerTokenEncoder(

@@ -21,9 +21,16 @@ class TokenSoftmax(nn.Module):
         super().__init__()
         self.num_tags = num_tags
 
-    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy per real token: emissions (B, T, K), tags (B, T), mask (B, T)."""
-        return F.cross_entropy(emissions.float()[mask], tags[mask])
+    def loss(
+        self,
+        emissions: torch.Tensor,
+        tags: torch.Tensor,
+        mask: torch.Tensor,
+        label_smoothing: float = 0.0,
+    ) -> torch.Tensor:
+        """Cross-entropy per real token: emissions (B, T, K), tags (B, T), mask (B, T); with
+        `label_smoothing` e the target is (1 - e) one-hot + e / K everywhere."""
+        return F.cross_entropy(emissions.float()[mask], tags[mask], label_smoothing=label_smoothing)
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The most probable tag of every token, (B, T)."""

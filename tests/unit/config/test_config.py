@@ -403,8 +403,8 @@ def test_the_task_key_chooses_the_schema():
         ),
         (
             {"task": "lm"},
-            ["optim.optimizer=rmsprop"],
-            "--set optim.optimizer=rmsprop: optim.optimizer: must be one",
+            ["optim.optimizer=adagrad"],
+            "--set optim.optimizer=adagrad: optim.optimizer: must be one",
         ),
     ],
 )
@@ -600,7 +600,7 @@ def test_every_problem_of_a_file_is_reported_at_once_with_its_line(tmp_path):
         f"{path}:2: data.batch_size: must be in [1, 1048576], got 0",
         f"{path}:3: data.bucket: must be true or false, got 'maybe'",
         f"{path}:6: model.encoder.hiden_size: unknown key; did you mean 'hidden_size'? (valid "
-        "keys here: type, cell, hidden_size, num_layers, bidirectional, dropout, packed)",
+        "keys here: type, cell, init, hidden_size, num_layers, bidirectional, dropout, packed)",
         f"{path}:7: model.encoder.num_heads: does not apply to model.encoder.type 'rnn' "
         "(transformer only)",
         f"{path}:9: model.pooling.type: 'cls' needs model.encoder.type transformer or "

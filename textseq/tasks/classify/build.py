@@ -68,6 +68,7 @@ def build_model(
         )
     return build_text_classifier(
         cell=e.cell,
+        init=e.init,
         hidden_size=e.hidden_size,
         num_layers=e.num_layers,
         bidirectional=e.bidirectional,

@@ -34,12 +34,14 @@ from textseq.config.sections import (
     EmbeddingConfig,
     FeedForwardDim,
     HeadsOfEmbeddingDim,
+    LabelSmoothingConfig,
     Limit,
     LimitVal,
     LoaderWorkers,
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
     RNNCell,
     Seed,
     Size,
@@ -49,6 +51,7 @@ from textseq.config.sections import (
     UnitsPerDirection,
     ValFraction,
     Width,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -106,6 +109,7 @@ class RNNEncoderConfig(Section):
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained.")
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 128
     num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the text right to left.")
@@ -201,11 +205,16 @@ class Config(TaskConfig):
     text: TextConfig = Field(default_factory=TextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
 
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
         encoder, pooling = self.model.encoder, self.model.pooling
-        keys = {**tokenizer_keys(self.text), **schedule_keys(self.optim)}
+        keys = {
+            **tokenizer_keys(self.text),
+            **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
+        }
         if encoder.type == "pretrained":
             because = ("model.encoder.type",)
             reason = f"to model.encoder.type 'pretrained' ({PRETRAINED_OWN})"

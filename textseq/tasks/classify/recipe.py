@@ -107,6 +107,7 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
         num_labels=len(labels),
         optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
         class_weights=_class_weights(cfg, labels, train_examples),
+        label_smoothing=cfg.training.label_smoothing,
     )
     datamodule = TextDataModule.from_config(
         cfg, train=train_set, val=val_set, pad_index=pipeline.vocab.pad_index

@@ -23,11 +23,14 @@ class ClassificationTask(pl.LightningModule):
         num_labels: int,
         optim: OptimSettings,
         class_weights: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         self.model = model
         self.optim = optim
         self.loss = nn.CrossEntropyLoss(weight=class_weights)
+        # Training's target is smoothed (Szegedy et al. 2016); validation's stays one-hot.
+        self.train_loss = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
         metrics = dict(task="multiclass", num_classes=num_labels)
         self.train_acc = torchmetrics.Accuracy(**metrics)
         self.val_acc = torchmetrics.Accuracy(**metrics)
@@ -38,7 +41,7 @@ class ClassificationTask(pl.LightningModule):
 
     def training_step(self, batch: TextBatch, batch_index: int) -> torch.Tensor:
         logits = self(batch).logits  # (B, C)
-        loss = self.loss(logits.float(), batch.labels)
+        loss = self.train_loss(logits.float(), batch.labels)
         self.train_acc(logits, batch.labels)
         self.log(
             "train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch)

@@ -34,6 +34,7 @@ def build_language_model(cfg: LMConfig, *, vocab: Vocabulary, pretrained=None) -
             word_dropout=m.embedding.word_dropout,
             unk_index=vocab.unk_index,
             cell=m.rnn.cell,
+            init=m.rnn.init,
             hidden_size=m.rnn.hidden_size,
             num_layers=m.rnn.num_layers,
             dropout=m.rnn.dropout,

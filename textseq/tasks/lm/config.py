@@ -33,6 +33,7 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
     RNNCell,
     Seed,
     Size,
@@ -43,6 +44,7 @@ from textseq.config.sections import (
     Width,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -86,6 +88,7 @@ class LMRecurrentConfig(Section):
     """A stack of recurrent layers (model.type: rnn)."""
 
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: Width = Field(200, description="Units per layer.")
     num_layers: StackedLayers = 2
     dropout: Dropout = Field(
@@ -161,6 +164,7 @@ class LMConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("lm"),
             **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
             f"model.{other}": NotApplicable(
                 f"to model.type {model.type!r} ({other} only)", ("model.type",)
             ),

@@ -18,7 +18,7 @@ def build_tagger(
     m = cfg.model
     e = m.encoder
     encoder_args = (
-        dict(cell=e.cell, bidirectional=e.bidirectional)
+        dict(cell=e.cell, init=e.init, bidirectional=e.bidirectional)
         if e.type == "rnn"
         else dict(num_heads=e.num_heads, ff_dim=e.ff_dim, max_length=e.max_length)
     )

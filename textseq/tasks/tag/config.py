@@ -30,10 +30,12 @@ from textseq.config.sections import (
     DropoutInLayers,
     EmbeddingConfig,
     FeedForwardDim,
+    LabelSmoothingConfig,
     Limit,
     LimitVal,
     LoaderWorkers,
     OptimConfig,
+    RecurrentInit,
     RNNCell,
     Seed,
     Size,
@@ -45,6 +47,7 @@ from textseq.config.sections import (
     Width,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -115,6 +118,7 @@ class TagRNNEncoderConfig(Section):
 
     type: Literal["rnn"] = Field("rnn", description="rnn | transformer.")
     cell: RNNCell = "lstm"
+    init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 200
     num_layers: StackedLayers = 1
     bidirectional: Bool = Field(True, description="Also read the sentence right to left.")
@@ -187,6 +191,7 @@ class TagConfig(TaskConfig):
     text: TagTextConfig = Field(default_factory=TagTextConfig)
     model: TagModelConfig = Field(default_factory=TagModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TagTrainerConfig = Field(default_factory=TagTrainerConfig)
 
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
@@ -195,9 +200,14 @@ class TagConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("tag"),
             **schedule_keys(self.optim),
+            **optimizer_keys(self.optim),
             "text.strip_html": reads_tokens,
             "text.remove_urls": reads_tokens,
         }
+        if self.model.output != "softmax":
+            keys["training"] = NotApplicable(
+                f"to model.output {self.model.output!r} (softmax only)", ("model.output",)
+            )
         chars = self.model.chars.type
         if chars == "none":
             for key in ("dim", "hidden_size", "kernel_size", "min_freq"):

@@ -63,6 +63,7 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         tag_names=encoder.tags.itos,
         scheme=cfg.model.scheme,
         optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
+        label_smoothing=cfg.training.label_smoothing,
     )
     datamodule = TextDataModule.from_config(
         cfg, train=train_set, val=val_set, pad_index=0, collate=TagCollator()

@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from textseq.modules.token_softmax import TokenSoftmax
 from textseq.optim import OptimSettings, configure_task_optimizers
 from textseq.tasks.tag.data import TagBatch
 from textseq.tasks.tag.metrics import entity_scores, token_accuracy
@@ -29,8 +30,13 @@ class TaggingTask(pl.LightningModule):
         tag_names: Sequence[str],
         scheme: str,
         optim: OptimSettings,
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
+        if label_smoothing > 0 and not isinstance(model.output, TokenSoftmax):
+            raise ValueError(f"label_smoothing ({label_smoothing}) needs the softmax output")
+        # Training's per-token target is smoothed (Szegedy et al. 2016); validation's is not.
+        self.label_smoothing = label_smoothing
         self.model = model
         self.tag_names = list(tag_names)
         self.scheme = scheme
@@ -44,7 +50,12 @@ class TaggingTask(pl.LightningModule):
 
     def training_step(self, batch: TagBatch, batch_index: int) -> torch.Tensor:
         emissions = self(batch)  # (B, T, K)
-        loss = self.model.output.loss(emissions, batch.tags, batch.mask)
+        if self.label_smoothing > 0:
+            loss = self.model.output.loss(
+                emissions, batch.tags, batch.mask, label_smoothing=self.label_smoothing
+            )
+        else:
+            loss = self.model.output.loss(emissions, batch.tags, batch.mask)
         self.log(
             "train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch)
         )

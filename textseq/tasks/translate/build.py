@@ -39,6 +39,8 @@ def build_translator(cfg: TranslateConfig, encoder: ParallelEncoder) -> nn.Modul
     r = m.rnn
     return RecurrentSeq2Seq(
         cell=r.cell,
+        encoder_cell=r.encoder_cell or r.cell,
+        init=r.init,
         encoder_hidden_size=r.encoder_hidden_size,
         encoder_layers=r.encoder_layers,
         bidirectional=r.bidirectional,

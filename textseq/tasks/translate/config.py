@@ -39,6 +39,8 @@ from textseq.config.sections import (
     NormFirst,
     OptimConfig,
     Positional,
+    RecurrentInit,
+    RNNCell,
     Seed,
     Size,
     TextConfig,
@@ -46,6 +48,7 @@ from textseq.config.sections import (
     Width,
     classifier_keys,
     monitor_check,
+    optimizer_keys,
     schedule_keys,
     tokenizer_keys,
 )
@@ -140,15 +143,20 @@ class Seq2SeqRNNConfig(Section):
     """An attentional recurrent encoder-decoder (model.type: rnn)."""
 
     cell: Literal["gru", "lstm"] = Field("gru", description="gru or lstm.")
+    encoder_cell: RNNCell | None = Field(
+        None, description="The encoder's cell when it differs from the decoder's (null: cell)."
+    )
+    init: RecurrentInit = "default"
     encoder_hidden_size: Width = Field(256, description="Encoder units per direction.")
     encoder_layers: Size = Field(1, description="Stacked encoder layers.")
     bidirectional: Bool = Field(True, description="Read the source both ways.")
     decoder_hidden_size: Width = Field(512, description="Decoder state size.")
     decoder_layers: Size = Field(1, description="Stacked decoder layers.")
-    attention: Literal["bahdanau", "dot", "general", "concat"] = Field(
+    attention: Literal["bahdanau", "dot", "general", "concat", "none"] = Field(
         "bahdanau",
         description="The attention score: bahdanau (additive, Bahdanau et al. 2015) or Luong "
-        "et al. (2015)'s dot, general or concat.",
+        "et al. (2015)'s dot, general or concat; none: no attention, the source's final "
+        "states initialise the decoder and are fed at every step (Cho et al. 2014).",
     )
     attention_dim: Width = Field(
         256, description="Hidden size of the score (bahdanau and concat only)."
@@ -281,6 +289,7 @@ class TranslateConfig(TaskConfig):
             **tokenizer_keys(self.text),
             **classifier_keys("translate"),
             **schedule_keys(self.optim, self.optim.warmup_steps),
+            **optimizer_keys(self.optim),
             "text.strip_html": not_cleaned,
             "text.remove_urls": not_cleaned,
             f"model.{other}": NotApplicable(
@@ -308,6 +317,12 @@ class TranslateConfig(TaskConfig):
         if model.type == "rnn" and model.rnn.attention not in ("bahdanau", "concat"):
             keys["model.rnn.attention_dim"] = NotApplicable(
                 f"to model.rnn.attention {model.rnn.attention!r} (bahdanau and concat only)",
+                ("model.rnn.attention",),
+            )
+        if model.type == "rnn" and model.rnn.attention == "none":
+            keys["model.rnn.bridge"] = NotApplicable(
+                "to model.rnn.attention 'none' (the source's final states always initialise "
+                "the decoder)",
                 ("model.rnn.attention",),
             )
         return keys
