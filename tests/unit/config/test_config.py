@@ -690,7 +690,7 @@ def test_an_encoder_type_that_does_not_exist_lists_the_types():
     with pytest.raises(ConfigError) as error:
         load_config({"model": {"encoder": {"type": "cnn", "cell": "gru"}}})
     assert str(error.value) == (
-        "model.encoder.type: must be one of 'rnn', 'transformer', 'pretrained', got 'cnn'"
+        "model.encoder.type: must be one of 'rnn', 'transformer', 'pretrained', 'none', got 'cnn'"
     )
 
 
@@ -929,6 +929,7 @@ def test_config_json_schema_is_pydantics_schema_of_the_task():
         "RNNEncoderConfig",
         "TransformerEncoderConfig",
         "PretrainedEncoderConfig",
+        "NoEncoderConfig",
     ]
     lm = config_json_schema("lm")
     assert lm["$defs"]["LMTextConfig"]["properties"]["tokenizer"]["default"] == "whitespace"

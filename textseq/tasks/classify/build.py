@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from textseq.models.centroid_classifier import build_centroid_classifier
 from textseq.models.classifier import build_text_classifier
 from textseq.models.pretrained_classifier import build_pretrained_classifier
 from textseq.models.transformer_classifier import build_transformer_classifier
@@ -26,7 +27,7 @@ def build_model(
 ) -> torch.nn.Module:
     """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs.
 
-    `pretrained` are word vectors for the embedding table (rnn and transformer encoders);
+    `pretrained` are word vectors for the embedding table (rnn, transformer and none);
     `backbone` is the Hugging Face encoder of `model.encoder.type: pretrained`.
     """
     m = cfg.model
@@ -42,7 +43,7 @@ def build_model(
         if backbone is None:
             raise ValueError("model.encoder.type pretrained needs the backbone encoder")
         return build_pretrained_classifier(backbone=backbone, **readout)
-    embedding = dict(  # the table the rnn and transformer encoders read
+    embedding = dict(  # the table the rnn and transformer encoders (or the pooling) read
         vocab_size=len(vocab),
         pad_index=vocab.pad_index,
         embedding_dim=m.embedding.dim,
@@ -53,6 +54,8 @@ def build_model(
         unk_index=vocab.unk_index,
     )
     e = m.encoder
+    if e.type == "none":
+        return build_centroid_classifier(**embedding, **readout)
     if e.type == "transformer":
         return build_transformer_classifier(
             num_layers=e.num_layers,
