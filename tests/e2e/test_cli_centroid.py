@@ -89,3 +89,14 @@ def test_a_pooling_that_needs_an_encoder_is_refused_in_one_line(centroid, capsys
     assert main(args) == 2
     error = capsys.readouterr().err
     assert "'last' needs an encoder" in error and "Traceback" not in error
+
+
+def test_vectors_verbs_read_its_embedding_table(centroid, capsys):
+    assert main(["-q", "vectors", "neighbors", str(centroid), "Film", "-k", "3"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["word"] == "film" and len(found["neighbors"]) == 3
+    assert all(n["word"] not in ("<pad>", "<unk>", "film") for n in found["neighbors"])
+    table = textseq.load(centroid).word_embeddings()
+    assert [n["word"] for n in found["neighbors"]] == [w for w, _ in table.neighbors("film", k=3)]
+    assert main(["-q", "vectors", "analogy", str(centroid), "good", "bad", "dull", "-k", "1"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["answers"]) == 1
