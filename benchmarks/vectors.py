@@ -109,8 +109,11 @@ def train_centroid(out: Path, overrides: list[str]) -> Path:
 
 def imdb_stage(work: Path, rows: list[dict], args) -> list[dict]:
     """Centroid classifier with GloVe and with the best 50-d IMDB vectors, and TF-IDF + LR."""
-    imdb50 = [r for r in rows if r["vectors"].startswith("IMDB") and r["dim"] == 50]
-    best = max(imdb50, key=lambda r: r["similarity"]["wordsim353"]["spearman"] or -1)
+    if args.imdb_vectors:  # chosen by hand (e.g. the only set trained so far)
+        best = {"vectors": f"IMDB {Path(args.imdb_vectors).name}", "path": args.imdb_vectors}
+    else:
+        imdb50 = [r for r in rows if r["vectors"].startswith("IMDB") and r["dim"] == 50]
+        best = max(imdb50, key=lambda r: r["similarity"]["wordsim353"]["spearman"] or -1)
     common = ["data.train=imdb:train", "data.val=null", "data.val_fraction=0.1",
               "data.max_length=400", f"trainer.max_epochs={args.imdb_epochs}",
               "trainer.threads=1", "trainer.progress_bar=false"]  # fmt: skip
@@ -158,6 +161,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="vector training epochs (5)")
     parser.add_argument("--workers", type=int, default=2, help="gensim threads (2)")
     parser.add_argument("--buckets", type=int, default=2_000_000, help="fastText n-gram buckets")
+    parser.add_argument("--imdb-vectors", help="50-d IMDB vectors for the centroid (default: best)")
     parser.add_argument("--imdb-epochs", type=int, default=5, help="centroid epochs on IMDB (5)")
     args = parser.parse_args()
     args.methods, args.dims = args.methods.split(","), [int(d) for d in args.dims.split(",")]
@@ -176,7 +180,7 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=1))
         print(vectors_table(results["vectors"]), "\n")
     if "imdb" in stages:
-        results["imdb"] = imdb_stage(args.work, results["vectors"], args)
+        results["imdb"] = imdb_stage(args.work, results.get("vectors", []), args)
         results_path.write_text(json.dumps(results, indent=1))
         for r in results["imdb"]:
             print(f"| {r['system']} | {r['accuracy']:.4f} | {r.get('train_seconds') or 0:.0f} |")

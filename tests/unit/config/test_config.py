@@ -112,7 +112,7 @@ def test_literal_choices_are_listed():
         load_config({"text": {"tokenizer": "spacy"}})
     assert str(error.value) == (
         "text.tokenizer: must be one of 'basic_english', 'whitespace', 'characters', 'bpe', "
-        "got 'spacy'"
+        "'wordpiece', 'unigram', got 'spacy'"
     )
 
 
@@ -741,7 +741,8 @@ def test_keys_a_pretrained_encoder_brings_itself_are_errors_saying_why():
         ),
         (
             ["text.bpe_vocab_size=500"],
-            "text.bpe_vocab_size: does not apply to text.tokenizer 'basic_english' (bpe only)",
+            "text.bpe_vocab_size: does not apply to text.tokenizer 'basic_english' (bpe, "
+            "wordpiece and unigram only)",
         ),
         (
             ["optim.lr_decay_after=2", "optim.lr_patience=3"],

@@ -12,7 +12,7 @@ from textseq.models.classifier import build_text_classifier
 from textseq.models.pretrained_classifier import build_pretrained_classifier
 from textseq.models.transformer_classifier import build_transformer_classifier
 from textseq.tasks.classify.config import Config
-from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline
+from textseq.text.pipeline import TextPipeline, cleaner_of, load_pipeline
 from textseq.text.pretrained import PretrainedTokenizer
 from textseq.text.vocab import Vocabulary
 
@@ -85,10 +85,6 @@ def load_text_pipeline(directory: Path, cfg: Config) -> TextPipeline:
     """The text pipeline saved in a model or run directory, for the model `cfg` describes."""
     if cfg.model.encoder.type != "pretrained":
         return load_pipeline(directory, cfg.text, max_length=cfg.data.max_length)
-    cleaner = build_cleaner(
-        lowercase=cfg.text.lowercase,
-        strip_html=cfg.text.strip_html,
-        remove_urls=cfg.text.remove_urls,
-    )
+    cleaner = cleaner_of(cfg.text)
     tokenizer = PretrainedTokenizer.load_saved(directory, max_length=cfg.data.max_length)
     return TextPipeline(cleaner, tokenizer, tokenizer.vocabulary())

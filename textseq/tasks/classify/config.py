@@ -27,6 +27,7 @@ from textseq.config.sections import (
     Activation,
     BatchSize,
     BucketByLength,
+    CleaningTextConfig,
     Dropout,
     DropoutBetweenLayers,
     DropoutInLayers,
@@ -42,7 +43,6 @@ from textseq.config.sections import (
     RNNCell,
     Size,
     StackedLayers,
-    TextConfig,
     TrainerConfig,
     UnitsPerDirection,
     ValFraction,
@@ -208,7 +208,7 @@ class Config(TaskConfig):
     task: Literal["classify"] = Field("classify", description="The task: classify.")
     seed: Int = Field(13, description="Seeds data order, initialisation and dropout.")
     data: DataConfig = Field(default_factory=DataConfig)
-    text: TextConfig = Field(default_factory=TextConfig)
+    text: CleaningTextConfig = Field(default_factory=CleaningTextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)

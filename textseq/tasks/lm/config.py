@@ -22,6 +22,7 @@ from textseq.config.base import (
 from textseq.config.sections import (
     Activation,
     BatchSize,
+    CleaningTextConfig,
     Dropout,
     DropoutInLayers,
     EmbeddingConfig,
@@ -35,7 +36,6 @@ from textseq.config.sections import (
     RNNCell,
     Size,
     StackedLayers,
-    TextConfig,
     TrainerConfig,
     ValFraction,
     classifier_keys,
@@ -125,7 +125,7 @@ class LMModelConfig(Section):
 
 
 LMTextConfig = with_defaults(
-    TextConfig,
+    CleaningTextConfig,
     "LMTextConfig",
     lowercase=False,
     strip_html=False,
