@@ -43,6 +43,7 @@ from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
 from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
+from textseq.word_vectors.commands import add_parser as add_vectors_parser
 
 Verb = Callable[[argparse.Namespace], int]
 # How the model runs, for the verbs that load one to run it many times.
@@ -502,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     completion = _verb(verbs, "completion", _completion, model=None)
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell")
+
+    add_vectors_parser(verbs)  # textseq vectors train|evaluate|neighbors|analogy|plot
     return parser
 
 
@@ -578,7 +581,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     global_args, unknown = top.parse_known_args(argv[:position])
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args = verbs[argv[position]].parse_intermixed_args(argv[position + 1 :])
+    verb = verbs[argv[position]]
+    # argparse cannot intermix a verb that has verbs of its own (`vectors train`).
+    parse = verb.parse_args if verb._subparsers is not None else verb.parse_intermixed_args
+    args = parse(argv[position + 1 :])
     args.command = argv[position]
     vars(args).update(vars(global_args))
     return args

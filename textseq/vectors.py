@@ -10,7 +10,8 @@ turned into an embedding matrix for a vocabulary.
 
 File formats (`model.embedding.vectors_format`, `auto` guesses from the name and first line):
 `word2vec` (text with a `count dim` header; fastText `.vec` is the same), `word2vec_binary`
-(`.bin`), `glove` (text without a header). Any of them may be gzip'd.
+(`.bin`), `glove` (text without a header). Any of them may be gzip'd. A directory written by
+`textseq vectors train` stands for its `vectors.bin`.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def resolve_vectors(spec: str, vectors_format: str = "auto") -> tuple[Path, str]
                 f"(2) {offline}"
             ) from None
     path = Path(spec).expanduser()
+    if path.is_dir() and (path / "vectors.bin").is_file():  # written by `textseq vectors train`
+        path = path / "vectors.bin"
     if not path.is_file():
         known = ", ".join(NAMED_VECTORS)
         raise DataError(f"no such vectors file: {spec} (known vector names: {known})")

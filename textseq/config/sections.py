@@ -25,6 +25,7 @@ __all__ = [
     "Activation",
     "BatchSize",
     "BucketByLength",
+    "CleaningTextConfig",
     "Dropout",
     "DropoutBetweenLayers",
     "DropoutInLayers",
@@ -82,7 +83,7 @@ Cell = Literal[
     "mgu",
     "nested_lstm",
 ]
-Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe"]
+Tokenizer = Literal["basic_english", "whitespace", "characters", "bpe", "wordpiece", "unigram"]
 
 # Keys that several tasks' schemas have, each meaning one thing wherever it stands: its type and
 # description defined once here, its default given by each schema (`ff_dim: FeedForwardDim = 256`).
@@ -148,14 +149,15 @@ class TextConfig(Section):
     tokenizer: Tokenizer = Field(
         "basic_english",
         description="basic_english: words, punctuation and clitics (don't -> do n't); "
-        "whitespace: split on spaces; characters: one token per character; bpe: a byte-pair "
-        "subword model fitted on the training text.",
+        "whitespace: split on spaces; characters: one token per character; bpe, wordpiece, "
+        "unigram: a byte-pair, WordPiece or unigram-LM subword model fitted on the training "
+        "text.",
     )
     bpe_vocab_size: Int = Field(
         8000,
         ge=50,
         le=MAX_WIDTH * 16,
-        description="Size of the subword vocabulary (text.tokenizer: bpe only).",
+        description="Size of the subword vocabulary (text.tokenizer bpe, wordpiece or unigram).",
     )
     min_freq: Int = Field(
         1,
@@ -166,6 +168,20 @@ class TextConfig(Section):
     max_vocab_size: Limit = Field(
         None, description="Keep only the N most frequent tokens; null: no cap."
     )
+
+
+class CleaningTextConfig(TextConfig):
+    """How raw text becomes tokens and the vocabulary, with the cleaning options of the tasks
+    that read raw text (classify, lm): hashtags, emoji, punctuation and digits."""
+
+    hashtags: Literal["keep", "drop", "word"] = Field(
+        "keep", description="#hashtags: keep as written, drop whole, or keep the word only."
+    )
+    emoji: Literal["keep", "drop"] = Field("keep", description="Keep or drop emoji.")
+    remove_punctuation: Bool = Field(
+        False, description="Replace punctuation by spaces (an apostrophe inside a word stays)."
+    )
+    remove_digits: Bool = Field(False, description="Drop runs of digits.")
 
 
 class EmbeddingConfig(Section):
@@ -320,12 +336,13 @@ class TrainerConfig(Section):
 
 
 def tokenizer_keys(text: TextConfig) -> dict[str, NotApplicable]:
-    """`text.bpe_vocab_size` applies to the bpe tokenizer only."""
-    if text.tokenizer == "bpe":
+    """`text.bpe_vocab_size` applies to the subword tokenizers only."""
+    if text.tokenizer in ("bpe", "wordpiece", "unigram"):
         return {}
     return {
         "text.bpe_vocab_size": NotApplicable(
-            f"to text.tokenizer {text.tokenizer!r} (bpe only)", ("text.tokenizer",)
+            f"to text.tokenizer {text.tokenizer!r} (bpe, wordpiece and unigram only)",
+            ("text.tokenizer",),
         )
     }
 

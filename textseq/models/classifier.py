@@ -17,7 +17,7 @@ from torch import nn
 
 from textseq.modules.embedding import build_embedding
 from textseq.modules.mlp import MLPHead
-from textseq.modules.pooling import build_pooling
+from textseq.modules.pooling import build_pooling, pooled_size
 from textseq.modules.rnn import RNNEncoder
 from textseq.modules.word_dropout import WordDropout, build_word_dropout
 
@@ -149,8 +149,9 @@ def build_readout(
     head_dropout: float = 0.0,
 ) -> tuple[nn.Module, MLPHead]:
     """The tail every classifier puts on its encoder's states (B, T, input_dim): the pooling
-    named `pooling` -> (B, input_dim), then the MLP head -> (B, C) logits, built in that order
-    (so a seeded model draws the same weights whichever encoder is below)."""
+    named `pooling` -> (B, input_dim) (twice that for mean_max), then the MLP head -> (B, C)
+    logits, built in that order (so a seeded model draws the same weights whichever encoder is
+    below)."""
     pool = build_pooling(
         pooling,
         input_dim=input_dim,
@@ -159,7 +160,7 @@ def build_readout(
         num_heads=pooling_num_heads,
     )
     head = MLPHead(
-        input_dim=input_dim,
+        input_dim=pooled_size(pooling, input_dim),
         num_outputs=num_labels,
         hidden_dim=head_hidden_size,
         dropout=head_dropout,

@@ -2,7 +2,8 @@
 
 Every pooling takes `(states (B, T, H), mask (B, T))` and returns `(pooled (B, H'), weights)`,
 where `weights` is `(B, T)`, sums to 1 over real tokens and says how much each token
-contributed, or is None for poolings that have no such weights (last, mean, max).
+contributed, or is None for poolings that have no such weights (last, mean, max, mean_max).
+`mean_max` returns twice the width (H' = 2H); every other pooling keeps it (H' = H).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from textseq.modules.attention import (
     scaled_dot_product_attention,
 )
 
-POOLINGS = ("last", "mean", "max", "attention", "self_attention", "multihead", "cls")
+POOLINGS = ("last", "mean", "max", "mean_max", "attention", "self_attention", "multihead", "cls")
 
 
 class LastStatePooling(nn.Module):
@@ -66,6 +67,27 @@ class MaxPooling(nn.Module):
         lowest = torch.finfo(states.dtype).min
         masked = states.masked_fill(~mask.unsqueeze(-1), lowest)  # (B, T, H)
         return masked.max(dim=1).values, None  # (B, H)
+
+
+class MeanMaxPooling(nn.Module):
+    """The mean and the maximum over real tokens, concatenated (SWEM-concat, Shen et al.
+    2018, section 3.2): the average says what the text is about, the maximum which features
+    any word has strongly."""
+
+    def __init__(self):
+        super().__init__()
+        self.mean = MeanPooling()
+        self.max = MaxPooling()
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+        mean, _ = self.mean(states, mask)  # (B, H)
+        top, _ = self.max(states, mask)  # (B, H)
+        return torch.cat([mean, top], dim=-1), None  # (B, 2H)
+
+
+def pooled_size(kind: str, input_dim: int) -> int:
+    """The width of what the pooling named `kind` returns for states of width `input_dim`."""
+    return 2 * input_dim if kind == "mean_max" else input_dim
 
 
 class AttentionPooling(nn.Module):
@@ -133,6 +155,8 @@ def build_pooling(
         return MeanPooling()
     if kind == "max":
         return MaxPooling()
+    if kind == "mean_max":
+        return MeanMaxPooling()
     if kind == "attention":
         return AttentionPooling(input_dim=input_dim, attention_dim=attention_dim)
     if kind == "self_attention":

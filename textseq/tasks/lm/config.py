@@ -23,6 +23,7 @@ from textseq.config.sections import (
     MAX_COUNT,
     Activation,
     BatchSize,
+    CleaningTextConfig,
     Dropout,
     DropoutInLayers,
     EmbeddingConfig,
@@ -38,7 +39,6 @@ from textseq.config.sections import (
     Seed,
     Size,
     StackedLayers,
-    TextConfig,
     TrainerConfig,
     ValFraction,
     Width,
@@ -133,7 +133,7 @@ class LMModelConfig(Section):
 
 
 LMTextConfig = with_defaults(
-    TextConfig,
+    CleaningTextConfig,
     "LMTextConfig",
     lowercase=False,
     strip_html=False,

@@ -23,7 +23,7 @@ from textseq.tasks.lm.build import LM_SPECIALS, build_language_model, is_charact
 from textseq.tasks.lm.config import LMConfig
 from textseq.tasks.lm.data import BPTTWindows, batchify, corpus_ids, read_corpus_lines
 from textseq.tasks.lm.system import LanguageModelTask
-from textseq.text.pipeline import TextPipeline, build_cleaner, load_pipeline, save_pipeline
+from textseq.text.pipeline import TextPipeline, cleaner_of, load_pipeline, save_pipeline
 from textseq.text.tokenizers import create_tokenizer
 from textseq.text.vocab import Vocabulary
 from textseq.vectors import configured_vectors, vectors_matrix
@@ -139,11 +139,7 @@ def _read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:
 def fit_lm_pipeline(cfg: LMConfig, train_lines: Sequence[str]) -> TextPipeline:
     """Cleaner, tokenizer and vocabulary (`<unk>`, `<eos>`, then the training tokens), all
     learnt from the training split alone."""
-    cleaner = build_cleaner(
-        lowercase=cfg.text.lowercase,
-        strip_html=cfg.text.strip_html,
-        remove_urls=cfg.text.remove_urls,
-    )
+    cleaner = cleaner_of(cfg.text)
     tokenizer = create_tokenizer(cfg.text.tokenizer, bpe_vocab_size=cfg.text.bpe_vocab_size)
     if hasattr(tokenizer, "fit"):
         log.info("fitting the %s tokenizer on the training text", cfg.text.tokenizer)
