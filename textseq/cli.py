@@ -27,6 +27,7 @@ from textseq.data.readers import iter_lines, read_examples
 from textseq.errors import TextseqError
 from textseq.export import export_model
 from textseq.inference import PRECISIONS, QUANTIZATIONS
+from textseq.limits import OVER_LIMIT
 from textseq.plots import plot_embeddings
 from textseq.serving import ServeSettings, serve
 from textseq.tasks import TASKS, Task, check_verb, task_in
@@ -200,9 +201,10 @@ def _export(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """serve a model over HTTP (FastAPI + uvicorn)
 
-    POST /predict {"texts": [...]} answers {"predictions": [...]} as predict prints them; GET
-    /health, /metadata. Texts waiting up to --max-wait-ms share a model call of up to
-    --max-batch; bad requests answer 400, 413 or 422 (docs/inference-export-serving.md).
+    POST /predict {"texts": [...]} answers {"predictions": [...]} as predict prints them
+    (/translate, /generate for translation and language models); GET /health, /ready,
+    /metrics, /metadata. A bounded queue (full: 503), a deadline per request (504), fair
+    batches; bad requests answer 400, 413, 415 or 422 (docs/serving.md).
     Needs the serve extra: pip install "textseq[serve]"."""
     try:
         import fastapi  # noqa: F401
@@ -371,8 +373,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("--workers", int, 1, "server processes, each with its own copy of the model (1)"),
         ("--max-batch", int, 64, "most texts in one model call (64)"),
         ("--max-wait-ms", float, 5.0, "longest wait for others to share a model call, ms (5)"),
+        ("--batch-chars", int, 100_000, "most characters in one model call (100000)"),
         ("--max-texts", int, 256, "most texts in one request; more: 413 (256)"),
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
+        (
+            "--over-limit",
+            OVER_LIMIT,
+            "refuse",
+            "a text over --max-chars: 413 or truncated (refuse)",
+        ),
+        ("--queue-texts", int, 1024, "most texts waiting for the model; more: 503 (1024)"),
+        ("--queue-chars", int, 4_000_000, "most characters waiting; more: 503 (4000000)"),
+        ("--deadline-s", float, 5.0, "answer within this many seconds of arrival, else 504 (5)"),
+        ("--max-beam", int, 8, "largest beam_size of a /translate request (8)"),
+        ("--max-new-tokens", int, 256, "largest max_tokens of a /generate request (256)"),
+        ("--ready-within-s", float, 60.0, "/ready needs a finite canary answer this recent (60)"),
+        ("--drain-s", float, 10.0, "on shutdown, time left to admitted requests (10)"),
         ("--threads", int, None, "PyTorch threads per worker (default: PyTorch's own choice)"),
         *INFERENCE,
     )

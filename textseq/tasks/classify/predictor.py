@@ -146,6 +146,10 @@ class TextClassifierPredictor:
         output order (see textseq.tasks.base.Servable)."""
         return {"labels": self.labels}
 
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """None: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        return {}
+
     def serve_problem(self, text: str) -> str | None:
         """None: any text with content (the server checks that) can be classified."""
         return None

@@ -250,6 +250,10 @@ class TaggerPredictor:
         `labels`."""
         return {"labels": self.tags}
 
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """None: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        return {}
+
     def serve_problem(self, text: str) -> str | None:
         """Why `text` cannot be tagged ("has no tokens"), or None."""
         return None if self.tokenize(text) else "has no tokens"
