@@ -167,15 +167,7 @@ class FairBatcher:
         if self.draining:
             raise ShuttingDown("the server is shutting down")
         chars = sum(len(text) for text in texts)
-        if (
-            self.waiting_texts + len(texts) > self.queue_texts
-            or self.waiting_chars + chars > self.queue_chars
-        ):
-            raise QueueFull(
-                f"the queue is full ({self.waiting_texts} texts, {self.waiting_chars} "
-                f"characters waiting; limits {self.queue_texts} and {self.queue_chars})",
-                retry_after=self.retry_after(),
-            )
+        self.check_room(len(texts), chars)
         if not texts:
             return []
         loop = asyncio.get_running_loop()
@@ -193,6 +185,19 @@ class FairBatcher:
             raise DeadlineExceeded(f"no answer within the deadline of {deadline_s:.3g} s") from None
         finally:
             self._drop(pending)  # answered, timed out or cancelled: nothing more to run
+
+    def check_room(self, texts: int, chars: int) -> None:
+        """Raises QueueFull unless the queue has room for `texts` texts of `chars` characters
+        (the server asks this before reading a body, with the fewest characters it holds)."""
+        if (
+            self.waiting_texts + texts > self.queue_texts
+            or self.waiting_chars + chars > self.queue_chars
+        ):
+            raise QueueFull(
+                f"the queue is full ({self.waiting_texts} texts, {self.waiting_chars} "
+                f"characters waiting; limits {self.queue_texts} and {self.queue_chars})",
+                retry_after=self.retry_after(),
+            )
 
     def retry_after(self) -> int:
         """Whole seconds in which the waiting texts should be through the model."""

@@ -27,7 +27,7 @@ from textseq.data.readers import iter_lines, read_examples
 from textseq.errors import TextseqError
 from textseq.export import export_model
 from textseq.inference import PRECISIONS, QUANTIZATIONS
-from textseq.limits import OVER_LIMIT
+from textseq.limits import OVER_LIMIT, InputLimits, apply_limits
 from textseq.plots import plot_embeddings
 from textseq.serving import ServeSettings, serve
 from textseq.tasks import TASKS, Task, check_verb, task_in
@@ -40,6 +40,12 @@ INFERENCE = (
 )
 # What the CLI reads itself, not passed to a task's function (also predict's --text-column).
 CLI_OWN = ("command", "quiet", "run", "model", "texts", "file", "quantize", "precision")
+CLI_OWN += ("max_chars", "over_limit")
+# predict's and translate's cap on each text (textseq.limits): more is refused (exit 3) or cut
+LIMITS = (
+    ("--max-chars", int, 100_000, "most characters per text (100000)"),
+    ("--over-limit", OVER_LIMIT, "refuse", "a longer text: refuse (exit 3) or truncate, warned"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,14 +104,14 @@ def _predict(args: argparse.Namespace) -> int:
 
     Texts come as arguments, in a file (--file: .txt, one per line, or the text column of a
     .tsv/.csv/.jsonl) or on stdin (one per line)."""
-    return _write_lines(args, _texts(args))
+    return _write_lines(args, _capped(args, _texts(args)))
 
 
 def _translate(args: argparse.Namespace) -> int:
     """translate sentences; writes one JSON line per sentence
 
     Sentences come as arguments, in a file (--file, one per line, optionally .gz) or on stdin."""
-    return _write_lines(args, _texts(args))
+    return _write_lines(args, _capped(args, _texts(args)))
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -258,6 +264,14 @@ def _texts(args: argparse.Namespace) -> list[str]:
     return texts
 
 
+def _capped(args: argparse.Namespace, texts: list[str]) -> list[str]:
+    """`texts` held to --max-chars as --over-limit says; a warning on stderr per cut text."""
+    checked = apply_limits(texts, InputLimits(max_chars=args.max_chars, over=args.over_limit))
+    for warning in checked.warnings:
+        print(f"textseq: warning: {warning}", file=sys.stderr)
+    return checked.texts
+
+
 def _write_lines(args: argparse.Namespace, texts: list[str]) -> int:
     """Runs predict or translate on `texts`, one JSON line per result."""
     for result in _call(args, texts):
@@ -326,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--batch-size", int, 256, "texts per batch (256)"),
         ("--tokens", bool, None, "(taggers) the texts are tokenised: split on whitespace only"),
         ("--nbest", int, None, '(taggers with a CRF) add "nbest": the N best tag sequences'),
+        *LIMITS,
         *INFERENCE,
     )
 
@@ -337,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--beam", int, None, "beam size (default: the config's decoding.beam_size; 1: greedy)"),
         ("--nbest", int, 1, "also list the N best translations (1)"),
         ("--batch-size", int, 64, "sentences per batch (64)"),
+        *LIMITS,
     )
 
     _options(
@@ -373,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--workers", int, 1, "server processes, each with its own copy of the model (1)"),
         ("--max-batch", int, 64, "most texts in one model call (64)"),
         ("--max-wait-ms", float, 5.0, "longest wait for others to share a model call, ms (5)"),
-        ("--batch-chars", int, 100_000, "most characters in one model call (100000)"),
+        ("--batch-chars", int, 50_000, "most characters in one model call (50000)"),
         ("--max-texts", int, 256, "most texts in one request; more: 413 (256)"),
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
         (

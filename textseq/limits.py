@@ -49,6 +49,10 @@ class InputLimits:
             raise ValueError(f"over ({self.over!r}) must be one of {', '.join(OVER_LIMIT)}")
 
 
+# What the Python API (a loaded model's predict, translate) and the CLI hold every text to.
+DEFAULT_LIMITS = InputLimits()
+
+
 @dataclass
 class Checked:
     """The texts to give the model (truncated where `over` is truncate) and what was cut."""

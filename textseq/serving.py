@@ -80,7 +80,7 @@ class ServeSettings:
     port: int = 8000
     workers: int = 1  # server processes, each with its own copy of the model
     max_batch: int = 64  # most texts in one model call
-    batch_chars: int = 100_000  # most characters in one model call (a longer text runs alone)
+    batch_chars: int = 50_000  # most characters in one model call (a longer text runs alone)
     max_wait_ms: float = 5.0  # longest a request waits for others to share its model call
     max_texts: int = 256  # most texts in one request (more: 413)
     max_chars: int = 10_000  # most characters in one text (more: 413, or truncated)
@@ -399,6 +399,12 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             content_type = request.headers.get("content-type")
             if content_type is not None:
                 parse_body(b"{}", content_type)  # 415 before reading the body
+            length = request.headers.get("content-length", "")
+            if length.isdigit():  # refused before the body is read, when it cannot fit
+                if int(length) > max_body:
+                    raise BadBody(413, f"the request body exceeds {max_body} bytes")
+                # A body of n bytes holds at least n / 6 characters (each escaped \uXXXX).
+                batcher.check_room(1, int(length) // 6 - 64)
             raw = await asyncio.wait_for(read_body(request), s.deadline_s)
             data = parse_body(raw, content_type)
         except TimeoutError:
@@ -407,6 +413,9 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
         except BadBody as bad:
             metrics.rejected("too_large" if bad.status == 413 else "bad_body")
             return bad.status, {"error": str(bad)}, {}
+        except QueueFull as full:
+            metrics.rejected("queue_full")
+            return 503, {"error": str(full)}, {"Retry-After": str(full.retry_after)}
         try:
             body = Body.model_validate(data)
         except ValidationError as invalid:
