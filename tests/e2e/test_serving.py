@@ -6,6 +6,7 @@ requests sharing model calls, a full queue answering 503 at once, a deadline 504
 
 import dataclasses
 import json
+import logging
 import math
 import random
 import re
@@ -20,6 +21,7 @@ import textseq
 from textseq import __version__
 from textseq.cli import main
 from textseq.errors import TextseqError
+from textseq.limits import InputTooLarge
 from textseq.serving import (
     SETTINGS_ENV,
     ServeSettings,
@@ -504,3 +506,72 @@ def test_serving_an_int8_model_answers_like_predict_with_int8(classifier_dir, mo
         load_servable(classifier_dir, quantize="int4")
     with pytest.raises(SystemExit):
         main(["serve", str(classifier_dir), "--quantize", "int4"])
+
+
+def test_clients_that_leave_cost_no_model_work_and_log_no_traceback(classifier, caplog):
+    """On a loopback uvicorn: a client that sends half a body and one that leaves while its
+    request waits are each dropped (one log line, no traceback), the second before its texts
+    reach the model."""
+    import socket
+
+    import uvicorn
+
+    caplog.set_level(logging.INFO, logger="textseq")
+    gate = Gate(classifier)
+    app = create_app(classifier, settings=settings(deadline_s=60), predict=gate)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", log_config=None)
+    )
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        wait_for(lambda: server.started)
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        def send(body: bytes, length: int | None = None) -> socket.socket:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+            head = (
+                f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+            )
+            connection.sendall(head.encode() + body)
+            return connection
+
+        running = send(b'{"texts": ["w1"]}')
+        assert gate.entered.wait(30)
+        half = b'{"texts": ["w2 w3 w4"]}'
+        send(half[:10], length=len(half)).close()  # leaves while sending its body
+        waiting = send(b'{"texts": ["w9 gone"]}')
+        wait_for(lambda: app.state.batcher.waiting_texts == 1)
+        waiting.close()  # leaves while its request waits for the model
+        wait_for(lambda: app.state.batcher.waiting_texts == 0)
+        gate.open.set()
+        assert running.recv(4096).startswith(b"HTTP/1.1 200")
+        running.close()
+        wait_for(lambda: 'reason="gone"} 2.0' in metrics_text(app, port))
+    finally:
+        gate.open.set()
+        server.should_exit = True
+        thread.join(30)
+    assert ["w9 gone"] not in gate.calls and len(gate.calls) == 2  # the canary and w1
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert caplog.text.count("the client left") == 2
+
+
+def metrics_text(app, port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        return response.read().decode()
+
+
+def test_the_python_api_and_the_cli_cap_characters_per_text(classifier, classifier_dir, capsys):
+    with pytest.raises(InputTooLarge, match="text 2 has 100001 characters"):
+        classifier.predict(["w1", "w" * 100_001])
+    assert main(["predict", str(classifier_dir), "w1 w5 w6", "--max-chars", "5"]) != 0
+    assert "the limit is 5" in capsys.readouterr().err
+    argv = ["predict", str(classifier_dir), "w1 w5 w6", "--max-chars", "5", "--over-limit"]
+    assert main([*argv, "truncate"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["text"] == "w1 w5"
+    assert "warning: text 1 has 8 characters; the limit is 5: truncated to 5" in err
