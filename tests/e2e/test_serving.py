@@ -575,3 +575,41 @@ def test_the_python_api_and_the_cli_cap_characters_per_text(classifier, classifi
     out, err = capsys.readouterr()
     assert json.loads(out)["text"] == "w1 w5"
     assert "warning: text 1 has 8 characters; the limit is 5: truncated to 5" in err
+
+
+def test_translation_models_are_served_at_translate_with_the_beam_capped(tmp_path):
+    lines = [" ".join(random.Random(i).choices("0123456789", k=3)) for i in range(60)]
+    for name in ("src", "tgt"):
+        (tmp_path / f"train.{name}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    directory = textseq.train(
+        {
+            "task": "translate",
+            "data": {
+                "train": None,
+                "val": None,
+                "train_src": str(tmp_path / "train.src"),
+                "train_tgt": str(tmp_path / "train.tgt"),
+                "val_src": str(tmp_path / "train.src"),
+                "val_tgt": str(tmp_path / "train.tgt"),
+                "batch_size": 16,
+            },
+            "text": {"min_freq": 1},
+            "model": {
+                "embedding": {"dim": 8},
+                "rnn": {"encoder_hidden_size": 8, "decoder_hidden_size": 8, "attention_dim": 8},
+            },
+            "trainer": {"max_epochs": 1, "progress_bar": False, "threads": 1},
+        },
+        out=tmp_path / "model",
+    )
+    translator = load_servable(directory)
+    texts = ["1 2 3", "4 5"]
+    with TestClient(create_app(translator, settings=settings(max_beam=3))) as test_client:
+        assert test_client.get("/ready").status_code == 200
+        assert test_client.get("/metadata").json()["limits"]["beam_size_max"] == 3
+        answer = test_client.post("/translate", json={"texts": texts, "beam_size": 2})
+        assert answer.status_code == 200
+        assert answer.json() == {"translations": translator.translate(texts, beam_size=2)}
+        too_wide = test_client.post("/translate", json={"texts": texts, "beam_size": 4})
+        assert too_wide.status_code == 422 and "between 1 and 3" in too_wide.json()["error"]
+        assert test_client.post("/predict", json={"texts": texts}).status_code == 404
