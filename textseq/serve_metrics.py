@@ -1,4 +1,5 @@
-"""What `textseq serve` reports at GET /metrics, in the Prometheus text format (prometheus-client).
+"""What `textseq serve` reports of itself: GET /metrics in the Prometheus text format
+(prometheus-client), and the readiness GET /ready answers.
 
     textseq_requests_total{endpoint, status}    requests answered, by path and HTTP status
     textseq_request_seconds{endpoint}           time from a request's arrival to its answer
@@ -15,10 +16,10 @@ worker process answers /metrics with its own figures: scrape each, or run one wo
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
-
-from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: F401 (re-exported)
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import Any
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -32,6 +33,9 @@ class ServeMetrics:
         queue_chars: Callable[[], float],
         ready: Callable[[], float],
     ) -> None:
+        # Imported here, as FastAPI is in serving: the CLI imports this module for every verb.
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -64,5 +68,38 @@ class ServeMetrics:
     def rejected(self, reason: str) -> None:
         self.rejections.labels(reason=reason).inc()
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self) -> tuple[bytes, str]:
+        """The metrics in the Prometheus text format, and that format's content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def finite(value: Any) -> bool:
+    """Whether every number in the JSON-able `value` is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(finite(v) for v in value)
+    return True
+
+
+class Readiness:
+    """When the canary last answered finitely; ready while that is within `within_s`."""
+
+    def __init__(self, within_s: float) -> None:
+        self.within_s = within_s
+        self.last_ok: float | None = None
+        self.problem = "the canary has not run yet"
+
+    def passed(self) -> None:
+        self.last_ok, self.problem = time.monotonic(), ""
+
+    def failed(self, problem: str) -> None:
+        self.last_ok, self.problem = None, problem
+
+    @property
+    def ready(self) -> bool:
+        return self.last_ok is not None and time.monotonic() - self.last_ok <= self.within_s
