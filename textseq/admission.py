@@ -6,7 +6,10 @@ A request's texts are admitted into a bounded queue or refused at once:
                stay within `queue_texts` and `queue_chars`; otherwise `QueueFull` (the server
                answers 503 with Retry-After), without waiting
     deadline   a request not answered within `deadline_s` of its arrival raises
-               `DeadlineExceeded` (504); its texts not yet handed to the model are dropped
+               `DeadlineExceeded` (504); its texts not yet handed to the model are dropped.
+               A request that the model's measured speed (seconds per character of large
+               batches) says cannot make its deadline, even sharing the model round-robin
+               as it would, is refused at once (`TooSlow`, 503) instead
     gone       a request cancelled by its caller (a client that disconnected) is dropped the
                same way: its remaining texts never reach the model
 
@@ -47,32 +50,47 @@ from typing import Any
 
 from textseq.errors import TextseqError
 
+ESTIMATE_LIFE = 60.0  # seconds a measured speed is trusted to refuse requests (TooSlow)
 # predict(texts, key) -> one result per text, in order
 PredictFn = Callable[[list[str], Hashable], list[Any]]
 
 
 class Refused(TextseqError):
-    """A request the server did not take or did not finish; `status` is its HTTP status."""
+    """A request the server did not take or did not finish; `status` is its HTTP status,
+    `reason` its label in the server's metrics."""
 
     status = 503
+    reason = "refused"
 
 
 class QueueFull(Refused):
     """The queue holds as many texts or characters as it may: try again after `retry_after`."""
+
+    reason = "queue_full"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
+class TooSlow(QueueFull):
+    """The request could not be answered within its deadline at the model's measured speed:
+    refused at once rather than computed and thrown away."""
+
+    reason = "too_slow"
+
+
 class ShuttingDown(Refused):
     """The server is draining its queue before it stops."""
+
+    reason = "shutting_down"
 
 
 class DeadlineExceeded(Refused):
     """The request was not answered within its deadline."""
 
     status = 504
+    reason = "deadline"
 
 
 @dataclass(eq=False)  # compared by identity: two requests may hold equal texts
@@ -144,6 +162,12 @@ class FairBatcher:
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._seconds_per_text = 0.001  # running estimate, for Retry-After
+        # Seconds per character of large batches (at least half of batch_chars), where the
+        # cost is the characters' rather than the call's; None until one has run, and again
+        # ESTIMATE_LIFE seconds after the last (an estimate from a slow moment must not
+        # refuse large requests for ever, as refusing them stops it being measured anew).
+        self.seconds_per_char: float | None = None
+        self._measured_at = 0.0
         # One thread: the model runs one batch at a time, and PyTorch's own intra-op threads
         # parallelise inside it.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textseq-model")
@@ -168,6 +192,7 @@ class FairBatcher:
             raise ShuttingDown("the server is shutting down")
         chars = sum(len(text) for text in texts)
         self.check_room(len(texts), chars)
+        self.check_time(chars, deadline_s)
         if not texts:
             return []
         loop = asyncio.get_running_loop()
@@ -196,6 +221,25 @@ class FairBatcher:
             raise QueueFull(
                 f"the queue is full ({self.waiting_texts} texts, {self.waiting_chars} "
                 f"characters waiting; limits {self.queue_texts} and {self.queue_chars})",
+                retry_after=self.retry_after(),
+            )
+
+    def check_time(self, chars: int, deadline_s: float) -> None:
+        """Raises TooSlow when a request of `chars` characters cannot be answered within
+        `deadline_s` even by the estimate most in its favour: the model's seconds per
+        character of large batches times its own characters plus, for each request waiting,
+        as many of that one's characters as its own (round-robin shares the model so)."""
+        if self.seconds_per_char is None:
+            return
+        if asyncio.get_running_loop().time() - self._measured_at > ESTIMATE_LIFE:
+            self.seconds_per_char = None
+            return
+        ahead = sum(min(chars, sum(len(t) for t in p.waiting)) for p in self._ring)
+        seconds = self.seconds_per_char * (chars + ahead)
+        if seconds > deadline_s:
+            raise TooSlow(
+                f"{chars} characters would take about {seconds:.0f} s here, over the deadline "
+                f"of {deadline_s:.3g} s: send fewer or shorter texts",
                 retry_after=self.retry_after(),
             )
 
@@ -325,6 +369,14 @@ class FairBatcher:
             return
         elapsed = loop.time() - started
         self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * elapsed / len(texts)
+        chars = sum(len(text) for text in texts)
+        if chars >= self.batch_chars / 2:
+            per_char = elapsed / chars
+            previous = self.seconds_per_char
+            self.seconds_per_char = (
+                per_char if previous is None else 0.5 * previous + 0.5 * per_char
+            )
+            self._measured_at = loop.time()
         for piece, result in zip(pieces, results, strict=True):
             pending = piece.pending
             pending.results.append((piece.index, result))

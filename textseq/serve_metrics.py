@@ -3,8 +3,9 @@
 
     textseq_requests_total{endpoint, status}    requests answered, by path and HTTP status
     textseq_request_seconds{endpoint}           time from a request's arrival to its answer
-    textseq_rejections_total{reason}            requests refused: queue_full, deadline,
-                                                shutting_down, too_large, bad_body, gone
+    textseq_rejections_total{reason}            requests refused: queue_full, too_slow,
+                                                deadline, shutting_down, too_large,
+                                                bad_body, gone
                                                 (the client left before its answer)
     textseq_queue_texts, textseq_queue_chars    texts and characters waiting for the model
     textseq_batch_texts                         texts per model call

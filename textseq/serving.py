@@ -295,7 +295,9 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
                 if int(length) > max_body:
                     raise BadBody(413, f"the request body exceeds {max_body} bytes")
                 # A body of n bytes holds at least n / 6 characters (each escaped \uXXXX).
-                batcher.check_room(1, int(length) // 6 - 64)
+                fewest = max(int(length) // 6 - 64, 0)
+                batcher.check_room(1, fewest)
+                batcher.check_time(fewest, s.deadline_s)
             raw = await asyncio.wait_for(read_body(request), s.deadline_s)
             data = parse_body(raw, content_type)
         except TimeoutError:
@@ -305,7 +307,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             metrics.rejected("too_large" if bad.status == 413 else "bad_body")
             return bad.status, {"error": str(bad)}, {}
         except QueueFull as full:
-            metrics.rejected("queue_full")
+            metrics.rejected(full.reason)
             return 503, {"error": str(full)}, {"Retry-After": str(full.retry_after)}
         try:
             body = Body.model_validate(data)
@@ -360,10 +362,10 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
         try:
             results = submitted.result()
         except QueueFull as full:
-            metrics.rejected("queue_full")
+            metrics.rejected(full.reason)
             return 503, {"error": str(full)}, {"Retry-After": str(full.retry_after)}
         except Refused as refused:
-            metrics.rejected("deadline" if refused.status == 504 else "shutting_down")
+            metrics.rejected(refused.reason)
             return refused.status, {"error": str(refused)}, {}
         except TextseqError as failure:  # the model refused a text
             return 422, {"error": str(failure)}, {}

@@ -7,7 +7,14 @@ import threading
 
 import pytest
 
-from textseq.admission import DeadlineExceeded, FairBatcher, QueueFull, ShuttingDown
+from textseq.admission import (
+    ESTIMATE_LIFE,
+    DeadlineExceeded,
+    FairBatcher,
+    QueueFull,
+    ShuttingDown,
+    TooSlow,
+)
 
 
 class BlockingModel:
@@ -277,3 +284,42 @@ def test_bad_settings_are_refused():
         batcher(lambda t, k: t, queue_texts=0)
     with pytest.raises(ValueError, match="deadline_s"):
         batcher(lambda t, k: t, deadline_s=0)
+
+
+def test_a_request_too_slow_for_its_deadline_is_refused_at_once_a_small_one_is_not():
+    model = BlockingModel()
+
+    async def run():
+        b = batcher(model, deadline_s=5)
+        running = asyncio.create_task(b.submit(["r"]))
+        await model_started(model)
+        waiting = asyncio.create_task(b.submit(["w" * 400]))
+        await until(lambda: b.waiting_texts == 1)
+        b.seconds_per_char = 0.01  # as measured on large batches: 100 characters a second
+        b._measured_at = asyncio.get_running_loop().time()
+        with pytest.raises(TooSlow, match="over the deadline of 5 s"):
+            await b.submit(["x" * 300])  # 300 of its own + 300 of the waiting one's: 6 s
+        small = asyncio.create_task(b.submit(["y" * 100]))  # 100 + 100: 2 s, admitted
+        await until(lambda: b.waiting_texts == 2)
+        model.release.set()
+        results = await asyncio.gather(running, waiting, small)
+        await b.stop()
+        return results
+
+    assert asyncio.run(run())[2] == ["Y" * 100]
+    assert not any("x" * 300 in batch for batch in model.batches)
+
+
+def test_a_stale_speed_estimate_refuses_nothing():
+    model = BlockingModel()
+    model.release.set()
+
+    async def run():
+        b = batcher(model, deadline_s=5)
+        b.seconds_per_char = 0.01
+        b._measured_at = asyncio.get_running_loop().time() - ESTIMATE_LIFE - 1
+        result = await b.submit(["x" * 1000])  # 10 s by the stale estimate: admitted
+        await b.stop()
+        return result, b.seconds_per_char
+
+    assert asyncio.run(run()) == (["X" * 1000], None)
