@@ -18,7 +18,8 @@ so this module knows no task. The answer's key is the task's `answers` (predicti
 translations, generations); `warnings` lists texts truncated to the caps.
 
 Admission control (textseq.admission): the texts of every request join one bounded queue
-(--queue-texts, --queue-chars; full: 503 with Retry-After, at once), are answered within
+(--queue-texts, --queue-chars; full, or a request that cannot make its deadline at the
+model's measured speed: 503 with Retry-After, at once), are answered within
 --deadline-s of arrival or get 504, and are dropped before the model when their client
 disconnects; batches of at most --max-batch texts and --batch-chars characters are formed
 fairly, so a new request waits for at most one batch however large the others are. Per

@@ -149,7 +149,7 @@ class TextClassifierPredictor:
         return {"labels": self.labels}
 
     def serve_options(self) -> dict[str, tuple[int, str]]:
-        """None: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        """No options: /predict takes only texts (see textseq.tasks.base.Servable)."""
         return {}
 
     def serve_problem(self, text: str) -> str | None:

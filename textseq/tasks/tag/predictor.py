@@ -253,7 +253,7 @@ class TaggerPredictor:
         return {"labels": self.tags}
 
     def serve_options(self) -> dict[str, tuple[int, str]]:
-        """None: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        """No options: /predict takes only texts (see textseq.tasks.base.Servable)."""
         return {}
 
     def serve_problem(self, text: str) -> str | None:
