@@ -11,6 +11,12 @@ stopped afterwards, also when something fails.
     python benchmarks/serve_load.py runs/sst2
     python benchmarks/serve_load.py runs/sst2 --requests 300 --threads 1 --max-wait-ms 5
     python benchmarks/serve_load.py runs/sst2 --quantize int8
+    python benchmarks/serve_load.py runs/sst2 --abuse flood,abandoned,slow,hostile,soak
+
+`--abuse PHASES` measures instead what one bad client does to the others (large-request
+flood with small probes, abandoned requests, slow clients, hostile JSON, a 60 s soak at
+concurrency 32): see benchmarks/serve_abuse.py. `--server-arg=--queue-texts=512` passes an
+option through to `textseq serve`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import serve_abuse
 
 from textseq.inference import QUANTIZATIONS
 
@@ -61,6 +68,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quantize", choices=QUANTIZATIONS, default=None, help="server --quantize (none: fp32)"
     )
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="an option passed on to textseq serve, e.g. --server-arg=--deadline-s=5 (repeatable)",
+    )
+    abuse = parser.add_argument_group("abuse mode (see benchmarks/serve_abuse.py)")
+    abuse.add_argument(
+        "--abuse", default=None, help="phases to run: flood,abandoned,slow,hostile,soak"
+    )
+    abuse.add_argument("--flood-clients", type=int, default=4, help="flooding clients (4)")
+    abuse.add_argument("--flood-texts", type=int, default=256, help="texts per flood request")
+    abuse.add_argument("--flood-chars", type=int, default=10_000, help="characters per text")
+    abuse.add_argument("--flood-seconds", type=float, default=30.0, help="flood length (30)")
+    abuse.add_argument("--abandoned", type=int, default=6, help="abandoned requests (6)")
+    abuse.add_argument("--slow-clients", type=int, default=300, help="half-sent bodies (300)")
+    abuse.add_argument("--slow-seconds", type=float, default=5.0, help="how long held (5)")
+    abuse.add_argument("--soak-seconds", type=float, default=60.0, help="soak length (60)")
+    abuse.add_argument("--soak-concurrency", type=int, default=32, help="soak clients (32)")
     args = parser.parse_args(argv)
     for name in ("requests", "texts_per_request", "threads", "max_batch"):
         if getattr(args, name) < 1:
@@ -101,9 +127,10 @@ def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subproc
         str(args.max_batch),
         "--max-wait-ms",
         str(args.max_wait_ms),
-        "--max-texts",
-        str(max(args.texts_per_request, 1)),
+        # The abuse mode runs against the server's own request limits.
+        *([] if args.abuse else ["--max-texts", str(max(args.texts_per_request, 1))]),
         *(["--quantize", args.quantize] if args.quantize else []),
+        *args.server_arg,
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     log = log_path.open("w")
@@ -238,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         # One request first, so that the first level does not pay for warming up.
         asyncio.run(warm_up(base, payloads[0], args.timeout))
+        if args.abuse:
+            serve_abuse.run(args, base, HOST, port, server.pid, texts, log_path)
+            print(f"the server log is {log_path}")
+            return 0
         header = (
             f"{'concurrency':>11} {'requests':>8} {'req/s':>8} {'texts/s':>8} "
             f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'texts/call':>10}"

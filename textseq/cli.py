@@ -41,6 +41,7 @@ from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
+from textseq.limits import OVER_LIMIT, InputLimits, apply_limits
 from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
@@ -54,10 +55,15 @@ INFERENCE = (
 # What the CLI reads itself, not passed to a task's function (also predict's --text-column).
 CLI_OWN = (
     *("command", "quiet", "verbose", "progress", "no_verify", "run", "model", "texts", "file"),
-    *("quantize", "precision"),
+    *("quantize", "precision", "max_chars", "over_limit"),
 )
 # Options that are counts, checked (>= 1) before any model is loaded.
 COUNTS = ("batch_size", "top_k", "nbest", "beam", "num", "limit")
+# predict's and translate's cap on each text (textseq.limits): more is refused (exit 3) or cut
+LIMITS = (
+    ("--max-chars", int, 100_000, "most characters per text (100000)"),
+    ("--over-limit", OVER_LIMIT, "refuse", "a longer text: refuse (exit 3) or truncate, warned"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,7 +148,7 @@ def _predict(args: argparse.Namespace) -> int:
     Texts come as arguments, in a file (--file PATH, - for stdin: .txt, one per line, or the
     text column of a .tsv/.csv/.jsonl) or on stdin (one per line). A blank line gives a line
     `null`, so that output line i answers input line i."""
-    return _write_lines(args, _texts(args))
+    return _write_lines(args, _capped(args, _texts(args)))
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -150,7 +156,7 @@ def _translate(args: argparse.Namespace) -> int:
 
     Sentences come as arguments, in a file (--file PATH, - for stdin: one per line, optionally
     .gz) or on stdin. A blank line gives a line `null`."""
-    return _write_lines(args, _texts(args))
+    return _write_lines(args, _capped(args, _texts(args)))
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -252,9 +258,10 @@ def _export(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """serve a model over HTTP (FastAPI + uvicorn)
 
-    POST /predict {"texts": [...]} answers {"predictions": [...]} as predict prints them; GET
-    /health, /metadata. Texts waiting up to --max-wait-ms share a model call of up to
-    --max-batch; bad requests answer 400, 413 or 422 (docs/inference-export-serving.md).
+    POST /predict {"texts": [...]} answers {"predictions": [...]} as predict prints them
+    (/translate, /generate for translation and language models); GET /health, /ready,
+    /metrics, /metadata. A bounded queue (full: 503), a deadline per request (504), fair
+    batches; bad requests answer 400, 413, 415 or 422 (docs/serving.md).
     Needs the serve extra: pip install "textseq[serve]"."""
     try:
         import fastapi  # noqa: F401
@@ -335,6 +342,14 @@ def _texts(args: argparse.Namespace) -> list[str]:
         examples = read_examples(args.file, text_column=args.text_column, label_column=None)
         return [example.text for example in examples]
     return read_lines(args.file, args.texts)
+
+
+def _capped(args: argparse.Namespace, texts: list[str]) -> list[str]:
+    """`texts` held to --max-chars as --over-limit says; a warning on stderr per cut text."""
+    checked = apply_limits(texts, InputLimits(max_chars=args.max_chars, over=args.over_limit))
+    for warning in checked.warnings:
+        print(f"textseq: warning: {warning}", file=sys.stderr)
+    return checked.texts
 
 
 def _write_lines(args: argparse.Namespace, texts: list[str]) -> int:
@@ -426,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--batch-size", int, 256, "texts per batch (256)"),
         ("--tokens", bool, None, "(taggers) the texts are tokenised: split on whitespace only"),
         ("--nbest", int, None, '(taggers with a CRF) add "nbest": the N best tag sequences'),
+        *LIMITS,
         *INFERENCE,
     )
 
@@ -437,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--beam", int, None, "beam size (default: the config's decoding.beam_size; 1: greedy)"),
         ("--nbest", int, 1, "also list the N best translations (1)"),
         ("--batch-size", int, 64, "sentences per batch (64)"),
+        *LIMITS,
     )
 
     _options(
@@ -478,8 +495,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("--workers", int, 1, "server processes, each with its own copy of the model (1)"),
         ("--max-batch", int, 64, "most texts in one model call (64)"),
         ("--max-wait-ms", float, 5.0, "longest wait for others to share a model call, ms (5)"),
+        ("--batch-chars", int, 50_000, "most characters in one model call (50000)"),
         ("--max-texts", int, 256, "most texts in one request; more: 413 (256)"),
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
+        (
+            "--over-limit",
+            OVER_LIMIT,
+            "refuse",
+            "a text over --max-chars: 413 or truncated (refuse)",
+        ),
+        ("--queue-texts", int, 1024, "most texts waiting for the model; more: 503 (1024)"),
+        ("--queue-chars", int, 4_000_000, "most characters waiting; more: 503 (4000000)"),
+        ("--deadline-s", float, 5.0, "answer within this many seconds of arrival, else 504 (5)"),
+        ("--max-beam", int, 8, "largest beam_size of a /translate request (8)"),
+        ("--max-new-tokens", int, 256, "largest max_tokens of a /generate request (256)"),
+        ("--ready-within-s", float, 60.0, "/ready needs a finite canary answer this recent (60)"),
+        ("--drain-s", float, 10.0, "on shutdown, time left to admitted requests (10)"),
         ("--threads", int, None, "PyTorch threads per worker (default: PyTorch's own choice)"),
         *INFERENCE,
     )

@@ -1,30 +1,40 @@
-"""An HTTP server for a trained model (`textseq serve DIR`), with micro-batching.
+"""An HTTP server for a trained model (`textseq serve DIR`): one client cannot stall the others.
 
-    POST /predict   {"texts": ["a fine film", ...]} -> {"predictions": [...]}, one dict per
-                    text, the same dicts `textseq predict` prints (and `model.predict` returns)
-    GET  /health    {"status": "ok"}
-    GET  /stats     {"model_calls", "texts"}: how many model calls served how many texts so far
-    GET  /metadata  task, what the model reports of itself (labels: a classifier's labels or a
-                    tagger's tags), the model's config, the textseq version that serves it, how
-                    it runs (quantize, precision) and the server's limits
+    POST /predict     {"texts": [...]} -> {"predictions": [...]}: classifiers, taggers, one
+                      dict per text as `textseq predict` prints it
+    POST /translate   {"texts": [...], "beam_size": k} -> {"translations": [...]}
+    POST /generate    {"texts": [prompts], "max_tokens": n} -> {"generations": [...]}
+    GET  /health      liveness: {"status": "ok"} while the process serves HTTP
+    GET  /ready       readiness: 200 when the model answered a canary input with finite
+                      outputs at start-up and within the last --ready-within-s seconds, else 503
+    GET  /metrics     Prometheus text format (textseq.serve_metrics)
+    GET  /stats       {"model_calls", "texts", "queue_texts", "queue_chars"}
+    GET  /metadata    task, what the model reports of itself, its config, the textseq version,
+                      how it runs (quantize, precision) and the server's limits
 
-Models are served when their task has `serve` among its verbs (`textseq.tasks.TASKS`: today
-classifiers and taggers); any other is refused at startup in one line. What a model answers
-and reports comes from its predictor's `serve_texts`, `serve_problem` and `serve_metadata`
-(`textseq.tasks.base.Servable`); this module knows no task.
+A model is served at the path of its task's main verb (`Task.endpoint`) when `serve` is among
+its task's verbs; what it answers and reports comes from its predictor's `Servable` methods,
+so this module knows no task. The answer's key is the task's `answers` (predictions,
+translations, generations); `warnings` lists texts truncated to the caps.
 
-Micro-batching: every request's texts go into one asyncio queue; a single batching task takes
-the first waiting request, then keeps taking requests until the batch holds `max_batch` texts
-or `max_wait_ms` have passed since the first one arrived, and runs the model once over all of
-them in a worker thread (so the event loop keeps accepting requests meanwhile). Concurrent
-clients therefore share model calls, which on a CPU costs little more than one of them alone:
-a bounded wait buys throughput under load and adds at most `max_wait_ms` to a lone request.
+Admission control (textseq.admission): the texts of every request join one bounded queue
+(--queue-texts, --queue-chars; full, or a request that cannot make its deadline at the
+model's measured speed: 503 with Retry-After, at once), are answered within
+--deadline-s of arrival or get 504, and are dropped before the model when their client
+disconnects; batches of at most --max-batch texts and --batch-chars characters are formed
+fairly, so a new request waits for at most one batch however large the others are. Per
+request, decoding options are capped: a translation's beam_size by --max-beam, a language
+model's max_tokens by --max-new-tokens.
 
-Bad input never reaches the model: a body that is not JSON answers 400, a JSON body of the
-wrong shape or types (or an empty text) 422, more than `max_texts` texts or a text longer
-than `max_chars` characters 413; every error is a JSON object `{"error": message}` and the
-server keeps serving. Should a shared batch still fail, each request in it is run on its own,
-so one request's failure is never another's.
+Client input never reaches the model unchecked and never answers 5xx: a content type other
+than JSON answers 415; a body that is not UTF-8 JSON, is nested too deep, repeats a key, holds
+NaN or a huge number, 400 (textseq.strict_json); a body not sent whole within the deadline
+408; JSON of the wrong shape or types, an empty text or a lone surrogate 422; more than
+--max-texts texts, a text over --max-chars characters (with --over-limit refuse; truncate cuts
+it and warns) or a body over its largest valid size 413 (textseq.limits). Client errors and
+disconnects log at most one line, never a traceback. Should a shared batch fail, each request
+in it is run on its own, so one request's failure is never another's; a model whose outputs
+are not finite answers 503 and is not ready.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at
@@ -36,13 +46,17 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from textseq import __version__
+from textseq.admission import FairBatcher, QueueFull, Refused
 from textseq.errors import TextseqError
+from textseq.limits import InputLimits, InputTooLarge, apply_limits
+from textseq.serve_metrics import Readiness, ServeMetrics, finite
+from textseq.serve_settings import ServeSettings
+from textseq.strict_json import BadBody, parse_body
 from textseq.tasks import check_verb, load_predictor, task_of
 from textseq.tasks.base import Servable
 
@@ -51,36 +65,9 @@ log = logging.getLogger("textseq")
 # `textseq serve --workers N` starts N processes, each importing this module anew; they find
 # the model directory and settings in this environment variable.
 SETTINGS_ENV = "TEXTSEQ_SERVE_SETTINGS"
+CANARY = "hello world"  # the input /ready's canary runs through the model
 
 PredictFn = Callable[[list[str]], list[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """What `textseq serve` is told on the command line (see `build_parser` in cli.py)."""
-
-    model_dir: str
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1  # server processes, each with its own copy of the model
-    max_batch: int = 64  # most texts in one model call
-    max_wait_ms: float = 5.0  # longest a request waits for others to share its model call
-    max_texts: int = 256  # most texts in one request (more: 413)
-    max_chars: int = 10_000  # most characters in one text (more: 413)
-    threads: int | None = None  # torch intra-op threads per worker; None keeps the default
-    quantize: str | None = None  # "int8": dynamically quantised LSTM/GRU/Linear layers
-    precision: str = "fp32"  # "bf16": run under bf16 autocast
-
-    def __post_init__(self) -> None:
-        for name in ("port", "workers", "max_batch", "max_texts", "max_chars"):
-            value = getattr(self, name)
-            low = 0 if name == "port" else 1
-            if not isinstance(value, int) or value < low:
-                raise TextseqError(f"--{name.replace('_', '-')} ({value}) must be at least {low}")
-        if self.max_wait_ms < 0:
-            raise TextseqError(f"--max-wait-ms ({self.max_wait_ms}) must be at least 0")
-        if self.threads is not None and self.threads < 1:
-            raise TextseqError(f"--threads ({self.threads}) must be at least 1")
 
 
 # --- the model behind the server -------------------------------------------------------------
@@ -98,8 +85,7 @@ def load_servable(
     directory: str | Path, *, quantize: str | None = None, precision: str = "fp32"
 ) -> Servable:
     """The predictor of the model directory, run as `quantize` and `precision` say (see
-    `textseq.load`); a model whose task is not served (a language model continues prompts
-    rather than labelling texts) is refused in one line."""
+    `textseq.load`); a model whose task is not served is refused in one line."""
     try:
         model = load_predictor(directory, quantize=quantize, precision=precision)
     except ValueError as error:  # an unknown quantisation or precision
@@ -133,179 +119,104 @@ def check_texts(model: Servable, texts: Sequence[str]) -> str | None:
     return None
 
 
-# --- micro-batching --------------------------------------------------------------------------
-
-
-@dataclass
-class _Pending:
-    texts: list[str]
-    future: asyncio.Future
-
-
-class MicroBatcher:
-    """Runs `predict` over the texts of concurrent requests together.
-
-    `submit(texts)` waits for the predictions of `texts`. One batching task collects waiting
-    requests into batches of at most `max_batch` texts (a request larger than that runs alone),
-    waiting at most `max_wait_ms` after the first for more to arrive, and calls `predict` once
-    per batch in a single worker thread. `calls` counts those model calls, `texts` their texts.
-    """
-
-    def __init__(self, predict: PredictFn, *, max_batch: int, max_wait_ms: float):
-        if max_batch < 1:
-            raise ValueError(f"max_batch ({max_batch}) must be at least 1")
-        if max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms ({max_wait_ms}) must be at least 0")
-        self.predict = predict
-        self.max_batch = max_batch
-        self.max_wait = max_wait_ms / 1000.0
-        self.calls = 0
-        self.texts = 0
-        self._queue: asyncio.Queue[_Pending] | None = None
-        self._task: asyncio.Task | None = None
-        self._held: _Pending | None = None  # taken from the queue, but did not fit the batch
-        # One thread: the model runs one batch at a time, and PyTorch's own intra-op threads
-        # parallelise inside it.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textseq-model")
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._run(), name="textseq-batcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._executor.shutdown(wait=True)
-
-    async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
-        await self.start()
-        assert self._queue is not None
-        future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(list(texts), future))
-        return await future
-
-    def _take_waiting(self) -> _Pending | None:
-        """A request that is already waiting (the held one first), without waiting."""
-        if self._held is not None:
-            pending, self._held = self._held, None
-            return pending
-        assert self._queue is not None
-        try:
-            return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._queue is not None
-        while True:
-            first = self._take_waiting() or await self._queue.get()
-            batch, size = [first], len(first.texts)
-            deadline = loop.time() + self.max_wait
-            while size < self.max_batch:
-                # Requests that queued up while the previous batch ran join at once; then
-                # new ones are waited for until the deadline.
-                pending = self._take_waiting()
-                if pending is None:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        pending = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if size + len(pending.texts) > self.max_batch:
-                    self._held = pending  # it opens the next batch
-                    break
-                batch.append(pending)
-                size += len(pending.texts)
-            batch = [p for p in batch if not p.future.cancelled()]  # clients that went away
-            if batch:
-                await self._serve(batch)
-
-    async def _serve(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
-        texts = [text for pending in batch for text in pending.texts]
-        try:
-            self.calls += 1
-            self.texts += len(texts)
-            results = await loop.run_in_executor(self._executor, self.predict, texts)
-        except Exception as error:
-            if len(batch) == 1:
-                _settle(batch[0].future, error=error)
-                return
-            # Find whose texts failed: each request alone, so the others still get answers.
-            for pending in batch:
-                await self._serve([pending])
-            return
-        start = 0
-        for pending in batch:
-            end = start + len(pending.texts)
-            _settle(pending.future, result=results[start:end])
-            start = end
-
-
-def _settle(future: asyncio.Future, *, result: Any = None, error: Exception | None = None) -> None:
-    if future.done():  # the client went away
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
 # --- the application -------------------------------------------------------------------------
 
 
-def create_app(
-    model,
-    *,
-    max_batch: int = 64,
-    max_wait_ms: float = 5.0,
-    max_texts: int = 256,
-    max_chars: int = 10_000,
-    predict: PredictFn | None = None,
-):
+def create_app(model, *, settings: ServeSettings | None = None, predict: PredictFn | None = None):
     """The FastAPI application serving `model` (the predictor of a served task; others are
-    refused with a TextseqError).
+    refused with a TextseqError) as `settings` say (default: ServeSettings' defaults).
 
-    `predict` (default: `model.serve_texts` in batches of `max_batch`) is what the batcher
-    calls with a list of texts; tests pass a wrapper that counts calls.
+    `predict(texts, **options)` (default: `model.serve_texts` in batches of `max_batch`) is
+    what the batcher calls; tests pass a wrapper that counts calls or fails.
     """
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+    from fastapi.responses import JSONResponse, Response
+    from pydantic import ConfigDict, StrictInt, StrictStr, ValidationError, create_model
+    from starlette.requests import ClientDisconnect
 
     model = check_servable(model)
+    s = settings or ServeSettings(model_dir=str(model.directory or ""))
+    task = task_of(model)
+    endpoint, answer_key = task.endpoint, task.answers
+    options = model.serve_options()  # name -> (default, the cap's setting)
+    caps = {name: getattr(s, cap) for name, (_, cap) in options.items()}
     if predict is None:
 
-        def predict(texts: list[str]) -> list[dict[str, Any]]:
-            return model.serve_texts(texts, batch_size=max_batch)
+        def predict(texts: list[str], **chosen: int) -> list[dict[str, Any]]:
+            return model.serve_texts(texts, batch_size=s.max_batch, **chosen)
 
-    batcher = MicroBatcher(predict, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    readiness = Readiness(s.ready_within_s)
+    metrics: ServeMetrics
+    batcher = FairBatcher(
+        lambda texts, key: predict(texts, **dict(key)),
+        max_batch=s.max_batch,
+        max_wait_ms=s.max_wait_ms,
+        batch_chars=s.batch_chars,
+        queue_texts=s.queue_texts,
+        queue_chars=s.queue_chars,
+        deadline_s=s.deadline_s,
+        on_batch=lambda size: metrics.batch_texts.observe(size),
+    )
+    metrics = ServeMetrics(
+        max_batch=s.max_batch,
+        queue_texts=lambda: batcher.waiting_texts,
+        queue_chars=lambda: batcher.waiting_chars,
+        ready=lambda: float(readiness.ready),
+    )
+    limits = InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
     metadata = describe(model)
+    metadata["endpoint"] = f"/{endpoint}"
     metadata["limits"] = {
-        "max_texts": max_texts,
-        "max_chars": max_chars,
-        "max_batch": max_batch,
-        "max_wait_ms": max_wait_ms,
-    }
+        name: getattr(s, name)
+        for name in (
+            "max_texts",
+            "max_chars",
+            "over_limit",
+            "max_batch",
+            "batch_chars",
+            "max_wait_ms",
+            "queue_texts",
+            "queue_chars",
+            "deadline_s",
+        )
+    } | {f"{name}_max": cap for name, cap in caps.items()}
 
-    class PredictRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        texts: list[StrictStr]
+    fields: dict[str, Any] = {"texts": (list[StrictStr], ...)}
+    fields |= {name: (StrictInt | None, None) for name in options}
+    Body = create_model("ServeRequest", __config__=ConfigDict(extra="forbid"), **fields)
+
+    async def canary() -> None:
+        """Runs the canary through the batcher (so it never races the model thread)."""
+        key = tuple((name, 1) for name in sorted(options))
+        try:
+            results = await batcher.submit([CANARY], key)
+        except Exception as error:  # the model is broken: say so at /ready, keep serving
+            readiness.failed(f"the canary failed: {type(error).__name__}: {error}")
+            log.warning("canary failed: %s: %s", type(error).__name__, error)
+            return
+        if finite(results):
+            readiness.passed()
+        else:
+            readiness.failed("the canary's outputs are not finite")
+            log.warning("canary: the model's outputs are not finite")
+
+    async def keep_checking() -> None:
+        while True:
+            await asyncio.sleep(s.ready_within_s / 2)
+            await canary()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await batcher.start()
+        await canary()
+        checker = asyncio.create_task(keep_checking())
         try:
             yield
         finally:
-            await batcher.stop()
+            checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checker
+            await batcher.stop(drain_s=s.drain_s)
 
     app = FastAPI(
         title="textseq",
@@ -315,12 +226,14 @@ def create_app(
     )
     app.state.batcher = batcher
     app.state.model = model
+    app.state.readiness = readiness
 
     def error(status: int, message: str, **extra: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": message, **extra})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A fault of the server, never of the client's input (that is answered 4xx).
         log.exception("serving %s failed", request.url.path)
         return error(500, f"internal error: {type(exc).__name__}: {exc}")
 
@@ -328,44 +241,79 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        age = None if readiness.last_ok is None else time.monotonic() - readiness.last_ok
+        body = {"ready": readiness.ready, "canary_age_s": age, "problem": readiness.problem}
+        if age is not None and not readiness.ready:
+            body["problem"] = f"the canary last passed {age:.0f} s ago"
+        return JSONResponse(status_code=200 if readiness.ready else 503, content=body)
+
+    @app.get("/metrics")
+    async def get_metrics() -> Response:
+        text, content_type = metrics.render()
+        return Response(text, media_type=content_type)
+
     @app.get("/stats")
     async def stats() -> dict[str, int]:
-        return {"model_calls": batcher.calls, "texts": batcher.texts}
+        return {
+            "model_calls": batcher.calls,
+            "texts": batcher.texts,
+            "queue_texts": batcher.waiting_texts,
+            "queue_chars": batcher.waiting_chars,
+        }
 
     @app.get("/metadata")
     async def get_metadata() -> dict[str, Any]:
         return metadata
 
-    # The largest body a valid request can have: every character escaped as \\uXXXX, plus
+    # The largest body a valid request can have: every character escaped as \uXXXX, plus
     # quotes and commas; a longer one is refused before it is read whole.
-    max_body = max_texts * (6 * max_chars + 4) + 1024
-    schema = PredictRequest.model_json_schema()
+    max_body = s.max_texts * (6 * s.max_chars + 4) + 1024
+    schema = Body.model_json_schema()
 
-    @app.post(
-        "/predict",
-        response_model=None,
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
-        },
-    )
-    async def post_predict(request: Request) -> dict[str, Any] | JSONResponse:
-        # The body is parsed here rather than by FastAPI, so that JSON sent under any
-        # content type is read, and a body that is not JSON is told apart (400) from JSON of
-        # the wrong shape (422).
+    async def read_body(request: Request) -> bytes:
         raw = bytearray()
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > max_body:
-                return error(413, f"the request body exceeds {max_body} bytes")
-        if not raw.strip():
-            return error(400, 'the request needs a JSON body: {"texts": ["...", ...]}')
+                raise BadBody(413, f"the request body exceeds {max_body} bytes")
+        return bytes(raw)
+
+    async def until_gone(request: Request) -> None:
+        """Returns when the client disconnects (the body has been read by then)."""
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    async def handle(request: Request, arrived: float) -> tuple[int, dict[str, Any], dict]:
+        """(status, JSON answer, headers) of one request to the model's endpoint."""
         try:
-            data = json.loads(bytes(raw))
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError
-            return error(400, "the request body is not valid JSON")
+            content_type = request.headers.get("content-type")
+            if content_type is not None:
+                parse_body(b"{}", content_type)  # 415 before reading the body
+            length = request.headers.get("content-length", "")
+            if length.isdigit():  # refused before the body is read, when it cannot fit
+                if int(length) > max_body:
+                    raise BadBody(413, f"the request body exceeds {max_body} bytes")
+                # A body of n bytes holds at least n / 6 characters (each escaped \uXXXX).
+                fewest = max(int(length) // 6 - 64, 0)
+                batcher.check_room(1, fewest)
+                batcher.check_time(fewest, s.deadline_s)
+            raw = await asyncio.wait_for(read_body(request), s.deadline_s)
+            data = parse_body(raw, content_type)
+        except TimeoutError:
+            metrics.rejected("bad_body")
+            return 408, {"error": f"the body did not arrive within {s.deadline_s:g} s"}, {}
+        except BadBody as bad:
+            metrics.rejected("too_large" if bad.status == 413 else "bad_body")
+            return bad.status, {"error": str(bad)}, {}
+        except QueueFull as full:
+            metrics.rejected(full.reason)
+            return 503, {"error": str(full)}, {"Retry-After": str(full.retry_after)}
         try:
-            body = PredictRequest.model_validate(data)
+            body = Body.model_validate(data)
         except ValidationError as invalid:
+            metrics.rejected("bad_body")
             details = [
                 {
                     "where": ".".join(str(part) for part in problem["loc"]) or "body",
@@ -373,26 +321,81 @@ def create_app(
                 }
                 for problem in invalid.errors()
             ]
-            return error(422, 'the body must be {"texts": [string, ...]}', details=details)
-        texts = body.texts
-        if len(texts) > max_texts:
-            return error(413, f"{len(texts)} texts in one request; the limit is {max_texts}")
-        for position, text in enumerate(texts):
-            if len(text) > max_chars:
-                return error(
-                    413,
-                    f"text {position + 1} has {len(text)} characters; the limit is {max_chars}",
-                )
-        problem = check_texts(model, texts)
-        if problem is not None:
-            return error(422, problem)
-        if not texts:
-            return {"predictions": []}
+            shape = ", ".join(['"texts": [string, ...]', *(f'"{o}": int' for o in options)])
+            return 422, {"error": f"the body must be {{{shape}}}", "details": details}, {}
+        chosen = {}
+        for name, (default, _) in options.items():
+            value = getattr(body, name)
+            value = min(default, caps[name]) if value is None else value
+            if not 1 <= value <= caps[name]:
+                metrics.rejected("too_large")
+                return 422, {"error": f"{name} ({value}) must be between 1 and {caps[name]}"}, {}
+            chosen[name] = value
         try:
-            predictions = await batcher.submit(texts)
-        except TextseqError as failure:
-            return error(422, str(failure))
-        return {"predictions": predictions}
+            checked = apply_limits(body.texts, limits)
+        except InputTooLarge as too_large:
+            metrics.rejected("too_large")
+            return 413, {"error": str(too_large)}, {}
+        problem = check_texts(model, checked.texts)
+        if problem is not None:
+            metrics.rejected("bad_body")
+            return 422, {"error": problem}, {}
+        extra = {"warnings": checked.warnings} if checked.warnings else {}
+        if not checked.texts:
+            return 200, {answer_key: [], **extra}, {}
+        submitted = asyncio.create_task(
+            batcher.submit(
+                checked.texts,
+                tuple(sorted(chosen.items())),
+                deadline_s=s.deadline_s - (time.monotonic() - arrived),
+            )
+        )
+        gone = asyncio.create_task(until_gone(request))
+        await asyncio.wait({submitted, gone}, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if not submitted.done():  # the client left: drop its texts before the model
+            submitted.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await submitted
+            metrics.rejected("gone")
+            log.info("%s: the client left before its answer", endpoint)
+            return 499, {"error": "the client left"}, {}
+        try:
+            results = submitted.result()
+        except QueueFull as full:
+            metrics.rejected(full.reason)
+            return 503, {"error": str(full)}, {"Retry-After": str(full.retry_after)}
+        except Refused as refused:
+            metrics.rejected(refused.reason)
+            return refused.status, {"error": str(refused)}, {}
+        except TextseqError as failure:  # the model refused a text
+            return 422, {"error": str(failure)}, {}
+        if not finite(results):
+            readiness.failed("the model answered non-finite outputs")
+            log.warning("%s: the model's outputs are not finite", endpoint)
+            return 503, {"error": "the model's outputs are not finite; it is not ready"}, {}
+        return 200, {answer_key: results, **extra}, {}
+
+    @app.post(
+        f"/{endpoint}",
+        response_model=None,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
+        },
+    )
+    async def post(request: Request) -> JSONResponse:
+        # The body is parsed here rather than by FastAPI, so that a body that is not JSON is
+        # told apart (400) from JSON of the wrong shape (422), and hostile JSON never reaches
+        # a recursive parser.
+        arrived = time.monotonic()
+        try:
+            status, content, headers = await handle(request, arrived)
+        except ClientDisconnect:  # left while sending its body: one line, no traceback
+            metrics.rejected("gone")
+            log.info("%s: the client left while sending its body", endpoint)
+            status, content, headers = 499, {"error": "the client left"}, {}
+        metrics.answered(endpoint, status, time.monotonic() - arrived)
+        return JSONResponse(status_code=status, content=content, headers=headers)
 
     return app
 
@@ -406,13 +409,7 @@ def create_app_from_settings(settings: ServeSettings):
     model = load_servable(
         settings.model_dir, quantize=settings.quantize, precision=settings.precision
     )
-    return create_app(
-        model,
-        max_batch=settings.max_batch,
-        max_wait_ms=settings.max_wait_ms,
-        max_texts=settings.max_texts,
-        max_chars=settings.max_chars,
-    )
+    return create_app(model, settings=settings)
 
 
 def app_from_environment():
@@ -422,7 +419,9 @@ def app_from_environment():
 
 
 def serve(settings: ServeSettings) -> None:
-    """Runs the server until interrupted (uvicorn; `settings.workers` processes)."""
+    """Runs the server until interrupted (uvicorn; `settings.workers` processes). On SIGTERM
+    or SIGINT it stops accepting connections and lets admitted requests finish for up to
+    `settings.drain_s` seconds; those still waiting then are answered 503."""
     import uvicorn
 
     if settings.workers == 1:
@@ -435,7 +434,13 @@ def serve(settings: ServeSettings) -> None:
             settings.port,
             time.perf_counter() - started,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=settings.drain_s,
+        )
         return
     load_servable(settings.model_dir)  # fail here, once, rather than in every worker
     os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
@@ -453,4 +458,5 @@ def serve(settings: ServeSettings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level="warning",
+        timeout_graceful_shutdown=settings.drain_s,
     )

@@ -1,10 +1,15 @@
-"""The HTTP server (`textseq serve`) through FastAPI's test client, on a tiny classifier and a
-tiny tagger trained here: same answers as `predict`, every bad input answered with a JSON
-error while the server keeps serving, and concurrent requests sharing model calls."""
+"""The HTTP server (`textseq serve`) through FastAPI's test client, on a tiny classifier, tagger
+and language model trained here: same answers as `predict`, every bad or hostile input answered
+with a JSON error (never 5xx, never a traceback) while the server keeps serving, concurrent
+requests sharing model calls, a full queue answering 503 at once, a deadline 504, /ready and
+/metrics. The batching itself is tested in tests/unit/test_admission.py."""
 
 import dataclasses
 import json
+import logging
+import math
 import random
+import re
 import threading
 from pathlib import Path
 
@@ -16,9 +21,9 @@ import textseq
 from textseq import __version__
 from textseq.cli import main
 from textseq.errors import TextseqError
+from textseq.limits import InputTooLarge
 from textseq.serving import (
     SETTINGS_ENV,
-    MicroBatcher,
     ServeSettings,
     app_from_environment,
     create_app,
@@ -125,10 +130,14 @@ def classifier(classifier_dir):
     return textseq.load(classifier_dir)
 
 
+def settings(**values) -> ServeSettings:
+    return ServeSettings(model_dir="unused", **values)
+
+
 @pytest.fixture
 def client(classifier):
-    with TestClient(create_app(classifier, max_texts=8, max_chars=50)) as test_client:
-        yield test_client
+    with TestClient(create_app(classifier, settings=settings(max_texts=8, max_chars=50))) as c:
+        yield c
 
 
 def test_predict_answers_what_predict_returns(client, classifier):
@@ -158,7 +167,7 @@ def test_health_and_metadata(client, classifier_dir):
     ("body", "status", "says"),
     [
         (b'{"texts": ["w1"', 400, "not valid JSON"),
-        (b"\xff\xfe not utf-8", 400, "not valid JSON"),
+        (b"\xff\xfe not utf-8", 400, "not UTF-8"),
         (b"", 400, "needs a JSON body"),
         (b'["w1", "w2"]', 422, "must be"),
         (b'{"texts": "w1 w2"}', 422, "must be"),
@@ -179,13 +188,51 @@ def test_bad_input_answers_a_json_error_and_the_server_keeps_serving(client, bod
     assert client.post("/predict", json={"texts": ["w1 w4"]}).status_code == 200
 
 
-def test_json_is_read_whatever_the_content_type(client):
+def test_json_content_types_are_read_and_others_answer_415(client):
+    for content_type in ("application/json; charset=utf-8", "application/vnd.api+json", None):
+        headers = {} if content_type is None else {"content-type": content_type}
+        response = client.post("/predict", content=b'{"texts": ["w1 w4"]}', headers=headers)
+        assert response.status_code == 200
+        assert response.json()["predictions"][0]["label"] == "yes"
     for content_type in ("text/plain", "application/x-www-form-urlencoded"):
         response = client.post(
             "/predict", content=b'{"texts": ["w1 w4"]}', headers={"content-type": content_type}
         )
-        assert response.status_code == 200
-        assert response.json()["predictions"][0]["label"] == "yes"
+        assert response.status_code == 415
+        assert "application/json" in response.json()["error"]
+
+
+HOSTILE = [
+    (b'{"texts": ["a \\ud800 b"]}', 422, "lone surrogate (U+D800)"),
+    (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nests deeper than 16"),
+    (b'{"texts": ["w1"], "texts": ["w2"]}', 400, "given twice"),
+    (b'{"texts": ["w1"], "n": 1' + b"0" * 5000 + b"}", 400, "a number of 5001"),
+    (b'{"texts": ["w1"], "n": 1e999}', 400, "out of range"),
+    (b'{"texts": [NaN]}', 400, "NaN is not JSON"),
+    (b'{"texts": ["w1"]', 400, "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "says"), HOSTILE)
+def test_hostile_json_is_refused_before_the_model_without_a_traceback(
+    classifier, caplog, body, status, says
+):
+    calls = []
+
+    def counted(texts):
+        calls.append(texts)
+        return classifier.predict(texts)
+
+    app = create_app(classifier, settings=settings(max_chars=300_000), predict=counted)
+    with TestClient(app) as test_client:
+        calls.clear()  # the canary's call at start-up
+        response = test_client.post(
+            "/predict", content=body, headers={"content-type": "application/json"}
+        )
+        assert (response.status_code, calls) == (status, [])
+        assert says in response.json()["error"]
+        assert test_client.post("/predict", json={"texts": ["w1"]}).status_code == 200
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
 
 
 def test_unknown_routes_and_methods_answer_errors(client):
@@ -198,7 +245,7 @@ def test_a_failing_model_call_answers_500_as_json_and_the_server_survives(classi
 
     def flaky(texts):
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] == 2:  # the first call is the canary at start-up
             raise RuntimeError("out of memory")
         return classifier.predict(texts)
 
@@ -218,7 +265,11 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
         return classifier.predict(texts)
 
     # The batch closes when all 16 texts are in, or after 2 s: either way well under 8 calls.
-    app = create_app(classifier, max_batch=2 * requests, max_wait_ms=2000, predict=counted)
+    app = create_app(
+        classifier,
+        settings=settings(max_batch=2 * requests, max_wait_ms=2000, deadline_s=60),
+        predict=counted,
+    )
     texts = [[f"w{i} w{i + 5} w1", f"w{i + 10} w{i + 3}"] for i in range(requests)]
     answers: list = [None] * requests
     with TestClient(app) as test_client:
@@ -234,61 +285,15 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
         for thread in threads:
             thread.join(timeout=60)
         stats = test_client.get("/stats").json()
-    assert stats == {"model_calls": len(calls), "texts": 2 * requests}
+    calls = calls[1:]  # not the canary's
+    assert stats["model_calls"] == len(calls) + 1 and stats["texts"] == 2 * requests + 1
+    assert (stats["queue_texts"], stats["queue_chars"]) == (0, 0)
     assert all(a is not None and a.status_code == 200 for a in answers)
     assert sum(calls) == 2 * requests
     assert len(calls) < requests
-    assert app.state.batcher.calls == len(calls)
+    assert app.state.batcher.calls == len(calls) + 1
     for i in range(requests):
         assert_same_predictions(answers[i].json()["predictions"], classifier.predict(texts[i]))
-
-
-def test_batcher_keeps_batches_within_max_batch():
-    import asyncio
-
-    seen: list[list[str]] = []
-
-    def echo(texts):
-        seen.append(list(texts))
-        return [{"text": t} for t in texts]
-
-    async def run():
-        batcher = MicroBatcher(echo, max_batch=4, max_wait_ms=50)
-        jobs = [batcher.submit([f"{i}a", f"{i}b", f"{i}c"][: 1 + i % 3]) for i in range(9)]
-        results = await asyncio.gather(*jobs)
-        await batcher.stop()
-        return results
-
-    results = asyncio.run(run())
-    for i, result in enumerate(results):
-        assert [r["text"] for r in result] == [f"{i}a", f"{i}b", f"{i}c"][: 1 + i % 3]
-    assert all(len(batch) <= 4 for batch in seen)
-    assert sum(len(batch) for batch in seen) == 18
-    assert len(seen) < 9
-
-
-def test_one_bad_request_in_a_shared_batch_fails_alone():
-    import asyncio
-
-    def picky(texts):
-        if "bad" in texts:
-            raise ValueError("bad text")
-        return [{"text": t} for t in texts]
-
-    async def run():
-        batcher = MicroBatcher(picky, max_batch=16, max_wait_ms=100)
-        results = await asyncio.gather(
-            batcher.submit(["a"]),
-            batcher.submit(["bad"]),
-            batcher.submit(["b"]),
-            return_exceptions=True,
-        )
-        await batcher.stop()
-        return results
-
-    good, bad, other = asyncio.run(run())
-    assert good == [{"text": "a"}] and other == [{"text": "b"}]
-    assert isinstance(bad, ValueError)
 
 
 def test_tagger_is_served_with_its_predict_dicts(tagger_dir):
@@ -306,7 +311,7 @@ def test_tagger_is_served_with_its_predict_dicts(tagger_dir):
         assert "B-PER" in metadata["labels"]
 
 
-def test_language_models_and_bad_settings_are_refused(tmp_path, classifier_dir):
+def test_language_models_are_served_at_generate_with_max_tokens_capped(tmp_path):
     lm = tmp_path / "lm"
     (tmp_path / "corpus.txt").write_text("a b c d e f\n" * 50, encoding="utf-8")
     textseq.train(
@@ -323,12 +328,148 @@ def test_language_models_and_bad_settings_are_refused(tmp_path, classifier_dir):
         },
         out=lm,
     )
-    with pytest.raises(TextseqError, match="language model"):
-        load_servable(lm)
-    with pytest.raises(TextseqError, match="--max-batch"):
-        ServeSettings(model_dir=str(classifier_dir), max_batch=0)
+    model = load_servable(lm)
+    with TestClient(create_app(model, settings=settings(max_new_tokens=5))) as test_client:
+        assert test_client.get("/ready").status_code == 200
+        assert test_client.get("/metadata").json()["endpoint"] == "/generate"
+        answer = test_client.post("/generate", json={"texts": ["a b"], "max_tokens": 3})
+        assert answer.status_code == 200
+        want = model.generate("a b", max_tokens=3, temperature=0)[0]
+        assert answer.json() == {"generations": [{"prompt": "a b", "text": want}]}
+        too_long = test_client.post("/generate", json={"texts": ["a"], "max_tokens": 6})
+        assert too_long.status_code == 422 and "between 1 and 5" in too_long.json()["error"]
+        assert test_client.post("/predict", json={"texts": ["a"]}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ({"max_batch": 0}, "--max-batch"),
+        ({"port": 70000}, "--port (70000) must be between 1 and 65535"),
+        ({"port": 0}, "--port"),
+        ({"host": "no such host.invalid"}, "--host"),
+        ({"deadline_s": 0}, "--deadline-s"),
+        ({"queue_texts": 10, "max_texts": 20}, "--queue-texts (10) must be at least"),
+        ({"over_limit": "drop"}, "--over-limit"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(values, says):
+    with pytest.raises(TextseqError, match=re.escape(says)):
+        settings(**values)
+
+
+def test_the_cli_refuses_bad_ports_and_missing_models(tmp_path, classifier_dir, capsys):
+    assert main(["serve", str(classifier_dir), "--port", "70000"]) == 2
+    assert "--port (70000)" in capsys.readouterr().err
     assert main(["serve", str(classifier_dir), "--max-wait-ms", "-1"]) == 2
     assert main(["serve", str(tmp_path / "missing")]) == 3
+
+
+class Gate:
+    """A model call that blocks, after the canary, until `open` is set."""
+
+    def __init__(self, classifier) -> None:
+        self.classifier = classifier
+        self.calls: list[list[str]] = []
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def __call__(self, texts):
+        self.calls.append(list(texts))
+        if len(self.calls) > 1:
+            self.entered.set()
+            assert self.open.wait(30)
+        return self.classifier.predict(texts)
+
+
+def wait_for(condition) -> None:
+    for _ in range(3000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the condition never held")
+
+
+def test_a_full_queue_answers_503_with_retry_after_at_once(classifier):
+    gate = Gate(classifier)
+    app = create_app(
+        classifier, settings=settings(max_texts=2, queue_texts=2, deadline_s=60), predict=gate
+    )
+    with TestClient(app) as test_client:
+        answers = {}
+        running = threading.Thread(
+            target=lambda: answers.update(a=test_client.post("/predict", json={"texts": ["w1"]}))
+        )
+        running.start()
+        assert gate.entered.wait(30)  # the model is busy with the first request
+        queued = threading.Thread(
+            target=lambda: answers.update(
+                b=test_client.post("/predict", json={"texts": ["w2", "w3"]})
+            )
+        )
+        queued.start()
+        wait_for(lambda: app.state.batcher.waiting_texts == 2)
+        full = test_client.post("/predict", json={"texts": ["w4"]})
+        assert full.status_code == 503 and int(full.headers["retry-after"]) >= 1
+        assert "queue is full" in full.json()["error"]
+        metrics = test_client.get("/metrics").text
+        assert "textseq_queue_texts 2.0" in metrics
+        assert 'textseq_rejections_total{reason="queue_full"} 1.0' in metrics
+        gate.open.set()
+        running.join(30)
+        queued.join(30)
+        assert answers["a"].status_code == answers["b"].status_code == 200
+        assert ["w4"] not in gate.calls
+        metrics = test_client.get("/metrics").text
+        assert 'textseq_requests_total{endpoint="predict",status="503"} 1.0' in metrics
+        assert "textseq_batch_texts_count 3.0" in metrics  # the canary and two batches
+
+
+def test_past_the_deadline_a_request_answers_504_and_never_reaches_the_model(classifier):
+    gate = Gate(classifier)
+    app = create_app(classifier, settings=settings(deadline_s=0.5), predict=gate)
+    with TestClient(app) as test_client:
+        answers = {}
+        first = threading.Thread(
+            target=lambda: answers.update(a=test_client.post("/predict", json={"texts": ["w1"]}))
+        )
+        first.start()
+        assert gate.entered.wait(30)
+        late = test_client.post("/predict", json={"texts": ["w9 late"]})  # the model is busy
+        assert late.status_code == 504 and "deadline" in late.json()["error"]
+        gate.open.set()
+        first.join(30)
+        assert answers["a"].status_code == 504  # it was answered 504 at its deadline, too
+        assert test_client.post("/predict", json={"texts": ["w2"]}).status_code == 200
+    assert ["w9 late"] not in gate.calls
+
+
+def test_a_model_with_non_finite_outputs_is_not_ready_and_answers_503(classifier):
+    def broken(texts):
+        return [
+            {"text": t, "label": "yes", "probs": {"no": math.nan, "yes": math.nan}} for t in texts
+        ]
+
+    with TestClient(create_app(classifier, predict=broken)) as test_client:
+        assert test_client.get("/health").json() == {"status": "ok"}
+        ready = test_client.get("/ready")
+        assert ready.status_code == 503 and "not finite" in ready.json()["problem"]
+        answer = test_client.post("/predict", json={"texts": ["w1"]})
+        assert answer.status_code == 503 and "not finite" in answer.json()["error"]
+        assert "textseq_ready 0.0" in test_client.get("/metrics").text
+    with TestClient(create_app(classifier)) as test_client:
+        ready = test_client.get("/ready")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_over_the_character_cap_texts_are_truncated_with_a_warning_when_asked(classifier):
+    app = create_app(classifier, settings=settings(max_chars=10, over_limit="truncate"))
+    with TestClient(app) as test_client:
+        answer = test_client.post("/predict", json={"texts": ["w1 w2 w3 w4 w5", "w6"]})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert [p["text"] for p in body["predictions"]] == ["w1 w2 w3 w", "w6"]
+        assert body["warnings"] == ["text 1 has 14 characters; the limit is 10: truncated to 10"]
 
 
 def test_worker_processes_build_the_app_from_the_environment(classifier_dir, monkeypatch):
@@ -365,3 +506,110 @@ def test_serving_an_int8_model_answers_like_predict_with_int8(classifier_dir, mo
         load_servable(classifier_dir, quantize="int4")
     with pytest.raises(SystemExit):
         main(["serve", str(classifier_dir), "--quantize", "int4"])
+
+
+def test_clients_that_leave_cost_no_model_work_and_log_no_traceback(classifier, caplog):
+    """On a loopback uvicorn: a client that sends half a body and one that leaves while its
+    request waits are each dropped (one log line, no traceback), the second before its texts
+    reach the model."""
+    import socket
+
+    import uvicorn
+
+    caplog.set_level(logging.INFO, logger="textseq")
+    gate = Gate(classifier)
+    app = create_app(classifier, settings=settings(deadline_s=60), predict=gate)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", log_config=None)
+    )
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        wait_for(lambda: server.started)
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        def send(body: bytes, length: int | None = None) -> socket.socket:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+            head = (
+                f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+            )
+            connection.sendall(head.encode() + body)
+            return connection
+
+        running = send(b'{"texts": ["w1"]}')
+        assert gate.entered.wait(30)
+        half = b'{"texts": ["w2 w3 w4"]}'
+        send(half[:10], length=len(half)).close()  # leaves while sending its body
+        waiting = send(b'{"texts": ["w9 gone"]}')
+        wait_for(lambda: app.state.batcher.waiting_texts == 1)
+        waiting.close()  # leaves while its request waits for the model
+        wait_for(lambda: app.state.batcher.waiting_texts == 0)
+        gate.open.set()
+        assert running.recv(4096).startswith(b"HTTP/1.1 200")
+        running.close()
+        wait_for(lambda: 'reason="gone"} 2.0' in metrics_text(app, port))
+    finally:
+        gate.open.set()
+        server.should_exit = True
+        thread.join(30)
+    assert ["w9 gone"] not in gate.calls and len(gate.calls) == 2  # the canary and w1
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert caplog.text.count("the client left") == 2
+
+
+def metrics_text(app, port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        return response.read().decode()
+
+
+def test_the_python_api_and_the_cli_cap_characters_per_text(classifier, classifier_dir, capsys):
+    with pytest.raises(InputTooLarge, match="text 2 has 100001 characters"):
+        classifier.predict(["w1", "w" * 100_001])
+    assert main(["predict", str(classifier_dir), "w1 w5 w6", "--max-chars", "5"]) != 0
+    assert "the limit is 5" in capsys.readouterr().err
+    argv = ["predict", str(classifier_dir), "w1 w5 w6", "--max-chars", "5", "--over-limit"]
+    assert main([*argv, "truncate"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["text"] == "w1 w5"
+    assert "warning: text 1 has 8 characters; the limit is 5: truncated to 5" in err
+
+
+def test_translation_models_are_served_at_translate_with_the_beam_capped(tmp_path):
+    lines = [" ".join(random.Random(i).choices("0123456789", k=3)) for i in range(60)]
+    for name in ("src", "tgt"):
+        (tmp_path / f"train.{name}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    directory = textseq.train(
+        {
+            "task": "translate",
+            "data": {
+                "train": None,
+                "val": None,
+                "train_src": str(tmp_path / "train.src"),
+                "train_tgt": str(tmp_path / "train.tgt"),
+                "val_src": str(tmp_path / "train.src"),
+                "val_tgt": str(tmp_path / "train.tgt"),
+                "batch_size": 16,
+            },
+            "text": {"min_freq": 1},
+            "model": {
+                "embedding": {"dim": 8},
+                "rnn": {"encoder_hidden_size": 8, "decoder_hidden_size": 8, "attention_dim": 8},
+            },
+            "trainer": {"max_epochs": 1, "progress_bar": False, "threads": 1},
+        },
+        out=tmp_path / "model",
+    )
+    translator = load_servable(directory)
+    texts = ["1 2 3", "4 5"]
+    with TestClient(create_app(translator, settings=settings(max_beam=3))) as test_client:
+        assert test_client.get("/ready").status_code == 200
+        assert test_client.get("/metadata").json()["limits"]["beam_size_max"] == 3
+        answer = test_client.post("/translate", json={"texts": texts, "beam_size": 2})
+        assert answer.status_code == 200
+        assert answer.json() == {"translations": translator.translate(texts, beam_size=2)}
+        too_wide = test_client.post("/translate", json={"texts": texts, "beam_size": 4})
+        assert too_wide.status_code == 422 and "between 1 and 3" in too_wide.json()["error"]
+        assert test_client.post("/predict", json={"texts": texts}).status_code == 404

@@ -17,8 +17,9 @@ A task lives in one folder, `textseq/tasks/<name>/`:
 The recipe imports Lightning, and the export adapter the graph code; both are named here by
 module path, not imported, so that loading a model for prediction imports neither.
 
-`textseq serve` serves the predictors of tasks with `serve` among their verbs through the three
-methods of `Servable`; `textseq export` finds a task's adapter through `Task.exporter`.
+`textseq serve` serves the predictors of tasks with `serve` among their verbs through the
+methods of `Servable`, at the path of the task's main verb (`Task.endpoint`: /predict,
+/translate, /generate); `textseq export` finds a task's adapter through `Task.exporter`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from textseq.errors import UsageError
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
 # What `textseq serve` calls on the predictor of a task that has `serve` among its verbs.
-SERVE_METHODS = ("serve_metadata", "serve_problem", "serve_texts")
+SERVE_METHODS = ("serve_metadata", "serve_options", "serve_problem", "serve_texts")
 
 
 class Predictor(Protocol):
@@ -67,14 +68,24 @@ class Servable(Predictor, Protocol):
         `{"labels": [...]}`; JSON-able."""
         ...
 
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """The per-request options its endpoint takes besides the texts (a translation's
+        `beam_size`, a language model's `max_tokens`): name -> (its default, the server cap
+        that bounds it: "max_beam" or "max_new_tokens"). Positive integers, passed to
+        `serve_texts` as keywords; requests of different options never share a model call."""
+        ...
+
     def serve_problem(self, text: str) -> str | None:
         """Why the model cannot take `text` (a phrase that follows "text N ", e.g. "has no
         tokens"), or None when it can. Checked before a request reaches the model."""
         ...
 
-    def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
-        """POST /predict's answer: one JSON-able dict per text, in order, with at most
-        `batch_size` texts in one forward pass."""
+    def serve_texts(
+        self, texts: list[str], *, batch_size: int, **options: int
+    ) -> list[dict[str, Any]]:
+        """The answer of its endpoint (POST /predict, /translate or /generate: the task's
+        main verb): one JSON-able dict per text, in order, with at most `batch_size` texts in
+        one forward pass, computed with `options` (see `serve_options`)."""
         ...
 
 
@@ -151,6 +162,7 @@ class Task:
         commands: the module (importing no Lightning) holding a function per verb whose work
             differs by task (`evaluate`, `predict`, `translate`, `generate`); each takes the
             predictor and the verb's options as keywords named as the CLI's options.
+        answers: the key of the list `textseq serve` answers at `endpoint` ("predictions").
     """
 
     name: str
@@ -163,6 +175,7 @@ class Task:
     recipe: str
     exporter: str | None
     commands: ModuleType
+    answers: str = "predictions"
 
     def __post_init__(self) -> None:
         # The table must not promise a verb that generic code cannot find the parts of.
@@ -179,6 +192,12 @@ class Task:
                 f"task {self.name!r} serves, but {self.predictor.__name__} lacks "
                 f"{', '.join(missing)} (see Servable)"
             )
+
+    @property
+    def endpoint(self) -> str:
+        """The POST path `textseq serve` answers for its models: its main verb (predict,
+        translate, generate)."""
+        return self.verbs[0]
 
     @property
     def all_verbs(self) -> tuple[str, ...]:

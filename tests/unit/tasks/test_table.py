@@ -24,7 +24,14 @@ def test_every_served_task_has_a_predictor_the_server_can_call():
     for task in TASKS.values():
         if task.supports("serve"):
             assert all(callable(getattr(task.predictor, m)) for m in SERVE_METHODS), task.name
-    assert {name for name, task in TASKS.items() if task.supports("serve")} == {"classify", "tag"}
+    assert {name for name, task in TASKS.items() if task.supports("serve")} == set(TASKS)
+    endpoints = {name: (task.endpoint, task.answers) for name, task in TASKS.items()}
+    assert endpoints == {
+        "classify": ("predict", "predictions"),
+        "tag": ("predict", "predictions"),
+        "translate": ("translate", "translations"),
+        "lm": ("generate", "generations"),
+    }
 
 
 def test_a_row_that_promises_a_verb_without_its_parts_is_refused():
@@ -33,7 +40,7 @@ def test_a_row_that_promises_a_verb_without_its_parts_is_refused():
         dataclasses.replace(classify, exporter=None)
     with pytest.raises(ValueError, match="export is not one of its verbs"):
         dataclasses.replace(TASKS["lm"], exporter="textseq.tasks.classify.export")
-    with pytest.raises(ValueError, match="serve_metadata, serve_problem, serve_texts"):
-        dataclasses.replace(TASKS["lm"], verbs=(*TASKS["lm"].verbs, "serve"))
+    with pytest.raises(ValueError, match="serve_metadata, serve_options, serve_problem, serve_"):
+        dataclasses.replace(TASKS["lm"], predictor=object)
     with pytest.raises(ValueError, match="not exported"):
         TASKS["translate"].export_subject(None, "multi30k:val", limit=1, batch_size=1)

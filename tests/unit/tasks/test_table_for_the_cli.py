@@ -43,7 +43,7 @@ def test_a_verb_a_task_lacks_is_one_line_naming_its_verbs_and_its_main_one():
     assert "\n" not in message
     assert message == (
         "runs/ptb holds a language model (task: lm); predict is not one of its verbs (train, "
-        "evaluate, generate, neighbors, embeddings-plot); use: textseq generate runs/ptb"
+        "evaluate, generate, serve, neighbors, embeddings-plot); use: textseq generate runs/ptb"
     )
 
 

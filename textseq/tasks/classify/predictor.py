@@ -19,6 +19,7 @@ from textseq.inference import (
     check_inference_options,
     prepare_for_inference,
 )
+from textseq.limits import DEFAULT_LIMITS, apply_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
 from textseq.tasks.classify.build import build_model, load_text_pipeline
@@ -121,6 +122,7 @@ class TextClassifierPredictor:
         for position, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"text {position + 1} is empty; every text needs some content")
+        apply_limits(texts, DEFAULT_LIMITS)  # a text over 100,000 characters: InputTooLarge
         tokens = [self.pipeline.tokens(text) for text in texts]
         probabilities, attention = self._run(tokens, batch_size=batch_size, keep_attention=explain)
         results = []
@@ -146,6 +148,10 @@ class TextClassifierPredictor:
         """What `textseq serve`'s GET /metadata reports besides the config: the labels, in
         output order (see textseq.tasks.base.Servable)."""
         return {"labels": self.labels}
+
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """No options: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        return {}
 
     def serve_problem(self, text: str) -> str | None:
         """None: any text with content (the server checks that) can be classified."""

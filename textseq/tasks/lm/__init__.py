@@ -11,9 +11,10 @@ TASK = Task(
     noun="a language model",
     config=LMConfig,
     files=(),
-    verbs=("generate", "neighbors", "embeddings-plot"),
+    verbs=("generate", "serve", "neighbors", "embeddings-plot"),
     predictor=LanguageModelPredictor,
     recipe="textseq.tasks.lm.recipe",
     exporter=None,
     commands=commands,
+    answers="generations",
 )

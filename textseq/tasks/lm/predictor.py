@@ -24,6 +24,8 @@ from textseq.text.vocab import EOS
 class LanguageModelPredictor:
     """What `textseq.load(DIR)` returns for a language model."""
 
+    precision = "fp32"
+
     def __init__(
         self,
         *,
@@ -130,6 +132,31 @@ class LanguageModelPredictor:
         if self.character_level or at_line_start:
             return token, False
         return " " + token, False
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What `textseq serve`'s GET /metadata reports besides the config."""
+        return {"character_level": self.character_level}
+
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """POST /generate takes `max_tokens` (100), capped by the server's --max-new-tokens."""
+        return {"max_tokens": (100, "max_new_tokens")}
+
+    def serve_problem(self, text: str) -> str | None:
+        """None: any prompt can be continued."""
+        return None
+
+    def serve_texts(
+        self, texts: list[str], *, batch_size: int, max_tokens: int
+    ) -> list[dict[str, Any]]:
+        """POST /generate's answer: `{"prompt", "text"}` per prompt, the text continued for
+        up to `max_tokens` tokens (greedy: the same prompt always gets the same text)."""
+        return [
+            {
+                "prompt": prompt,
+                "text": self.generate(prompt, max_tokens=max_tokens, temperature=0)[0],
+            }
+            for prompt in texts
+        ]
 
     def word_embeddings(self) -> WordEmbeddings:
         """The token embedding table (V, E) with the vocabulary that indexes it."""

@@ -21,6 +21,7 @@ from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
+from textseq.limits import DEFAULT_LIMITS, apply_limits
 from textseq.model_dir import load_weights
 from textseq.models.tagger import SequenceTagger
 from textseq.progress import Progress
@@ -147,6 +148,7 @@ class TaggerPredictor:
         also `nbest`: [{"tags", "score"}], best first."""
         if nbest < 1:
             raise ValueError(f"nbest ({nbest}) must be at least 1")
+        apply_limits([x for x in inputs if isinstance(x, str)], DEFAULT_LIMITS)
         token_lists = [self.tokenize(x) if isinstance(x, str) else list(x) for x in inputs]
         for index, tokens in enumerate(token_lists):
             if not tokens:
@@ -252,6 +254,10 @@ class TaggerPredictor:
         """What GET /metadata reports besides the config: the tags, in output order, as
         `labels`."""
         return {"labels": self.tags}
+
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """No options: /predict takes only texts (see textseq.tasks.base.Servable)."""
+        return {}
 
     def serve_problem(self, text: str) -> str | None:
         """Why `text` cannot be tagged ("has no tokens"), or None."""

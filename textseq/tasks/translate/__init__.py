@@ -11,9 +11,10 @@ TASK = Task(
     noun="a translation model",
     config=TranslateConfig,
     files=("tgt_vocab.json",),
-    verbs=("translate", "explain", "neighbors", "embeddings-plot"),
+    verbs=("translate", "explain", "serve", "neighbors", "embeddings-plot"),
     predictor=TranslatorPredictor,
     recipe="textseq.tasks.translate.recipe",
     exporter=None,
     commands=commands,
+    answers="translations",
 )

@@ -24,6 +24,7 @@ from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
+from textseq.limits import DEFAULT_LIMITS, apply_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
 from textseq.tasks.translate.build import build_translator
@@ -34,6 +35,9 @@ from textseq.tasks.translate.metrics import corpus_scores
 
 class TranslatorPredictor:
     """What `textseq.load(DIR)` returns for a translation model."""
+
+    quantize: str | None = None  # translation models run as trained, in fp32
+    precision = "fp32"
 
     def __init__(
         self,
@@ -150,6 +154,7 @@ class TranslatorPredictor:
         for index, text in enumerate(texts):
             if not text.strip():
                 raise DataError(f"input {index + 1} is empty")
+        apply_limits(texts, DEFAULT_LIMITS, noun="input")  # over 100,000 characters: refused
         found = self.hypotheses(texts, beam_size=beam_size, nbest=nbest, batch_size=batch_size)
         results = []
         for text, hypotheses in zip(texts, found, strict=True):
@@ -173,6 +178,28 @@ class TranslatorPredictor:
         return results
 
     # --- evaluation ----------------------------------------------------------------------
+
+    def serve_metadata(self) -> dict[str, Any]:
+        """What `textseq serve`'s GET /metadata reports besides the config: the decoding."""
+        d = self.config.decoding
+        return {
+            "beam_size": d.beam_size,
+            "max_length": f"{d.max_length_a:g} x source tokens + {d.max_length_b}",
+        }
+
+    def serve_options(self) -> dict[str, tuple[int, str]]:
+        """POST /translate takes a `beam_size`, capped by the server's --max-beam."""
+        return {"beam_size": (self.config.decoding.beam_size, "max_beam")}
+
+    def serve_problem(self, text: str) -> str | None:
+        """None: any text with content (the server checks that) can be translated."""
+        return None
+
+    def serve_texts(
+        self, texts: list[str], *, batch_size: int, beam_size: int
+    ) -> list[dict[str, Any]]:
+        """POST /translate's answer: what `translate` returns for `texts`."""
+        return self.translate(texts, beam_size=beam_size, batch_size=batch_size)
 
     def evaluate(
         self,
