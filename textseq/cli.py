@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import textseq
+from textseq.benchmarking import benchmark, render_report
 from textseq.data.readers import iter_lines, read_examples
 from textseq.errors import TextseqError
 from textseq.export import export_model
@@ -218,6 +219,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark(args: argparse.Namespace) -> int:
+    """train configs once per seed, score them and their baselines; or render the report
+
+    CONFIG...: each config trained at --seeds seeds (its seed and the next ones), scored on
+    its dataset's test and dev splits, one JSON line per run appended to
+    RESULTS/<config>.jsonl; runs already recorded for this commit are skipped. report: writes
+    docs/benchmarks.md from the results files (docs/benchmarks.md says how)."""
+    if args.configs == ["report"]:
+        print(render_report(args.results, anchors=args.anchors, out=args.out), end="")
+        return 0
+    options = dict(seeds=args.seeds, overrides=args.set, jobs=args.jobs, baselines=args.baselines)
+    records = benchmark(args.configs, results_dir=args.results, work_dir=args.work_dir, **options)
+    for record in records:
+        print(json.dumps(record, ensure_ascii=False))
+    return 0
+
+
 def _open(args: argparse.Namespace) -> tuple[Task, Any]:
     """The task and the loaded model of `args.model`, once the task is known to support the
     verb; the model runs as --quantize and --precision say, where the verb has them."""
@@ -375,6 +393,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
         ("--threads", int, None, "PyTorch threads per worker (default: PyTorch's own choice)"),
         *INFERENCE,
+    )
+
+    bench = _verb(verbs, "benchmark", _benchmark, model=None)
+    bench.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML configs, or: report")
+    _options(
+        bench,
+        ("--seeds", int, 3, "seeds per config (3)"),
+        ("--set KEY=VALUE", list, None, "override a config key in every config (repeatable)"),
+        ("--jobs", int, 1, "runs at a time, in separate processes (1)"),
+        ("--baselines", bool, None, "also run the task's baselines on the same data"),
+        ("--results DIR", str, "benchmarks/results", "results files (benchmarks/results)"),
+        ("--work-dir DIR", str, "runs/benchmark", "model directories (runs/benchmark)"),
+        ("--anchors FILE", str, "benchmarks/anchors.yaml", "(report) literature figures"),
+        ("--out FILE", str, "docs/benchmarks.md", "(report) the page to write"),
     )
 
     neighbors = _verb(verbs, "neighbors", _neighbors)

@@ -44,7 +44,7 @@ log = logging.getLogger("textseq")
 def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
     """The classifier `cfg` describes, its system and data; a resumed run (`resume_dir`)
     keeps the run's text pipeline and labels."""
-    train_examples, val_examples = _read_splits(cfg)
+    train_examples, val_examples = read_splits(cfg)
     pretrained_encoder = cfg.model.encoder.type == "pretrained"
     keyed_vectors = None
     if not pretrained_encoder:  # it brings its own embeddings
@@ -127,7 +127,9 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     )
 
 
-def _read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+def read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+    """The training and validation examples exactly as training reads them (held out with
+    the config's seed, cut by its limits); baselines train and validate on the same."""
     columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
     train_examples = load_examples(cfg.data.train, **columns)
     if cfg.data.val is not None:
