@@ -62,6 +62,19 @@ def render_report(
         "epoch's). Training seconds depend on the machine and on what shared it (see the load",
         "average); the accuracy figures do not.",
         "",
+        "## How the figures are made",
+        "",
+        "`textseq benchmark CONFIG... --seeds N` trains each config at N seeds (its `seed`, then"
+        " the next ones), scores each model on the splits below and appends one JSON line per"
+        " run to `benchmarks/results/<config>.jsonl`: config path, hash (of the resolved config"
+        " without seed and thread settings) and overrides, system, seed, every metric by split,"
+        " training seconds, epochs, git commit (and whether the checkout was dirty), textseq"
+        " and torch versions, CPU model and count, torch threads, the 1-minute load average"
+        " sampled while it ran, start and end times. A run already recorded for the same"
+        " commit, config hash, system and seed is skipped, so an interrupted benchmark resumes"
+        " by running it again (a trained model directory under `--work-dir` is scored, not"
+        " retrained; an unfinished one resumes from its checkpoint).",
+        "",
         "## Summary",
         "",
         "| config | system | seeds | figure | mean ± std | literature |",
@@ -69,6 +82,9 @@ def render_report(
     ]
     for (stem, _, _), group in groups.items():
         lines.extend(_summary_rows(stem, group, literature.get(stem, [])))
+    missing = sorted(set(literature) - {stem for stem, _, _ in groups})
+    if missing:
+        lines += ["", "Not measured yet (no results file): " + ", ".join(missing) + "."]
     for (stem, config_hash, overrides), group in groups.items():
         lines.extend(["", *_section(stem, config_hash, overrides, group, literature.get(stem))])
     lines.extend(

@@ -12,7 +12,7 @@ Padded batches run one of two paths with the same outputs and gradients (tested)
 - packed (`packed=True`): `pack_padded_sequence`, so padding is never computed at all, but on
   the CPU PyTorch runs packed sequences through its own step-by-step kernel, which is why the
   masked path is the default: it trains faster even when half of a batch is padding (the
-  figures are in docs/benchmarks.md, "Training throughput").
+  figures are in benchmarks/results/notebook.md, "Training throughput").
 
 Shapes: B batch, T longest length, E input size, H hidden size, D directions (1 or 2),
 L layers.

@@ -95,3 +95,13 @@ def test_spread_digits_follow_magnitude():
     assert spread([120.0, 130.0]) == "125.0 ± 7.1"
     assert spread([0.5]) == "0.5000 (1 seed)"
     assert spread([]) == ""
+
+
+def test_report_lists_anchored_configs_not_measured_yet(results, tmp_path):
+    folder, anchors = results
+    anchors.write_text(
+        anchors.read_text() + "ptb_lstm_medium:\n  - {split: test, metric: "
+        "perplexity, value: 82.7, source: Zaremba et al. 2014}\n"
+    )
+    page = render_report(folder, anchors=anchors, out=None)
+    assert "Not measured yet (no results file): ptb_lstm_medium." in page

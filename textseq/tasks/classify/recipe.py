@@ -202,7 +202,7 @@ def _warn_if_unk_is_never_trained(
 ) -> None:
     """Warns when no training token is `<unk>`: every word first met at test time would then
     share one vector that training never moved, and most test sets have such words (SST-2's
-    count is in docs/benchmarks.md, "Embeddings and vectors")."""
+    count is in benchmarks/results/notebook.md, "Embeddings and vectors")."""
     word_level = cfg.text.tokenizer in ("basic_english", "whitespace")
     if not word_level or unk_index is None or cfg.model.embedding.word_dropout > 0:
         return
