@@ -230,9 +230,13 @@ def _benchmark(args: argparse.Namespace) -> int:
         print(render_report(args.results, anchors=args.anchors, out=args.out), end="")
         return 0
     options = dict(seeds=args.seeds, overrides=args.set, jobs=args.jobs, baselines=args.baselines)
-    records = benchmark(args.configs, results_dir=args.results, work_dir=args.work_dir, **options)
-    for record in records:
-        print(json.dumps(record, ensure_ascii=False))
+    benchmark(
+        args.configs,
+        results_dir=args.results,
+        work_dir=args.work_dir,
+        on_record=lambda record: print(json.dumps(record, ensure_ascii=False), flush=True),
+        **options,
+    )
     return 0
 
 

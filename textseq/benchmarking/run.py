@@ -94,7 +94,8 @@ def benchmark(
     todo: list[Job] = []
     for path in configs:
         todo.extend(_jobs_of(Path(path), list(overrides), seeds, baselines, str(work_dir), commit))
-    done = {key for job in todo for key in _recorded_keys(results / f"{job.stem}.jsonl")}
+    stems = {job.stem for job in todo}
+    done = {key for stem in stems for key in _recorded_keys(results / f"{stem}.jsonl")}
     pending = [job for job in todo if job.key not in done]
     for job in todo:
         if job.key in done:
