@@ -156,10 +156,10 @@ def run_job(job: Job) -> dict[str, Any]:
     task = TASKS[cfg.task]
     evaluations = evaluation_specs(task, cfg)
     started = datetime.now(UTC)
+    if cfg.trainer.threads is not None:  # for scoring and baselines too
+        _set_threads(cfg.trainer.threads)
     with LoadSampler() as load:
         if job.baseline is not None:
-            if cfg.trainer.threads is not None:
-                _set_threads(cfg.trainer.threads)
             clock = time.perf_counter()
             scores = _baselines_module(task).BASELINES[job.baseline](cfg, evaluations)
             metrics = {split: _figures(values) for split, values in scores.items()}
@@ -169,7 +169,7 @@ def run_job(job: Job) -> dict[str, Any]:
             directory = _trained(job, overrides)
             history = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
             names = _baselines_module(task).VALIDATION_NAMES
-            best = {k.removeprefix("val_"): v for k, v in history["best"].items()}
+            best = {k.removeprefix("val_"): v for k, v in (history["best"] or {}).items()}
             metrics = {"val": {names.get(k, k): v for k, v in best.items()}}
             predictor = load_predictor(directory)
             for split, spec in evaluations.items():
