@@ -37,6 +37,7 @@ from typing import Any
 
 import textseq
 from textseq import cli_support, progress
+from textseq.benchmarking import benchmark, render_report
 from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
@@ -309,6 +310,27 @@ def _completion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark(args: argparse.Namespace) -> int:
+    """train configs once per seed, score them and their baselines; or render the report
+
+    CONFIG...: each config trained at --seeds seeds (its seed and the next ones), scored on
+    its dataset's test and dev splits, one JSON line per run appended to
+    RESULTS/<config>.jsonl; runs already recorded for this commit are skipped. report: writes
+    docs/benchmarks.md from the results files (docs/benchmarks.md says how)."""
+    if args.configs == ["report"]:
+        print(render_report(args.results, anchors=args.anchors, out=args.out), end="")
+        return 0
+    options = dict(seeds=args.seeds, overrides=args.set, jobs=args.jobs, baselines=args.baselines)
+    benchmark(
+        args.configs,
+        results_dir=args.results,
+        work_dir=args.work_dir,
+        on_record=lambda record: print(json.dumps(record, ensure_ascii=False), flush=True),
+        **options,
+    )
+    return 0
+
+
 def _open(args: argparse.Namespace) -> tuple[Task, Any]:
     """The task and the loaded model of `args.model`, once the task is known to support the
     verb; the model runs as --quantize and --precision say, where the verb has them."""
@@ -513,6 +535,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("--drain-s", float, 10.0, "on shutdown, time left to admitted requests (10)"),
         ("--threads", int, None, "PyTorch threads per worker (default: PyTorch's own choice)"),
         *INFERENCE,
+    )
+
+    bench = _verb(verbs, "benchmark", _benchmark, model=None)
+    bench.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML configs, or: report")
+    _options(
+        bench,
+        ("--seeds", int, 3, "seeds per config (3)"),
+        ("--set KEY=VALUE", list, None, "override a config key in every config (repeatable)"),
+        ("--jobs", int, 1, "runs at a time, in separate processes (1)"),
+        ("--baselines", bool, None, "also run the task's baselines on the same data"),
+        ("--results DIR", str, "benchmarks/results", "results files (benchmarks/results)"),
+        ("--work-dir DIR", str, "runs/benchmark", "model directories (runs/benchmark)"),
+        ("--anchors FILE", str, "benchmarks/anchors.yaml", "(report) literature figures"),
+        ("--out FILE", str, "docs/benchmarks.md", "(report) the page to write"),
     )
 
     neighbors = _verb(verbs, "neighbors", _neighbors)

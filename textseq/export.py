@@ -50,7 +50,7 @@ FORMATS = ("onnx", "torchscript")
 # Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
 # only by rounding, which a CRF's forward-backward over a long sentence can amplify beyond 1e-4
 # (ONNX Runtime's LSTM kernel sums in another order; the CoNLL-2003 tagger's figure is in
-# docs/benchmarks.md, "Inference speed"), so 1e-3; an export fault moves probabilities by far
+# benchmarks/results, "Inference speed"), so 1e-3; an export fault moves probabilities by far
 # more. int8 changes the arithmetic, so its exports
 # are held to a looser bound (still far below a flipped label on any but borderline inputs).
 TOLERANCE = {None: 1e-3, "int8": 0.1}

@@ -91,7 +91,7 @@ def build_optimizer(
     element-wise ops) when every parameter is a float tensor on the CPU or a GPU and training
     is not `mixed_precision` (Lightning refuses to clip gradients for a fused optimiser under
     autocast, see `is_mixed_precision`): the same update, in much less time when a large
-    embedding table trains (docs/benchmarks.md, "Training throughput").
+    embedding table trains (benchmarks/results/notebook.md, "Training throughput").
 
     `momentum` is SGD's and RMSprop's (RMSprop: decay 0.99, PyTorch's default alpha);
     `nesterov` SGD's, with a momentum."""

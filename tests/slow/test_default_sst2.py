@@ -17,7 +17,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_the_default_sst2_config_reaches_its_published_dev_accuracy(real_data_env, tmp_path):
     # One thread, about 10 minutes. The run is deterministic on a given CPU, but oneDNN's
     # kernels round differently on different CPUs: the best dev accuracy was 0.8624 where
-    # docs/benchmarks.md records it and 0.8647 on an AMD EPYC (AVX-512), the same code.
+    # benchmarks/results/notebook.md records it and 0.8647 on an AMD EPYC (AVX-512), the same code.
     directory = textseq.train(
         CONFIGS / "sst2_bilstm_attention.yaml",
         out=tmp_path / "sst2",

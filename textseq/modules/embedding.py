@@ -91,7 +91,7 @@ class PartlyTrainedEmbedding(nn.Module):
 
     Made by `train_only_rows` for the rows training data can reach. With
     `model.words_from_vectors` most rows belong to words only the vectors know (the SST-2
-    classifier's count is in docs/benchmarks.md): the loss never gives them a gradient, yet a plain
+    classifier's count is in benchmarks/results): the loss never gives them a gradient, yet a plain
     table's optimiser, gradient clipping and weight average would read and write every one
     of them at every step. Here only the reachable rows are a parameter. The vectors looked
     up are the same as a plain `nn.Embedding` over the whole table gives, and the state dict

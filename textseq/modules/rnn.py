@@ -12,7 +12,7 @@ Padded batches run one of two paths with the same outputs and gradients (tested)
 - packed (`packed=True`): `pack_padded_sequence`, so padding is never computed at all, but on
   the CPU PyTorch runs packed sequences through its own step-by-step kernel, which is why the
   masked path is the default: it trains faster even when half of a batch is padding (the
-  figures are in docs/benchmarks.md, "Training throughput").
+  figures are in benchmarks/results/notebook.md, "Training throughput").
 
 The cells PyTorch has no kernel for (`peephole_lstm`, `cifg_lstm`, `layernorm_lstm`, `mgu`,
 `nested_lstm`, one file each in this package) always run the masked path, one scripted time

@@ -44,7 +44,7 @@ log = logging.getLogger("textseq")
 def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
     """The classifier `cfg` describes, its system and data; a resumed run (`resume_dir`)
     keeps the run's text pipeline and labels."""
-    train_examples, val_examples = _read_splits(cfg)
+    train_examples, val_examples = read_splits(cfg)
     pretrained_encoder = cfg.model.encoder.type == "pretrained"
     keyed_vectors = None
     if not pretrained_encoder:  # it brings its own embeddings
@@ -128,7 +128,9 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     )
 
 
-def _read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+def read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+    """The training and validation examples exactly as training reads them (held out with
+    the config's seed, cut by its limits); baselines train and validate on the same."""
     columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
     train_examples = load_examples(cfg.data.train, **columns)
     if cfg.data.val is not None:
@@ -197,7 +199,7 @@ def _warn_if_unk_is_never_trained(
 ) -> None:
     """Warns when no training token is `<unk>`: every word first met at test time would then
     share one vector that training never moved, and most test sets have such words (SST-2's
-    count is in docs/benchmarks.md, "Embeddings and vectors")."""
+    count is in benchmarks/results/notebook.md, "Embeddings and vectors")."""
     word_level = cfg.text.tokenizer in ("basic_english", "whitespace")
     if not word_level or unk_index is None or cfg.model.embedding.word_dropout > 0:
         return

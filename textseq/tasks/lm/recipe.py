@@ -37,7 +37,7 @@ def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -
     # The windows are an IterableDataset read in one process; its length only sizes the
     # progress bar, which Lightning warns about for no reason here.
     warnings.filterwarnings("ignore", message=".*`IterableDataset` has `__len__` defined.*")
-    train_lines, val_lines = _read_splits(cfg)
+    train_lines, val_lines = read_splits(cfg)
     if resume_dir is not None:
         pipeline = load_pipeline(resume_dir, cfg.text, max_length=None)
     else:
@@ -116,7 +116,8 @@ class LMDataModule(pl.LightningDataModule):
         return DataLoader(self.val_set, batch_size=None)
 
 
-def _read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:
+def read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:
+    """The training and validation lines as training reads them (baselines use the same)."""
     train_lines = read_corpus_lines(cfg.data.train)
     if cfg.data.val is not None:
         return train_lines, read_corpus_lines(cfg.data.val)
