@@ -67,6 +67,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    """train a classifier (the student CONFIG) on a trained classifier's logits (the teacher)
+
+    The config's distill section sets the loss, the mix with the gold labels and the augmented
+    copies (docs/distillation.md); the teacher's logits are cached."""
+    options = dict(out=args.out, overrides=args.set, overwrite=args.overwrite)
+    print(textseq.distill(args.model, args.config, **options))
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     """print a resolved config, a task's config schema, or the configuration reference
 
@@ -286,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("--set KEY=VALUE", list, None, "override a config key (repeatable; YAML values)"),
         ("--out", str, None, "model directory to write (default: runs/<config name>)"),
         ("--resume DIR", str, None, "continue from a model or unfinished run's DIR.partial"),
+        ("--overwrite", bool, None, "replace --out if it exists"),
+    )
+
+    student = _verb(verbs, "distill", _distill, model="the teacher's model directory")
+    student.add_argument("config", help="the student's YAML config (task: classify)")
+    _options(
+        student,
+        ("--set KEY=VALUE", list, None, "override a config key (repeatable; YAML values)"),
+        ("--out", str, None, "model directory to write (default: runs/<config name>)"),
         ("--overwrite", bool, None, "replace --out if it exists"),
     )
 

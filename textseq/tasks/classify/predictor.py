@@ -186,6 +186,12 @@ class TextClassifierPredictor:
         `textseq.embedding_space.nearest_neighbors`."""
         return self.word_embeddings().neighbors(word, k=k)
 
+    def logits(self, texts: Sequence[str], *, batch_size: int = 256) -> torch.Tensor:
+        """The model's logits (N, C), in `labels` order: what a student distils."""
+        tokens = [self.pipeline.tokens(text) for text in texts]
+        logits, _ = self._run(tokens, batch_size=batch_size, keep_attention=False, softmax=False)
+        return logits
+
     def predict_labels(
         self, examples: Sequence[TextExample], *, batch_size: int = 256
     ) -> torch.Tensor:
@@ -196,7 +202,12 @@ class TextClassifierPredictor:
 
     @torch.inference_mode()
     def _run(
-        self, tokens: list[list[str]], *, batch_size: int, keep_attention: bool
+        self,
+        tokens: list[list[str]],
+        *,
+        batch_size: int,
+        keep_attention: bool,
+        softmax: bool = True,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         dataset = EncodedDataset([self.pipeline.vocab.encode(t) for t in tokens])
         sampler = BucketBatchSampler(dataset.lengths, batch_size=batch_size, shuffle=False)
@@ -207,7 +218,8 @@ class TextClassifierPredictor:
             batch = collate([dataset[i] for i in batch_indices])
             with autocast(self.precision):
                 output = self.model(batch.token_ids, batch.lengths)
-            probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
+            logits = output.logits.float()  # (B, C)
+            probabilities[batch.index] = torch.softmax(logits, dim=-1) if softmax else logits
             if keep_attention and output.attention is not None:
                 for row, index in enumerate(batch.index.tolist()):
                     attention[index] = output.attention[row, : batch.lengths[row]]

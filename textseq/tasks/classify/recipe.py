@@ -26,6 +26,12 @@ from textseq.tasks.base import Prepared
 from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
 from textseq.tasks.classify.data import load_examples
+from textseq.tasks.classify.distillation import (
+    NO_LABEL,
+    DistillationLoss,
+    TeacherTargets,
+    distillation_set,
+)
 from textseq.tasks.classify.system import ClassificationTask
 from textseq.text.pipeline import TextPipeline, build_cleaner, save_pipeline
 from textseq.text.pretrained import (
@@ -44,7 +50,7 @@ log = logging.getLogger("textseq")
 def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> Prepared:
     """The classifier `cfg` describes, its system and data; a resumed run (`resume_dir`)
     keeps the run's text pipeline and labels."""
-    train_examples, val_examples = _read_splits(cfg)
+    train_examples, val_examples = read_splits(cfg)
     pretrained_encoder = cfg.model.encoder.type == "pretrained"
     keyed_vectors = None
     if not pretrained_encoder:  # it brings its own embeddings
@@ -65,6 +71,14 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     train_ids = [pipeline.vocab.encode(t) for t in train_tokens]
     _warn_if_unk_is_never_trained(cfg, train_ids, pipeline.vocab.unk_index)
     train_set = EncodedDataset(train_ids, _label_ids(labels, train_examples))
+    distillation = None
+    if cfg.distill.targets is not None:
+        train_set, distillation = _distillation(cfg, pipeline, labels, train_examples)
+    elif cfg.distill.teacher is not None:
+        raise ConfigError(
+            "distill.teacher is set but distill.targets is not: train a student with textseq "
+            "distill TEACHER CONFIG, which computes the teacher's logits"
+        )
     val_set = EncodedDataset(
         [pipeline.vocab.encode(t) for t in val_tokens], _label_ids(labels, val_examples)
     )
@@ -107,6 +121,7 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
         num_labels=len(labels),
         optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
         class_weights=_class_weights(cfg, labels, train_examples),
+        distillation=distillation,
     )
     datamodule = TextDataModule.from_config(
         cfg, train=train_set, val=val_set, pad_index=pipeline.vocab.pad_index
@@ -127,7 +142,34 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     )
 
 
-def _read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
+def _distillation(
+    cfg: Config, pipeline: TextPipeline, labels: Vocabulary, train_examples: list[TextExample]
+) -> tuple[EncodedDataset, DistillationLoss]:
+    """The student's training set (the training texts and their augmented copies) and its
+    loss, from the teacher's logits in `distill.targets`."""
+    targets = TeacherTargets.load(cfg.distill.targets)
+    token_ids, label_ids, logits = distillation_set(
+        targets, pipeline=pipeline, labels=labels, train_texts=[e.text for e in train_examples]
+    )
+    log.info(
+        "distillation: %s texts (%s of them augmented) with the teacher's logits, loss %s, "
+        "alpha %s",
+        f"{len(token_ids):,}",
+        f"{label_ids.count(NO_LABEL):,}",
+        cfg.distill.loss,
+        cfg.distill.alpha,
+    )
+    loss = DistillationLoss(
+        teacher_logits=logits,
+        loss=cfg.distill.loss,
+        temperature=cfg.distill.temperature,
+        alpha=cfg.distill.alpha,
+        class_weights=_class_weights(cfg, labels, train_examples),
+    )
+    return EncodedDataset(token_ids, label_ids), loss
+
+
+def read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
     columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
     train_examples = load_examples(cfg.data.train, **columns)
     if cfg.data.val is not None:
