@@ -96,9 +96,7 @@ def teacher_targets(teacher: Path, cfg: Any) -> Path:
         f"{len(missing):,}",
     )
     model = load_predictor(teacher)
-    if missing:
-        logits = teacher_logits(model, missing, batch_size=cfg.distill.teacher_batch_size)
-        known.add(missing, logits)
+    teacher_logits(model, missing, batch_size=cfg.distill.teacher_batch_size, store=known)
     TeacherTargets(
         texts=all_texts,
         gold=[e.label for e in train_examples] + [None] * len(augmented),
@@ -141,13 +139,19 @@ def teacher_fingerprint(teacher: Path) -> str:
     return digest.hexdigest()
 
 
-def teacher_logits(model: Any, texts: list[str], *, batch_size: int) -> torch.Tensor:
-    """The teacher's logits (N, C) on `texts`, in chunks with a progress line on stderr each."""
+def teacher_logits(
+    model: Any, texts: list[str], *, batch_size: int, store: LogitStore | None = None
+) -> torch.Tensor:
+    """The teacher's logits (N, C) on `texts`, in chunks with a progress line on stderr each;
+    each chunk is added to `store` as it is done, so an interrupted run keeps its work."""
     start = time.perf_counter()
     chunks = []
     for begin in range(0, len(texts), PROGRESS_CHUNK):
-        chunks.append(model.logits(texts[begin : begin + PROGRESS_CHUNK], batch_size=batch_size))
-        done = min(begin + PROGRESS_CHUNK, len(texts))
+        chunk = texts[begin : begin + PROGRESS_CHUNK]
+        chunks.append(model.logits(chunk, batch_size=batch_size))
+        if store is not None:
+            store.add(chunk, chunks[-1])
+        done = begin + len(chunk)
         seconds = time.perf_counter() - start
         log.info(
             "teacher logits: %s / %s texts (%.0f s, %.0f texts/s)",

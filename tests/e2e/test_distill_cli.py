@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import textseq
 import textseq.distillation as distillation
@@ -86,8 +87,8 @@ def test_the_student_is_an_ordinary_classifier_directory(student, capsys):
 
 
 def test_the_teachers_logits_are_cached_by_teacher_and_data(teacher, student, env, monkeypatch):
-    files = sorted((env / "distill").iterdir())
-    assert len(files) == 1
+    store = distillation.LogitStore(next((env / "distill").glob("teacher-*.json.gz")))
+    (targets,) = [p for p in (env / "distill").iterdir() if not p.name.startswith("teacher-")]
     cfg = load_config(
         CONFIG,
         [
@@ -98,12 +99,18 @@ def test_the_teachers_logits_are_cached_by_teacher_and_data(teacher, student, en
             "distill.augment.copies=2",
         ],
     )
+    asked: list[list[str]] = []
 
-    def no_teacher(*args, **kwargs):
-        raise AssertionError("the teacher ran again")
+    def teacher_logits(model, texts, *, batch_size, store):
+        asked.append(texts)
+        store.add(texts, torch.zeros(len(texts), 2))
+        return torch.zeros(len(texts), 2)
 
-    monkeypatch.setattr(distillation, "teacher_logits", no_teacher)
-    assert distillation.teacher_targets(teacher, cfg) == files[0]  # reused
-    other = cfg.model_copy(update={"data": cfg.data.model_copy(update={"limit_train": 1500})})
-    with pytest.raises(AssertionError, match="ran again"):  # other data: another key
-        distillation.teacher_targets(teacher, other)
+    monkeypatch.setattr(distillation, "teacher_logits", teacher_logits)
+    assert distillation.teacher_targets(teacher, cfg) == targets  # the same teacher and data
+    assert asked == []
+    other = cfg.model_copy(update={"data": cfg.data.model_copy(update={"limit_train": 2500})})
+    assert distillation.teacher_targets(teacher, other) != targets  # other data: another file
+    (new,) = asked  # the teacher ran once, on the texts it had not seen only
+    assert new and not set(new) & store.logits.keys()
+    assert len(store.logits) >= 2000 + 2000  # the texts and their augmented copies
