@@ -10,7 +10,25 @@ from textseq.text.pipeline import TextPipeline, build_cleaner
 from textseq.text.tokenizers import BasicEnglishTokenizer
 from textseq.text.vocab import PAD, UNK, Vocabulary
 
-WORDS = ["a", "the", "film", "plot", "was", "is", "not", "bad", "good", "dull", "great", "fun", "boring", ",", "and", "at", "all"]
+WORDS = [
+    "a",
+    "the",
+    "film",
+    "plot",
+    "was",
+    "is",
+    "not",
+    "bad",
+    "good",
+    "dull",
+    "great",
+    "fun",
+    "boring",
+    ",",
+    "and",
+    "at",
+    "all",
+]
 TEXTS = [
     "a great film",
     "The plot was dull , boring and not fun at all",
