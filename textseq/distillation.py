@@ -4,9 +4,10 @@ from BERT into Simple Neural Networks").
 
 The steps, in order: read the student config's training split; add augmented copies of its
 texts (`distill.augment`, `textseq.text.augment`; POS-guided replacement tags them with the
-textseq POS tagger `distill.augment.pos_tagger`); the teacher computes its logits on all of
-them once, batched, with progress on stderr, into a targets file cached under
-`<cache>/distill/` keyed by the teacher's weights and config and by the texts; then the
+textseq POS tagger `distill.augment.pos_tagger`); the teacher computes its logits on the texts it
+has not seen before, batched, with progress on stderr, kept per teacher (keyed by its weights
+and config) and per text under `<cache>/distill/`, and written with the texts into a targets
+file keyed by the teacher and the texts; then the
 student trains as any classifier (`textseq.training.train`) with `distill.teacher` and
 `distill.targets` set, and its task's recipe mixes the gold labels with the teacher's logits
 (`textseq.tasks.classify.distillation`). The result is an ordinary classifier model directory.
@@ -59,8 +60,6 @@ def distill(
     if cfg.task != "classify":
         raise ConfigError(f"task: the student must be a classifier, not {cfg.task!r}")
     targets = teacher_targets(teacher, cfg)
-    if out is None and isinstance(config, str | Path):
-        out = Path("runs") / Path(config).stem
     return train(
         config,
         tasks=TASKS,
