@@ -27,6 +27,17 @@ logistic regression and fastText (the `fasttext-wheel` build, in the bench extra
 on the same data:
 
     python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml --inference
+
+`--threads 1 2` measures the inference table once per torch thread count, and `--ways fp32`
+keeps only some of the ways of running the models. For each recurrent model the inference
+table is followed by its profile at batch 256: where `predict` spends its time (cleaning and
+tokenising, vocabulary lookup, batching, embedding, recurrence, pooling, head, softmax and the
+rest: Python and result building) and the recurrence's arithmetic rate (FLOPs from the model's
+own LSTM/GRU weight shapes, 2 per multiply-add of W_ih and W_hh, x real tokens / seconds in the
+encoder) next to `torch.mm`'s rate on 512 x 512 matrices in the same run and thread count:
+
+    python benchmarks/classify.py sst2 configs/sst2_bilstm_attention.yaml --inference \
+        --model runs/sst2 --model runs/sst2_student --threads 1 2 --ways fp32
 """
 
 from __future__ import annotations
@@ -137,21 +148,27 @@ def fasttext_inference(train, evaluation, *, single: int, many: int) -> dict | N
     return {"accuracy": accuracy, **speed_columns(predict, texts, single=single, many=many)}
 
 
-def textseq_inference(directory: Path, evaluation, *, single: int, many: int) -> dict:
+WAYS = ("fp32", "bf16", "int8", "onnx")
+
+
+def textseq_inference(
+    directory: Path, evaluation, *, single: int, many: int, ways: tuple[str, ...] = WAYS
+) -> dict:
     """One row per way of running the model in `directory`: accuracy and speeds."""
     import textseq
     from textseq.export import export_model
 
     texts = [e.text for e in evaluation]
     rows = {}
-    ways = [("fp32", {}), ("bf16", {"precision": "bf16"}), ("int8", {"quantize": "int8"})]
-    for quantize in (None, "int8"):
+    loads = {"fp32": {}, "bf16": {"precision": "bf16"}, "int8": {"quantize": "int8"}}
+    ways_to_run = [(way, loads[way]) for way in ways if way in loads]
+    for quantize in (None, "int8") if "onnx" in ways else ():
         try:
             report = export_model(directory, format="onnx", quantize=quantize)
-            ways.append((f"onnxruntime {quantize or 'fp32'}", {"onnx": report.path}))
+            ways_to_run.append((f"onnxruntime {quantize or 'fp32'}", {"onnx": report.path}))
         except Exception as error:  # the table says what could not be measured
             print(f"ONNX export ({quantize or 'fp32'}) failed: {error}", file=sys.stderr)
-    for name, options in ways:
+    for name, options in ways_to_run:
         model = textseq.load(directory, **options)
         accuracy = model.evaluate(evaluation)["accuracy"]
 
@@ -161,6 +178,136 @@ def textseq_inference(directory: Path, evaluation, *, single: int, many: int) ->
         speeds = speed_columns(predict, texts, single=single, many=many)
         rows[name] = {"accuracy": accuracy, **speeds}
     return rows
+
+
+def recurrent_flops_per_token(model) -> int:
+    """FLOPs per real token of every LSTM/GRU/RNN in `model`: 2 per multiply-add of its input
+    and recurrent weights (W_ih: (G*H, E'), W_hh: (G*H, H), per layer and direction); the
+    gates' element-wise work is not counted."""
+    flops = 0
+    for module in model.modules():
+        if isinstance(module, torch_rnn_types()):
+            for name, weight in module.named_parameters():
+                if name.startswith(("weight_ih", "weight_hh")):
+                    flops += 2 * weight.numel()
+    return flops
+
+
+def torch_rnn_types() -> tuple[type, ...]:
+    from torch import nn
+
+    return (nn.LSTM, nn.GRU, nn.RNN)
+
+
+def mm_rate(*, n: int = 512, repeats: int = 20) -> float:
+    """GFLOP/s of torch.mm on two n x n fp32 matrices at the current thread count."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def profile_predict(directory: Path, texts: list[str], *, batch_size: int = 256) -> dict | None:
+    """Where `predict` spends its time on `texts` at `batch_size` (seconds per stage, each
+    stage timed on its own, the model's parts by forward hooks), and the recurrence's rate
+    against torch.mm's. None for models without a recurrent encoder."""
+    import torch
+
+    import textseq
+
+    predictor = textseq.load(directory)
+    net = predictor.model
+    flops_per_token = recurrent_flops_per_token(net)
+    if not flops_per_token:
+        return None
+    parts = {name: getattr(net, name) for name in ("embedding", "encoder", "pooling", "head")}
+    seconds = dict.fromkeys(parts, 0.0)
+    starts: dict[str, float] = {}
+
+    def before(name):
+        return lambda module, inputs: starts.__setitem__(name, time.perf_counter())
+
+    def after(name):
+        def hook(module, inputs, output):
+            seconds[name] += time.perf_counter() - starts[name]
+
+        return hook
+
+    handles = [m.register_forward_pre_hook(before(n)) for n, m in parts.items()]
+    handles += [m.register_forward_hook(after(n)) for n, m in parts.items()]
+    pipeline = predictor.pipeline
+    predictor.predict(texts[:batch_size], batch_size=batch_size)  # warm-up
+    for name in seconds:
+        seconds[name] = 0.0
+    profile = {}
+    started = time.perf_counter()
+    tokens = [pipeline.tokens(text) for text in texts]
+    profile["clean + tokenise"] = time.perf_counter() - started
+    started = time.perf_counter()
+    ids = [pipeline.vocab.encode(t) for t in tokens]
+    profile["vocabulary lookup"] = time.perf_counter() - started
+    started = time.perf_counter()
+    batches = list(predictor.batches(ids, batch_size=batch_size))
+    profile["batching (sort, pad)"] = time.perf_counter() - started
+    softmax = 0.0
+    with torch.inference_mode():
+        started = time.perf_counter()
+        for _, token_ids, lengths in batches:
+            logits = net(token_ids, lengths).logits
+            begin = time.perf_counter()
+            torch.softmax(logits, dim=-1)
+            softmax += time.perf_counter() - begin
+        forward = time.perf_counter() - started
+    encoder_seconds = seconds["encoder"]
+    for name in parts:
+        profile[{"encoder": "recurrence (encoder)"}.get(name, name)] = seconds[name]
+    profile["softmax"] = softmax
+    model_parts = sum(seconds.values()) + softmax
+    profile["other forward (masks, dropout, glue)"] = forward - model_parts
+    for handle in handles:
+        handle.remove()
+    started = time.perf_counter()
+    predictor.predict(texts, batch_size=batch_size)
+    total = time.perf_counter() - started
+    profile["rest of predict (Python, results)"] = total - sum(profile.values())
+    real_tokens = sum(len(i) for i in ids)
+    recurrent = flops_per_token * real_tokens / encoder_seconds / 1e9
+    return {
+        "seconds": profile,
+        "predict_seconds": total,
+        "sentences_per_second": len(texts) / total,
+        "recurrent_mflop_per_token": flops_per_token / 1e6,
+        "recurrent_gflops": recurrent,
+        "mm_gflops": mm_rate(),
+    }
+
+
+def print_profiles(models: list[Path], names: list[str], texts: list[str], many: int) -> None:
+    import torch
+
+    repeated = texts * max(1, -(-many // len(texts)))
+    for directory, name in zip(models, names, strict=True):
+        result = profile_predict(directory, repeated)
+        if result is None:
+            continue
+        ratio = result["recurrent_gflops"] / result["mm_gflops"]
+        print(
+            f"\nprofile of {name}: predict on {len(repeated):,} texts at batch 256, "
+            f"{torch.get_num_threads()} thread(s): {result['predict_seconds']:.2f} s "
+            f"({result['sentences_per_second']:,.0f} sentences/s)"
+        )
+        print(
+            f"  recurrence: {result['recurrent_mflop_per_token']:.3f} MFLOP/token, "
+            f"{result['recurrent_gflops']:.2f} GFLOP/s = {ratio:.0%} of torch.mm's "
+            f"{result['mm_gflops']:.2f} GFLOP/s (512 x 512, same run)"
+        )
+        for stage, seconds in result["seconds"].items():
+            share = seconds / result["predict_seconds"]
+            print(f"  {stage:<40}{seconds * 1000:>9.1f} ms {share:>7.1%}")
 
 
 def textseq_system(config: str, overrides: list[str], evaluation, out: Path) -> dict:
@@ -241,6 +388,19 @@ def main() -> int:
     )
     parser.add_argument(
         "--single-texts", type=int, default=300, help="texts timed at batch 1 (300)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="with --inference: torch thread counts to measure at, one table each "
+        "(default: torch's)",
+    )
+    parser.add_argument(
+        "--ways",
+        default=",".join(WAYS),
+        help=f"with --inference: ways of running textseq models ({','.join(WAYS)})",
     )
     parser.add_argument(
         "--throughput-texts",
@@ -330,10 +490,23 @@ def main() -> int:
 
 
 def print_inference(args, train, evaluation, models: list[Path], names=None) -> int:
+    """The inference table (and recurrent models' profiles) at each of `--threads`."""
+    import torch
+
+    names = names or [f"textseq {directory.name}" for directory in models]
+    for threads in args.threads or [torch.get_num_threads()]:
+        torch.set_num_threads(threads)
+        print_inference_table(args, train, evaluation, models, names)
+        print_profiles(models, names, [e.text for e in evaluation], args.throughput_texts)
+    return 0
+
+
+def print_inference_table(args, train, evaluation, models: list[Path], names) -> int:
     """The inference table: accuracy and sentences/s at batch 1 and 256 per system."""
     import torch
 
     options = {"single": args.single_texts, "many": args.throughput_texts}
+    ways = tuple(args.ways.split(","))
     rows = {}
     print("inference: TF-IDF + logistic regression ...", file=sys.stderr)
     rows["tf-idf + logistic regression"] = tfidf_inference(train, evaluation, **options)
@@ -341,10 +514,10 @@ def print_inference(args, train, evaluation, models: list[Path], names=None) -> 
     fast = fasttext_inference(train, evaluation, **options)
     if fast is not None:
         rows["fasttext (bigrams, 10 epochs)"] = fast
-    for index, directory in enumerate(models):
-        name = names[index] if names else f"textseq {directory.name}"
+    for directory, name in zip(models, names, strict=True):
         print(f"inference: {name} ...", file=sys.stderr)
-        for way, row in textseq_inference(directory, evaluation, **options).items():
+        rows_of_model = textseq_inference(directory, evaluation, **options, ways=ways)
+        for way, row in rows_of_model.items():
             rows[f"{name} {way}"] = row
     print(
         f"\ninference on {len(evaluation):,} evaluation texts; {torch.get_num_threads()} torch "
@@ -360,7 +533,7 @@ def print_inference(args, train, evaluation, models: list[Path], names=None) -> 
             f"{row['batch256_per_second']:>13,.0f}"
         )
     if args.json:
-        path = Path(args.json).with_suffix(".inference.json")
+        path = Path(args.json).with_suffix(f".inference-{torch.get_num_threads()}t.json")
         path.write_text(json.dumps(rows, indent=2, default=float))
     return 0
 

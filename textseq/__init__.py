@@ -2,6 +2,7 @@
 
 import textseq
 directory = textseq.train("configs/sst2_bilstm_attention.yaml", out="runs/sst2")
+student = textseq.distill(directory, "configs/sst2_distilled_bilstm.yaml", out="runs/student")
 model = textseq.load(directory)
 model.predict(["a fine film", "a dull, lifeless script"])
 fast = textseq.load(directory, quantize="int8")  # int8 LSTM/Linear layers, see textseq.inference
@@ -91,4 +92,19 @@ def train(
     )
 
 
-__all__ = ["__version__", "load", "train"]
+def distill(
+    teacher: str | Path,
+    config: str | Path | dict[str, Any],
+    *,
+    out: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Trains the classifier `config` describes (the student) on the logits of the classifier
+    in `teacher` and returns its model directory. See `textseq.distillation.distill`."""
+    from textseq.distillation import distill as run_distillation
+
+    return run_distillation(teacher, config, out=out, overrides=overrides, overwrite=overwrite)
+
+
+__all__ = ["__version__", "distill", "load", "train"]

@@ -110,6 +110,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    """train a classifier (the student CONFIG) on a trained classifier's logits (the teacher)
+
+    The config's distill section sets the loss, the mix with the gold labels and the augmented
+    copies (docs/distillation.md); the teacher's logits are cached."""
+    options = dict(out=args.out, overrides=args.set, overwrite=args.overwrite)
+    print(textseq.distill(args.model, args.config, **options))
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     """print a resolved config, a task's config schema, or the configuration reference
 
@@ -426,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("--resume DIR", str, None, "continue from a model or unfinished run's DIR.partial"),
         ("--overwrite", bool, None, "replace --out if it exists"),
         ("--discard-checkpoint", bool, None, "delete DIR.ckpt (the resumable state) once done"),
+    )
+
+    student = _verb(verbs, "distill", _distill, model="the teacher's model directory")
+    student.add_argument("config", help="the student's YAML config (task: classify)")
+    _options(
+        student,
+        ("--set KEY=VALUE", list, None, "override a config key (repeatable; YAML values)"),
+        ("--out", str, None, "model directory to write (default: runs/<config name>)"),
+        ("--overwrite", bool, None, "replace --out if it exists"),
     )
 
     config = _verb(verbs, "config", _config, model=None)

@@ -11,6 +11,7 @@ it only. `model.pooling.attention_dim` applies to attention pooling only,
 
 from typing import Literal
 
+from annotated_types import Ge, Gt, Le
 from pydantic import Field
 
 from textseq.config.base import (
@@ -21,6 +22,7 @@ from textseq.config.base import (
     Section,
     Str,
     TaskConfig,
+    number,
     typed_union,
 )
 from textseq.config.sections import (
@@ -58,8 +60,10 @@ from textseq.config.sections import (
 )
 
 __all__ = [
+    "AugmentConfig",
     "Config",
     "DataConfig",
+    "DistillConfig",
     "EncoderConfig",
     "HeadConfig",
     "ModelConfig",
@@ -211,6 +215,64 @@ class ModelConfig(Section):
     head: HeadConfig = Field(default_factory=HeadConfig)
 
 
+class AugmentConfig(Section):
+    """Augmented copies of the training texts, labelled by the teacher only (Tang et al. 2019,
+    "Distilling Task-Specific Knowledge from BERT into Simple Neural Networks", section 3.3):
+    each word is masked with mask_prob, else replaced by a word of the same part of speech with
+    pos_prob; then, with ngram_prob, only an n-gram of the result is kept."""
+
+    copies: Int = Field(
+        0, ge=0, description="Augmented copies per training text (Tang et al.: 20); 0: none."
+    )
+    mask_prob: number(Ge(0), Le(1)) = Field(
+        0.1, description="Chance that a word becomes [MASK] (the student reads <unk>)."
+    )
+    pos_prob: number(Ge(0), Le(1)) = Field(
+        0.1,
+        description="Chance that a word is replaced by a training word of the same part of "
+        "speech, drawn by frequency (needs pos_tagger).",
+    )
+    ngram_prob: number(Ge(0), Le(1)) = Field(
+        0.25, description="Chance that a copy is cut to one of its n-grams."
+    )
+    max_ngram: Int = Field(5, ge=1, description="n-grams are 1 to this many words long.")
+    pos_tagger: Str | None = Field(
+        None,
+        description="A textseq POS tagger's model directory (configs/conll2003_pos.yaml); "
+        "null: no POS-guided replacement (a warning says so when pos_prob > 0).",
+    )
+
+
+class DistillConfig(Section):
+    """Knowledge distillation: the student (this config's model) learns from a trained
+    classifier's logits besides the gold labels. `textseq distill TEACHER CONFIG` sets teacher
+    and targets; the section applies only with a teacher."""
+
+    teacher: Str | None = Field(
+        None, description="The teacher's model directory (set by textseq distill)."
+    )
+    targets: Str | None = Field(
+        None,
+        description="The file of teacher logits the student trains on (written and set by "
+        "textseq distill, cached by teacher and data).",
+    )
+    loss: Literal["mse", "kl"] = Field(
+        "mse",
+        description="mse: squared error between logits (Tang et al.); kl: KL divergence of the "
+        "temperature-softened distributions, times temperature squared (Hinton et al. 2015).",
+    )
+    temperature: number(Gt(0)) = Field(1.0, description="Softens both distributions (kl only).")
+    alpha: number(Ge(0), Le(1)) = Field(
+        0.0,
+        description="Weight of the gold labels' cross-entropy; the distillation loss gets "
+        "1 - alpha (augmented texts have no gold label).",
+    )
+    teacher_batch_size: BatchSize = Field(
+        128, description="Texts per batch when the teacher computes its logits."
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+
 class Config(TaskConfig):
     """Text classification: one label per text."""
 
@@ -222,6 +284,7 @@ class Config(TaskConfig):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
 
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
         encoder, pooling = self.model.encoder, self.model.pooling
@@ -248,6 +311,15 @@ class Config(TaskConfig):
         if pooling.type != "multihead":
             keys["model.pooling.num_heads"] = NotApplicable(
                 f"to model.pooling.type {pooling.type!r} (multihead only)", ("model.pooling.type",)
+            )
+        if self.distill.teacher is None:
+            keys["distill"] = NotApplicable(
+                "without a teacher (textseq distill TEACHER CONFIG sets distill.teacher)",
+                ("distill.teacher",),
+            )
+        elif self.distill.loss != "kl":
+            keys["distill.temperature"] = NotApplicable(
+                f"to distill.loss {self.distill.loss!r} (kl only)", ("distill.loss",)
             )
         return keys
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
 from textseq.data.readers import TextExample
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError, ModelDirError, TextseqError
@@ -26,7 +25,7 @@ from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
 from textseq.text.pipeline import TextPipeline
 from textseq.text.pretrained import encoder_from_saved_config
-from textseq.text.vocab import Vocabulary
+from textseq.text.vocab import UNK, Vocabulary
 
 ATTENTION_POOLINGS = ("attention", "self_attention", "multihead")
 
@@ -123,16 +122,21 @@ class TextClassifierPredictor:
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"text {position + 1} is empty; every text needs some content")
         apply_limits(texts, DEFAULT_LIMITS)  # a text over 100,000 characters: InputTooLarge
-        tokens = [self.pipeline.tokens(text) for text in texts]
-        probabilities, attention = self._run(tokens, batch_size=batch_size, keep_attention=explain)
+        if explain:
+            tokens = [self.pipeline.tokens(text) for text in texts]
+            ids = [self.pipeline.vocab.encode(t) for t in tokens]
+        else:
+            ids = self.encode(texts)
+        probabilities, attention = self._run(ids, batch_size=batch_size, keep_attention=explain)
+        best, table = probabilities.argmax(dim=-1).tolist(), probabilities.tolist()
+        labels, itos = self.labels, self.label_vocab.itos
         results = []
         for index, text in enumerate(texts):
-            probs = probabilities[index]
             result: dict[str, Any] = {
                 "text": text,
-                "label": self.label_vocab.itos[int(probs.argmax())],
+                "label": itos[best[index]],
                 "probs": {
-                    label: round(float(p), 6) for label, p in zip(self.labels, probs, strict=True)
+                    label: round(p, 6) for label, p in zip(labels, table[index], strict=True)
                 },
             }
             if explain:
@@ -193,33 +197,66 @@ class TextClassifierPredictor:
         `textseq.embedding_space.nearest_neighbors`."""
         return self.word_embeddings().neighbors(word, k=k)
 
+    def logits(self, texts: Sequence[str], *, batch_size: int = 256) -> torch.Tensor:
+        """The model's logits (N, C), in `labels` order: what a student distils."""
+        logits, _ = self._run(self.encode(texts), batch_size=batch_size, softmax=False)
+        return logits
+
     def predict_labels(
         self, examples: Sequence[TextExample], *, batch_size: int = 256
     ) -> torch.Tensor:
         """Predicted label ids, (N,)."""
-        tokens = [self.pipeline.tokens(e.text) for e in examples]
-        probabilities, _ = self._run(tokens, batch_size=batch_size, keep_attention=False)
+        ids = self.encode([e.text for e in examples])
+        probabilities, _ = self._run(ids, batch_size=batch_size)
         return probabilities.argmax(dim=-1)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids of each text: cleaned, tokenised, truncated and looked up in one pass
+        per text (never empty)."""
+        clean, tokenize = self.pipeline.cleaner, self.pipeline.tokenizer.tokenize
+        stoi, unk = self.pipeline.vocab.stoi, self.pipeline.vocab.unk_index
+        limit = self.pipeline.max_length
+        ids = []
+        for text in texts:
+            tokens = tokenize(clean(text))[:limit] or [UNK]
+            ids.append([stoi.get(token, unk) for token in tokens])
+        return ids
+
+    def batches(
+        self, ids: list[list[int]], *, batch_size: int
+    ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+        """Padded batches of `ids` in length order (sorted once, so a batch holds texts of
+        similar lengths): (positions in `ids`, token_ids (B, T), lengths (B,))."""
+        pad = self.pipeline.vocab.pad_index
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            longest = len(ids[rows[-1]])
+            token_ids = torch.tensor([ids[i] + [pad] * (longest - len(ids[i])) for i in rows])
+            lengths = torch.tensor([len(ids[i]) for i in rows])  # (B,)
+            yield rows, token_ids, lengths  # (B, T), (B,)
 
     @torch.inference_mode()
     def _run(
-        self, tokens: list[list[str]], *, batch_size: int, keep_attention: bool
+        self,
+        ids: list[list[int]],
+        *,
+        batch_size: int,
+        keep_attention: bool = False,
+        softmax: bool = True,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        dataset = EncodedDataset([self.pipeline.vocab.encode(t) for t in tokens])
-        sampler = BucketBatchSampler(dataset.lengths, batch_size=batch_size, shuffle=False)
-        collate = Collator(self.pipeline.vocab.pad_index)
-        probabilities = torch.empty(len(dataset), len(self.label_vocab))
-        attention: list[torch.Tensor] = [torch.empty(0)] * len(dataset)
-        with Progress("classify", total=len(dataset)) as progress:
-            for batch_indices in sampler:
-                batch = collate([dataset[i] for i in batch_indices])
+        probabilities = torch.empty(len(ids), len(self.label_vocab))
+        attention: list[torch.Tensor] = [torch.empty(0)] * len(ids)
+        with Progress("classify", total=len(ids)) as progress:
+            for rows, token_ids, lengths in self.batches(ids, batch_size=batch_size):
                 with autocast(self.precision):
-                    output = self.model(batch.token_ids, batch.lengths)
-                probabilities[batch.index] = torch.softmax(output.logits.float(), dim=-1)
+                    output = self.model(token_ids, lengths)
+                logits = output.logits.float()  # (B, C)
+                probabilities[rows] = torch.softmax(logits, dim=-1) if softmax else logits
                 if keep_attention and output.attention is not None:
-                    for row, index in enumerate(batch.index.tolist()):
-                        attention[index] = output.attention[row, : batch.lengths[row]]
-                progress.update(len(batch_indices))
+                    for row, index in enumerate(rows):
+                        attention[index] = output.attention[row, : lengths[row]]
+                progress.update(len(rows))
         return probabilities, attention
 
     def evaluate(self, examples: Sequence[TextExample], *, batch_size: int = 256) -> dict[str, Any]:

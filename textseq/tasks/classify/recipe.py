@@ -26,6 +26,12 @@ from textseq.tasks.base import Prepared
 from textseq.tasks.classify.build import build_model, load_text_pipeline
 from textseq.tasks.classify.config import Config
 from textseq.tasks.classify.data import load_examples
+from textseq.tasks.classify.distillation import (
+    NO_LABEL,
+    DistillationLoss,
+    TeacherTargets,
+    distillation_set,
+)
 from textseq.tasks.classify.system import ClassificationTask
 from textseq.text.pipeline import TextPipeline, cleaner_of, save_pipeline
 from textseq.text.pretrained import (
@@ -65,6 +71,14 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
     train_ids = [pipeline.vocab.encode(t) for t in train_tokens]
     _warn_if_unk_is_never_trained(cfg, train_ids, pipeline.vocab.unk_index)
     train_set = EncodedDataset(train_ids, _label_ids(labels, train_examples))
+    distillation = None
+    if cfg.distill.targets is not None:
+        train_set, distillation = _distillation(cfg, pipeline, labels, train_examples)
+    elif cfg.distill.teacher is not None:
+        raise ConfigError(
+            "distill.teacher is set but distill.targets is not: train a student with textseq "
+            "distill TEACHER CONFIG, which computes the teacher's logits"
+        )
     val_set = EncodedDataset(
         [pipeline.vocab.encode(t) for t in val_tokens], _label_ids(labels, val_examples)
     )
@@ -108,6 +122,7 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
         optim=OptimSettings.from_config(cfg.optim, monitor=cfg.trainer.monitor),
         class_weights=_class_weights(cfg, labels, train_examples),
         label_smoothing=cfg.training.label_smoothing,
+        distillation=distillation,
     )
     datamodule = TextDataModule.from_config(
         cfg, train=train_set, val=val_set, pad_index=pipeline.vocab.pad_index
@@ -126,6 +141,33 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
             "vector_coverage": None if coverage is None else str(coverage),
         },
     )
+
+
+def _distillation(
+    cfg: Config, pipeline: TextPipeline, labels: Vocabulary, train_examples: list[TextExample]
+) -> tuple[EncodedDataset, DistillationLoss]:
+    """The student's training set (the training texts and their augmented copies) and its
+    loss, from the teacher's logits in `distill.targets`."""
+    targets = TeacherTargets.load(cfg.distill.targets)
+    token_ids, label_ids, logits = distillation_set(
+        targets, pipeline=pipeline, labels=labels, train_texts=[e.text for e in train_examples]
+    )
+    log.info(
+        "distillation: %s texts (%s of them augmented) with the teacher's logits, loss %s, "
+        "alpha %s",
+        f"{len(token_ids):,}",
+        f"{label_ids.count(NO_LABEL):,}",
+        cfg.distill.loss,
+        cfg.distill.alpha,
+    )
+    loss = DistillationLoss(
+        teacher_logits=logits,
+        loss=cfg.distill.loss,
+        temperature=cfg.distill.temperature,
+        alpha=cfg.distill.alpha,
+        class_weights=_class_weights(cfg, labels, train_examples),
+    )
+    return EncodedDataset(token_ids, label_ids), loss
 
 
 def read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
