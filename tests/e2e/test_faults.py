@@ -252,3 +252,6 @@ def test_every_task_resumes_to_the_uninterrupted_weights(real_data_env, tmp_path
         )
     resumed = textseq.train(resume=tmp_path / "split.partial")
     assert _sha256(resumed / "model.safetensors") == _sha256(whole / "model.safetensors")
+    # Every epoch after the resume too (the best weights may be an earlier epoch's).
+    [after, before] = (json.loads((d / "metrics.json").read_text()) for d in (resumed, whole))
+    assert after["epochs"] == before["epochs"]
