@@ -248,6 +248,21 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, sche
     assert _sha256(resumed / "model.safetensors") == _sha256(whole / "model.safetensors")
 
 
+def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_publishes_nothing(tmp_path):
+    class Poison(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, index):
+            if trainer.global_step == 3:
+                with torch.no_grad():
+                    next(pl_module.model.parameters()).fill_(float("nan"))
+
+    config = toy_config(tmp_path, max_epochs=1)
+    with pytest.raises(textseq.errors.TextseqError, match=r"diverged at step 4 .*optim\.lr"):
+        textseq.train(config, out=tmp_path / "model", callbacks=[Poison()])
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(ConfigError, match=r"optim\.class_weights"):
+        textseq.train(config, out=tmp_path / "model", overrides=["optim.class_weights=[-1, 1]"])
+
+
 def test_validating_inside_epochs_records_and_keeps_the_best_validation(tmp_path):
     """val_check_interval 0.5: two validations per epoch, at half and at the end; the saved
     weights are the best validation's, whichever half of an epoch it fell in."""

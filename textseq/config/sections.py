@@ -267,7 +267,7 @@ class OptimConfig(Section):
         description="null: reduce the LR on a plateau (lr_factor, lr_patience); N: keep it for "
         "N epochs, then multiply it by lr_factor after every epoch (Zaremba et al. 2014).",
     )
-    class_weights: Literal["balanced"] | list[Float] | None = Field(
+    class_weights: Literal["balanced"] | list[number(Gt(0))] | None = Field(
         None,
         description="Weights of the classes in the loss (classification only): balanced "
         "(inverse frequency), one weight per label in the order of labels.json, or null.",

@@ -16,8 +16,12 @@ class TextDataModule(pl.LightningDataModule):
     """Length-bucketed, shuffled training batches; length-sorted validation batches.
 
     Under data-parallel training each process reads its own share of the batches (the
-    sampler shards them), so Lightning's own distributed sampler is not used.
+    sampler shards them), so Lightning's own distributed sampler is not used. A process may
+    get no validation batch (fewer batches than processes); the metrics gather every
+    process's items (`textseq.distributed`), so that is allowed.
     """
+
+    allow_zero_length_dataloader_with_multiple_devices = True
 
     def __init__(
         self,

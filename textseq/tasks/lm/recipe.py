@@ -110,10 +110,17 @@ class LMDataModule(pl.LightningDataModule):
         self.val_set = BPTTWindows(batchify(val, eval_batch_size), bptt=bptt)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=None)
+        return DataLoader(self.train_set, batch_size=None, generator=_own_generator())
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=None)
+        return DataLoader(self.val_set, batch_size=None, generator=_own_generator())
+
+
+def _own_generator() -> torch.Generator:
+    """A DataLoader's own generator: starting an iterator draws a seed from it, which would
+    otherwise advance the global generator that dropout uses, so a resumed run (which starts
+    iterators at other moments) would see other dropout masks."""
+    return torch.Generator().manual_seed(0)
 
 
 def read_splits(cfg: LMConfig) -> tuple[list[str], list[str]]:

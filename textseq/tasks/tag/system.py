@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from textseq.distributed import gathered
 from textseq.modules.token_softmax import TokenSoftmax
 from textseq.optim import OptimSettings, configure_task_optimizers
 from textseq.tasks.tag.data import TagBatch
@@ -84,12 +85,16 @@ class TaggingTask(pl.LightningModule):
         )
 
     def on_validation_epoch_end(self) -> None:
-        tokens = sum(n for _, n in self._val_loss)
-        loss = sum(value * n for value, n in self._val_loss) / max(tokens, 1)
+        # Each DDP process validated its share of the batches: score them all, once.
+        val_loss, gold, predicted = (
+            gathered(x) for x in (self._val_loss, self._gold, self._predicted)
+        )
+        tokens = sum(n for _, n in val_loss)
+        loss = sum(value * n for value, n in val_loss) / max(tokens, 1)
         self.log("val_loss", loss, prog_bar=True)
-        self.log("val_acc", token_accuracy(self._gold, self._predicted), prog_bar=True)
+        self.log("val_acc", token_accuracy(gold, predicted), prog_bar=True)
         if self.scheme != "plain":
-            self.log("val_f1", entity_scores(self._gold, self._predicted)["f1"], prog_bar=True)
+            self.log("val_f1", entity_scores(gold, predicted)["f1"], prog_bar=True)
 
     def configure_optimizers(self):
         return configure_task_optimizers(self, self.optim)

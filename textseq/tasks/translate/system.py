@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textseq.decoding import beam_search, greedy_decode
+from textseq.distributed import gathered
 from textseq.optim import OptimSettings, configure_task_optimizers
 from textseq.tasks.translate.data import Seq2SeqBatch
 from textseq.tasks.translate.metrics import corpus_scores
@@ -168,14 +169,17 @@ class TranslationTask(pl.LightningModule):
         return [hypotheses[0].tokens for hypotheses in beams]
 
     def on_validation_epoch_end(self) -> None:
-        tokens = sum(n for _, n in self._val_loss)
-        loss = sum(total for total, _ in self._val_loss) / max(tokens, 1)
+        # Each DDP process validated its share of the batches: score them all, once.
+        val_loss = gathered(self._val_loss)
+        hypotheses = dict(gathered(list(self._hypotheses.items())))
+        tokens = sum(n for _, n in val_loss)
+        loss = sum(total for total, _ in val_loss) / max(tokens, 1)
         self.log("val_loss", loss, prog_bar=True)
         self.log("val_ppl", math.exp(min(loss, 50.0)))
-        indices = sorted(self._hypotheses)
+        indices = sorted(hypotheses)
         if indices:
             scores = corpus_scores(
-                [self._hypotheses[i] for i in indices],
+                [hypotheses[i] for i in indices],
                 [self.val_references[i] for i in indices],
                 tokenize=self.bleu_tokenize,
             )
