@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from textseq.atomic import write_atomically
-from textseq.errors import TextseqError
+from textseq.errors import TextseqError, UsageError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
@@ -216,7 +216,7 @@ def plot_tag_marginals(
     """A tagger's per-token tag marginals as a heatmap (tokens down, tags across, the value
     written in each cell of at least 0.05), saved as a PNG."""
     if Path(path).suffix.lower() != ".png":
-        raise TextseqError(f"{path}: a tagger's marginals are drawn as a PNG (FILE.png)")
+        raise UsageError(f"{path}: a tagger's marginals are drawn as a PNG (FILE.png)")
     matrix = np.asarray(marginals, dtype=float)
     if matrix.shape != (len(tokens), len(tag_names)):
         raise ValueError(

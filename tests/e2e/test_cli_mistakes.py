@@ -27,7 +27,7 @@ MISTAKES = [
     (["train"], USAGE, "train needs a CONFIG file (or --resume DIR)"),
     (["train", "{t}/missing.yaml"], BAD_INPUT, "no such config file"),
     (["train", "{t}/unknown.yaml"], BAD_INPUT, "data.bach_size: unknown key; did you mean"),
-    (["train", "{t}/syntax.yaml"], BAD_INPUT, "syntax.yaml:2:1: invalid YAML: expected ','"),
+    (["train", "{t}/syntax.yaml"], BAD_INPUT, "invalid YAML at line 2, column 1: expected ','"),
     (["train", "{t}/task.yaml"], BAD_INPUT, "task: must be one of 'classify'"),
     (["train", CONFIG, "--set", "nonsense"], BAD_INPUT, "--set expects KEY=VALUE"),
     (["train", CONFIG, "--set", "trainer.max_epochs=-1"], BAD_INPUT, "must be at least 1"),

@@ -140,7 +140,7 @@ def test_reloaded_tagger_marginals_and_heatmap(tagger, tmp_path, capsys):
 def test_tagger_errors(tagger, tmp_path, capsys):
     bad = tmp_path / "bad.conll"
     bad.write_text("EU B-ORG\nrejects\n", encoding="utf-8")
-    assert main(["-q", "evaluate", str(tagger), "--data", str(bad)]) == 2
+    assert main(["-q", "evaluate", str(tagger), "--data", str(bad)]) == 3
     assert f"{bad}, line 2: a token with no tag" in capsys.readouterr().err
     assert main(["-q", "generate", str(tagger)]) == 2
     assert "holds a tagger" in capsys.readouterr().err

@@ -89,9 +89,9 @@ def _read(path: str | Path) -> tuple[dict[str, Any], Origin]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:  # one line: where, then what
         mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid UTF-8") from None
     if data is None:
