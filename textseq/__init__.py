@@ -62,25 +62,32 @@ def train(
     resume: str | Path | None = None,
     overwrite: bool = False,
     callbacks: Sequence[Any] = (),
+    train: Any = None,
+    val: Any = None,
 ) -> Path:
     """Trains from a YAML path or a config dict and returns the finished model directory.
 
     `overrides` are `dotted.key=value` strings; `resume` continues from a run or model
-    directory's checkpoint; `callbacks` are extra Lightning callbacks. See
+    directory's checkpoint; `callbacks` are extra Lightning callbacks. `train` and `val`:
+    data in memory in place of the config's `data.train` and `data.val` (a list of
+    `(text, label)` pairs or dicts, a pandas DataFrame or a `datasets.Dataset`; see
+    `textseq.data.sources`); the saved config names them `memory:train-N`. See
     `textseq.training.train`.
     """
+    from textseq.data.sources import in_memory
     from textseq.tasks import TASKS
     from textseq.training import train as run_training
 
-    return run_training(
-        config,
-        tasks=TASKS,
-        out=out,
-        overrides=overrides,
-        resume=resume,
-        overwrite=overwrite,
-        callbacks=callbacks,
-    )
+    with in_memory(train=train, val=val) as specs:
+        return run_training(
+            config,
+            tasks=TASKS,
+            out=out,
+            overrides=[*overrides, *(f"data.{name}={spec}" for name, spec in specs.items())],
+            resume=resume,
+            overwrite=overwrite,
+            callbacks=callbacks,
+        )
 
 
 __all__ = ["__version__", "load", "train"]

@@ -18,7 +18,7 @@ import torch
 
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
-from textseq.data.readers import TextExample
+from textseq.data.readers import TextExample, apply_label_map
 from textseq.data.splits import sample, split_off
 from textseq.errors import ConfigError, DataError
 from textseq.optim import OptimSettings
@@ -129,9 +129,10 @@ def prepare(cfg: Config, *, resume_dir: Path | None, checkpoint: str | None) -> 
 
 def _read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
     columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
-    train_examples = load_examples(cfg.data.train, **columns)
+    label_map = cfg.data.label_map
+    train_examples = apply_label_map(load_examples(cfg.data.train, **columns), label_map)
     if cfg.data.val is not None:
-        val_examples = load_examples(cfg.data.val, **columns)
+        val_examples = apply_label_map(load_examples(cfg.data.val, **columns), label_map)
     else:
         train_examples, val_examples = split_off(
             train_examples, cfg.data.val_fraction, seed=cfg.seed
