@@ -7,6 +7,7 @@ import random
 import datasets
 import pandas as pd
 import pytest
+from tokenizers import Tokenizer
 
 import textseq
 from textseq.cli import main
@@ -150,6 +151,10 @@ def test_training_on_a_dataframe_and_evaluating_a_mapped_dataset(tmp_path, capsy
     model = textseq.load(directory)
     assert model.labels == ["no", "yes"]
     assert model.config.data.train.startswith("memory:train-")
+    # The word-level pipeline is also a portable tokenizer.json (textseq.text.portable).
+    portable = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    text = "w1 w3 unseen W2"
+    assert portable.encode(text).ids == model.pipeline.encode(text)
     test = datasets.Dataset.from_dict(
         {"text": [r["text"] for r in rows(100)], "label": [r["label"] for r in rows(100)]}
     )
