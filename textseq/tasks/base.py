@@ -126,6 +126,7 @@ class ExportSubject:
     # format -> why this graph cannot be written in it (one line)
     unsupported: dict[str, str] = field(default_factory=dict)
     viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (reported)
+    classes: list[str] = field(default_factory=list)  # the label or tag set, in output order
 
 
 @dataclass(frozen=True)

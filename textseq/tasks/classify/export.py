@@ -91,4 +91,5 @@ def export_subject(
         masks=masks,
         probabilities=probabilities,
         labels=labels,
+        classes=list(predictor.labels),
     )

@@ -147,4 +147,5 @@ def export_subject(
         check=check,
         unsupported=unsupported,
         viterbi_in_graph=graph.viterbi is not None,
+        classes=predictor.tags,
     )
