@@ -297,9 +297,9 @@ def export_model(
     # Checked before it is renamed into place: a failed check leaves nothing behind.
     write_atomically(path, write_checked)
     (parity,) = measured
-    tokenizer = directory / TOKENIZER_FILE
-    beside = path.parent / TOKENIZER_FILE
-    if format == "onnx" and tokenizer.is_file() and beside.resolve() != tokenizer.resolve():
+    tokenizer, beside = subject.tokenizer, path.parent / TOKENIZER_FILE
+    wanted = format == "onnx" and tokenizer is not None and tokenizer.is_file()
+    if wanted and beside.resolve() != tokenizer.resolve():
         write_atomically(beside, lambda temporary: shutil.copyfile(tokenizer, temporary))
     return ExportReport(
         path=path,

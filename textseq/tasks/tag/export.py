@@ -148,4 +148,5 @@ def export_subject(
         unsupported=unsupported,
         viterbi_in_graph=graph.viterbi is not None,
         classes=predictor.tags,
+        tokenizer=None if predictor.directory is None else predictor.directory / "tokenizer.json",
     )
