@@ -17,9 +17,9 @@ dynamic quantisation (MatMul, LSTM/GRU weights in int8) for ONNX.
 
 An ONNX file describes itself: its metadata (`metadata_props`) holds the task, the labels or
 tags in output order, the textseq version, the model's config (JSON) and its inputs and
-outputs, and the model directory's portable `tokenizer.json` (`textseq.text.portable`, word-level
-pipelines) is written beside it, so that a program with only onnxruntime, tokenizers and numpy
-can use it (`benchmarks/onnx_consumer.py`).
+outputs, and the tokenizer.json that gives its token ids (the model directory's portable one,
+`textseq.text.portable`, or a pretrained encoder's own) is written beside it, so that a program
+with only onnxruntime, tokenizers and numpy can use it (`benchmarks/onnx_consumer.py`).
 
 The parity check runs the exported file (ONNX Runtime, or torch.jit.load) and the fp32
 PyTorch model on held-out inputs (the model's validation data, or `data=`), in batches of a
@@ -150,16 +150,19 @@ def _write_torchscript(subject: ExportSubject, path: Path, *, quantize: str | No
 
 def onnx_metadata(subject: ExportSubject, task: str) -> dict[str, str]:
     """What an ONNX file says about itself (`metadata_props`, all strings; JSON where a value
-    is a list or mapping)."""
-    return {
+    is a list or mapping); `textseq.tokenizer` names the tokenizer.json beside the file, where
+    the model has one."""
+    metadata = {
         "textseq.task": task,
         "textseq.version": __version__,
         "textseq.labels": json.dumps(subject.classes, ensure_ascii=False),
         "textseq.inputs": json.dumps(subject.input_names),
         "textseq.outputs": json.dumps(subject.output_names),
-        "textseq.tokenizer": TOKENIZER_FILE,
         "textseq.config": json.dumps(subject.predictor.config.to_dict(), ensure_ascii=False),
     }
+    if subject.tokenizer is not None and subject.tokenizer.is_file():
+        metadata["textseq.tokenizer"] = TOKENIZER_FILE
+    return metadata
 
 
 def _describe_onnx(path: Path, metadata: dict[str, str]) -> None:
