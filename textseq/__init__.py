@@ -66,30 +66,37 @@ def train(
     overwrite: bool = False,
     keep_checkpoint: bool = True,
     callbacks: Sequence[Any] = (),
+    train: Any = None,
+    val: Any = None,
 ) -> Path:
     """Trains from a YAML path or a config dict and returns the finished model directory.
 
     `overrides` are `dotted.key=value` strings; `resume` continues from a run or model
     directory's checkpoint (kept beside it, in `DIR.ckpt`, unless not `keep_checkpoint`);
-    `callbacks` are extra Lightning callbacks. See `textseq.training.train`. Progress and
-    messages go to stderr through `logging` (the `textseq` logger, see `textseq.logs`); the
-    model summary and progress bar are Lightning's, also on stderr (`trainer.progress_bar:
-    false` turns both off).
+    `callbacks` are extra Lightning callbacks. `train` and `val`: data in memory in place of
+    the config's `data.train` and `data.val` (a list of `(text, label)` pairs or dicts, a
+    pandas DataFrame or a `datasets.Dataset`; see `textseq.data.sources`); the saved config
+    names them `memory:train-N`. See `textseq.training.train`. Progress and messages go to
+    stderr through `logging` (the `textseq` logger, see `textseq.logs`); the model summary
+    and progress bar are Lightning's, also on stderr (`trainer.progress_bar: false` turns
+    both off).
     """
+    from textseq.data.sources import in_memory
     from textseq.tasks import TASKS
     from textseq.training import train as run_training
 
     default_handler()  # textseq's messages on stderr unless the application set up logging
-    return run_training(
-        config,
-        tasks=TASKS,
-        out=out,
-        overrides=overrides,
-        resume=resume,
-        overwrite=overwrite,
-        keep_checkpoint=keep_checkpoint,
-        callbacks=callbacks,
-    )
+    with in_memory(train=train, val=val) as specs:
+        return run_training(
+            config,
+            tasks=TASKS,
+            out=out,
+            overrides=[*overrides, *(f"data.{name}={spec}" for name, spec in specs.items())],
+            resume=resume,
+            overwrite=overwrite,
+            keep_checkpoint=keep_checkpoint,
+            callbacks=callbacks,
+        )
 
 
 def distill(

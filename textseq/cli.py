@@ -466,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--beam", int, None, "(translation) beam size beside greedy decoding (the config's)"),
         ("--text-column", str, None, "text column of a .tsv/.csv/.jsonl file (text)"),
         ("--label-column", str, None, "label column of a file (label)"),
+        ("--label-map MAP", str, None, "(classifiers) rename data labels: 0=negative,1=positive"),
         ("--batch-size", int, None, "texts per batch (256; translation 64) or streams (LMs, 10)"),
         ("--token-column", int, None, "(taggers) token column of a CoNLL file (0)"),
         ("--tag-column", int, None, "(taggers) tag column of a CoNLL file, <0 from the end (-1)"),

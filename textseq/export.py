@@ -15,6 +15,12 @@ packed path as it is. `--quantize int8` exports the dynamically quantised model
 (`textseq.inference`) for TorchScript, and quantises the fp32 ONNX graph with ONNX Runtime's
 dynamic quantisation (MatMul, LSTM/GRU weights in int8) for ONNX.
 
+An ONNX file describes itself: its metadata (`metadata_props`) holds the task, the labels or
+tags in output order, the textseq version, the model's config (JSON) and its inputs and
+outputs, and the tokenizer.json that gives its token ids (the model directory's portable one,
+`textseq.text.portable`, or a pretrained encoder's own) is written beside it, so that a program
+with only onnxruntime, tokenizers and numpy can use it (`benchmarks/onnx_consumer.py`).
+
 The parity check runs the exported file (ONNX Runtime, or torch.jit.load) and the fp32
 PyTorch model on held-out inputs (the model's validation data, or `data=`), in batches of a
 different size than the one the graph was traced with, and compares the probabilities the
@@ -27,6 +33,8 @@ under a temporary name and renamed into place only after the check
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -45,6 +53,8 @@ from textseq.inference import (
 )
 from textseq.tasks import check_verb, load_predictor, task_of
 from textseq.tasks.base import ExportSubject
+from textseq.text.portable import FILENAME as TOKENIZER_FILE
+from textseq.version import __version__
 
 FORMATS = ("onnx", "torchscript")
 # Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
@@ -136,6 +146,32 @@ def _write_torchscript(subject: ExportSubject, path: Path, *, quantize: str | No
         warnings.simplefilter("ignore")  # the tracer's notes on Python values
         traced = torch.jit.trace(graph, subject.batches[0], check_trace=False, strict=False)
     torch.jit.save(traced, str(path))
+
+
+def onnx_metadata(subject: ExportSubject, task: str) -> dict[str, str]:
+    """What an ONNX file says about itself (`metadata_props`, all strings; JSON where a value
+    is a list or mapping); `textseq.tokenizer` names the tokenizer.json beside the file, where
+    the model has one."""
+    metadata = {
+        "textseq.task": task,
+        "textseq.version": __version__,
+        "textseq.labels": json.dumps(subject.classes, ensure_ascii=False),
+        "textseq.inputs": json.dumps(subject.input_names),
+        "textseq.outputs": json.dumps(subject.output_names),
+        "textseq.config": json.dumps(subject.predictor.config.to_dict(), ensure_ascii=False),
+    }
+    if subject.tokenizer is not None and subject.tokenizer.is_file():
+        metadata["textseq.tokenizer"] = TOKENIZER_FILE
+    return metadata
+
+
+def _describe_onnx(path: Path, metadata: dict[str, str]) -> None:
+    """Writes `metadata` into the ONNX file at `path` (its `metadata_props`)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, metadata)
+    onnx.save(model, str(path))
 
 
 def _runner(format: str, path: Path):
@@ -250,6 +286,8 @@ def export_model(
         # Looked up here, not bound once, so that tests can replace a writer.
         writers = {"onnx": _write_onnx, "torchscript": _write_torchscript}
         writers[format](subject, temporary, quantize=quantize)
+        if format == "onnx":
+            _describe_onnx(temporary, onnx_metadata(subject, task.name))
         parity = _parity(subject, format, temporary)
         if not parity.max_prob_diff <= tolerance:
             raise ExportError(
@@ -262,6 +300,10 @@ def export_model(
     # Checked before it is renamed into place: a failed check leaves nothing behind.
     write_atomically(path, write_checked)
     (parity,) = measured
+    tokenizer, beside = subject.tokenizer, path.parent / TOKENIZER_FILE
+    wanted = format == "onnx" and tokenizer is not None and tokenizer.is_file()
+    if wanted and beside.resolve() != tokenizer.resolve():
+        write_atomically(beside, lambda temporary: shutil.copyfile(tokenizer, temporary))
     return ExportReport(
         path=path,
         format=format,

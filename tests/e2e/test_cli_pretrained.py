@@ -94,3 +94,19 @@ def test_train_evaluate_predict_and_reload_offline(
         assert line["label"] == again["label"]
         for label, p in line["probs"].items():
             assert again["probs"][label] == pytest.approx(p, abs=1e-5)
+
+    # ONNX (fp32 and int8): parity-checked on the dev slice, with the encoder's own
+    # tokenizer.json beside the file, whose ids are the ones the model reads.
+    from tokenizers import Tokenizer
+
+    from textseq.export import export_model
+
+    for quantize in (None, "int8"):
+        out = tmp_path / "onnx" / f"minilm{'.' + quantize if quantize else ''}.onnx"
+        report = export_model(trained, format="onnx", quantize=quantize, out=out, limit=64)
+        assert report.max_prob_diff <= report.tolerance and report.label_agreement > 0.9
+    hf = Tokenizer.from_file(str(tmp_path / "onnx" / "tokenizer.json"))
+    assert hf.encode(texts[0]).ids == model.pipeline.encode(texts[0])
+    onnx = textseq.load(trained, onnx=tmp_path / "onnx" / "minilm.onnx").predict(texts)
+    for line, again in zip(lines, onnx, strict=True):
+        assert again["probs"]["positive"] == pytest.approx(line["probs"]["positive"], abs=1e-4)

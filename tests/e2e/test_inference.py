@@ -2,6 +2,8 @@
 SST-2 and CoNLL-2003 slices; and the export of those models (`textseq export`)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,7 +126,9 @@ def test_export_passes_its_parity_check_and_runs_any_batch_shape(
     report = json.loads(capsys.readouterr().out)
     assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-3)
     assert report["inputs"] == 203 and report["export_ms_per_batch"] > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    # An ONNX file has the model directory's portable tokenizer.json beside it.
+    beside = ["tokenizer.json"] if fmt == "onnx" else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, *beside])
     # The file runs on a batch shape it was never traced with, and gives the model's answer.
     model = textseq.load(classifier)
     texts = ["a gripping , beautifully acted film", "dull", "not bad at all , really"]
@@ -144,6 +148,42 @@ def test_export_passes_its_parity_check_and_runs_any_batch_shape(
         assert [r["probs"]["positive"] for r in onnx] == pytest.approx(
             expected, abs=0.1 if quantize else 1e-4
         )
+
+
+def test_an_onnx_only_consumer_classifies_like_textseq(classifier, tmp_path, data_env):
+    """benchmarks/onnx_consumer.py, with onnxruntime, tokenizers and numpy only, reads the
+    labels from the file's metadata and the tokenizer.json beside it."""
+    import onnx
+
+    out = tmp_path / "export" / "model.onnx"
+    assert main(["-q", "export", str(classifier), "--format", "onnx", "--out", str(out)]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["textseq.task"] == "classify" and meta["textseq.version"] == textseq.__version__
+    assert json.loads(meta["textseq.labels"]) == ["negative", "positive"]
+    assert json.loads(meta["textseq.config"])["model"]["encoder"]["type"] == "rnn"
+    examples = load_examples("sst2:dev")[:300]
+    data = tmp_path / "dev.jsonl"
+    data.write_text(
+        "".join(json.dumps({"text": e.text, "label": e.label}) + "\n" for e in examples)
+    )
+    predictions = tmp_path / "predictions.jsonl"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "onnx_consumer.py"
+    command = [sys.executable, str(script), str(out), "--data", str(data)]
+    done = subprocess.run(
+        [*command, "--predictions", str(predictions)], capture_output=True, text=True, check=True
+    )
+    result = json.loads(done.stdout)
+    assert not {"torch", "textseq", "transformers"} & set(result["modules"])
+    assert {"numpy", "onnxruntime", "tokenizers"} <= set(result["modules"])
+    theirs = [json.loads(line) for line in predictions.read_text().splitlines()]
+    ours = textseq.load(classifier).predict([e.text for e in examples])
+    assert [t["label"] for t in theirs] == [o["label"] for o in ours]
+    for t, o in zip(theirs, ours, strict=True):
+        assert t["probs"]["positive"] == pytest.approx(o["probs"]["positive"], abs=1e-4)
+    truth = [e.label for e in examples]
+    assert (
+        result["accuracy"] == sum(o["label"] == y for o, y in zip(ours, truth, strict=True)) / 300
+    )
 
 
 def test_a_broken_export_is_refused_and_nothing_is_written(classifier, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Readers for labelled text files: TSV, CSV and JSON lines, each optionally gzip-compressed.
+"""Readers for labelled text files: TSV, CSV and JSON lines, each optionally gzip-compressed, and
+Parquet and Arrow tables (read with pyarrow, as the `datasets` library writes them).
 
 Every reader returns `TextExample`s that remember the file and line they came from, so that a
 later error (an unknown label at evaluation, say) can point at the offending line. Problems in
@@ -12,13 +13,15 @@ import csv
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from textseq.errors import DataError
 
-FORMATS = ("tsv", "csv", "jsonl", "txt")
+FORMATS = ("tsv", "csv", "jsonl", "txt", "parquet", "arrow")
+TABLE_FORMATS = ("parquet", "arrow")  # columnar files: a row's "line" is its row number
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,13 @@ def detect_format(path: str | Path) -> str:
         "json": "jsonl",
         "txt": "txt",
         "text": "txt",
+        "parquet": "parquet",
+        "arrow": "arrow",
     }
     if ext not in aliases:
         raise DataError(
             f"cannot tell the file format from the extension {ext or '(none)'!r}; "
-            "use .tsv, .csv, .jsonl or .txt (optionally .gz)",
+            "use .tsv, .csv, .jsonl or .txt (optionally .gz), .parquet or .arrow",
             path=path,
         )
     return aliases[ext]
@@ -118,6 +123,8 @@ def read_examples(
     - CSV: a header line, RFC 4180 quoting (fields may hold commas, quotes and newlines).
     - JSON lines: one object per line; labels may be strings or numbers.
     - txt: one text per line, no labels (only with `label_column=None`).
+    - Parquet, Arrow: columns by name; integer labels of a `ClassLabel` column (a table that
+      `datasets` wrote) become their class names.
 
     Rows with an empty text or a missing label are errors that name the line.
     """
@@ -133,31 +140,24 @@ def read_examples(
                 path=path,
             )
         return read_texts(path)
-    rows = {"tsv": _tsv_rows, "csv": _csv_rows, "jsonl": _jsonl_rows}[fmt](path)
-    examples = []
-    columns_checked = False
-    for line, row in rows:
-        if not columns_checked:
-            _check_columns(row, path, line, text_column, label_column)
-            columns_checked = True
-        text = row.get(text_column)
-        if text is None or not str(text).strip():
-            raise DataError(f"empty text in column {text_column!r}", path=path, line=line)
-        label = None
-        if label_column is not None:
-            value = row.get(label_column)
-            if value is None or str(value).strip() == "":
-                raise DataError(f"no label in column {label_column!r}", path=path, line=line)
-            label = _label_text(value, path, line)
-        examples.append(
-            TextExample(text=str(text).strip(), label=label, source=str(path), line=line)
-        )
+    label_names: dict[str, list[str]] = {}
+    if fmt in TABLE_FORMATS:
+        rows, label_names = _table_rows(path, fmt)
+    else:
+        rows = {"tsv": _tsv_rows, "csv": _csv_rows, "jsonl": _jsonl_rows}[fmt](path)
+    examples = examples_from_rows(
+        rows,
+        source=str(path),
+        text_column=text_column,
+        label_column=label_column,
+        label_names=label_names.get(label_column or ""),
+    )
     if not examples:
         raise DataError("the file has no examples (it is empty or has only a header)", path=path)
     return examples
 
 
-def _label_text(value: object, path: Path, line: int) -> str:
+def _label_text(value: object, path: str | Path, line: int) -> str:
     """A label as text, one spelling per label: the JSON numbers 1 and 1.0 are the label "1"
     (as the text 1 of a TSV file is); JSON true/false, lists and objects are refused."""
     if isinstance(value, bool | list | dict):
@@ -171,8 +171,76 @@ def _label_text(value: object, path: Path, line: int) -> str:
     return str(value).strip()
 
 
+def examples_from_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    source: str,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    label_names: Sequence[str] | None = None,
+) -> list[TextExample]:
+    """`TextExample`s of (line, row) pairs, whatever read the rows (a file, a `datasets`
+    split, rows in memory). Integer labels become `label_names[label]` when the source names
+    its classes (a `ClassLabel` feature), else their decimal string.
+
+    Rows with an empty text or a missing label are errors that name the line."""
+    examples = []
+    columns_checked = False
+    for line, row in rows:
+        if not columns_checked:
+            _check_columns(row, source, line, text_column, label_column)
+            columns_checked = True
+        text = row.get(text_column)
+        if text is None or not str(text).strip():
+            raise DataError(f"empty text in column {text_column!r}", path=source, line=line)
+        label = None
+        if label_column is not None:
+            value = row.get(label_column)
+            if value is None or str(value).strip() == "":
+                raise DataError(f"no label in column {label_column!r}", path=source, line=line)
+            label = _label_name(value, label_names, source, line)
+        examples.append(TextExample(text=str(text).strip(), label=label, source=source, line=line))
+    return examples
+
+
+def _label_name(value: Any, names: Sequence[str] | None, source: str, line: int) -> str:
+    if names is not None and isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < len(names):
+            raise DataError(
+                f"label {value} is outside the {len(names)} class names ({', '.join(names)})",
+                path=source,
+                line=line,
+            )
+        return names[value]
+    return _label_text(value, source, line)
+
+
+def class_label_names(features: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{column: class names} of the `ClassLabel` columns in a `datasets` features dict (as
+    `Features.to_dict()` gives it, and as Parquet and Arrow files written by `datasets` keep
+    it in their schema metadata)."""
+    names = {}
+    for column, feature in features.items():
+        if isinstance(feature, Mapping) and feature.get("_type") == "ClassLabel":
+            names[column] = list(feature.get("names") or [])
+    return names
+
+
+def apply_label_map(
+    examples: Sequence[TextExample], label_map: Mapping[str, str] | None
+) -> list[TextExample]:
+    """The examples with each label that is a key of `label_map` replaced by its value
+    (`{"0": "negative", "1": "positive"}`); other labels are kept as they are."""
+    if not label_map:
+        return list(examples)
+    return [
+        replace(e, label=label_map.get(e.label, e.label)) if e.label is not None else e
+        for e in examples
+    ]
+
+
 def _check_columns(
-    row: dict, path: Path, line: int, text_column: str, label_column: str | None
+    row: Mapping[str, Any], path: str | Path, line: int, text_column: str, label_column: str | None
 ) -> None:
     wanted = [text_column] + ([label_column] if label_column is not None else [])
     for column in wanted:
@@ -245,3 +313,52 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
                 f"expected a JSON object, found {type(row).__name__}", path=path, line=number
             )
         yield number, row
+
+
+def _table_rows(path: Path, fmt: str) -> tuple[list[tuple[int, dict]], dict[str, list[str]]]:
+    """The rows (row number from 1, dict) of a Parquet or Arrow (IPC stream or file) table and
+    its `ClassLabel` names, if `datasets` wrote it."""
+    if not path.exists():
+        raise DataError("no such file", path=path)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            f"reading .{fmt} files needs pyarrow: pip install pyarrow", path=path
+        ) from None
+    try:
+        if fmt == "parquet":
+            table = pq.read_table(path)
+        else:
+            try:
+                with pa.memory_map(str(path)) as source:
+                    table = pa.ipc.open_stream(source).read_all()
+            except pa.ArrowInvalid:
+                with pa.memory_map(str(path)) as source:
+                    table = pa.ipc.open_file(source).read_all()
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"not a readable {fmt} table: {error}", path=path) from None
+    metadata = table.schema.metadata or {}
+    names: dict[str, list[str]] = {}
+    if b"huggingface" in metadata:
+        info = json.loads(metadata[b"huggingface"])
+        names = class_label_names(info.get("info", {}).get("features", {}))
+    return list(enumerate(table.to_pylist(), start=1)), names
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    """A label map written on the command line, `0=negative,1=positive` or a JSON object."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            mapping = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DataError(f"--label-map: invalid JSON: {error.msg}") from None
+        if not isinstance(mapping, dict):
+            raise DataError("--label-map: expected a JSON object")
+        return {str(k): str(v) for k, v in mapping.items()}
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep or not k.strip() or not v.strip() for k, sep, v in pairs):
+        raise DataError(f"--label-map: write FROM=TO pairs, e.g. 0=negative,1=positive: {text!r}")
+    return {k.strip(): v.strip() for k, _, v in pairs}

@@ -137,6 +137,8 @@ class ExportSubject:
     # format -> why this graph cannot be written in it (one line)
     unsupported: dict[str, str] = field(default_factory=dict)
     viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (reported)
+    classes: list[str] = field(default_factory=list)  # the label or tag set, in output order
+    tokenizer: Path | None = None  # the tokenizer.json that gives the graph's token ids
 
 
 @dataclass(frozen=True)

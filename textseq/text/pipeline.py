@@ -9,6 +9,7 @@ from pathlib import Path
 
 from textseq.errors import ModelDirError
 from textseq.text.cleaning import TextCleaner
+from textseq.text.portable import save_word_level_tokenizer
 from textseq.text.tokenizers import Tokenizer, load_tokenizer
 from textseq.text.vocab import EOS, UNK, Vocabulary
 
@@ -122,11 +123,21 @@ def cleaner_of(text_config) -> TextCleaner:
 
 
 def save_pipeline(pipeline: TextPipeline, directory: Path) -> None:
-    """Writes vocab.json (and tokenizer.json for trained tokenizers) into `directory`."""
+    """Writes vocab.json and tokenizer.json into `directory`: a trained tokenizer's own, or
+    for word-level pipelines the whole pipeline as a portable Hugging Face tokenizer
+    (`textseq.text.portable`)."""
     pipeline.vocab.save(directory / "vocab.json")
     save = getattr(pipeline.tokenizer, "save", None)
     if save is not None:
         save(directory)
+        return
+    save_word_level_tokenizer(
+        directory,
+        tokenizer=getattr(pipeline.tokenizer, "name", ""),
+        vocab=pipeline.vocab,
+        cleaner=pipeline.cleaner,
+        max_length=pipeline.max_length,
+    )
 
 
 def load_pipeline(directory: Path, text_config, *, max_length: int | None) -> TextPipeline:

@@ -28,6 +28,7 @@ ADDED = {
     "text.emoji": "keep",
     "text.remove_punctuation": False,
     "text.remove_digits": False,
+    "data.label_map": None,
 }
 
 

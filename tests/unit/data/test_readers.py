@@ -70,13 +70,15 @@ def pairs(examples):
         ("a.jsonl.gz", "jsonl"),
         ("a.txt", "txt"),
         ("a.text.gz", "txt"),
+        ("a.parquet", "parquet"),
+        ("a.arrow", "arrow"),
     ],
 )
 def test_detect_format_from_extension(name, fmt):
     assert detect_format(name) == fmt
 
 
-@pytest.mark.parametrize("name", ["data.parquet", "data", "data.gz", "data.tsv.zip"])
+@pytest.mark.parametrize("name", ["data.xlsx", "data", "data.gz", "data.tsv.zip"])
 def test_unknown_extension_is_an_error_naming_the_file(name):
     with pytest.raises(DataError, match="cannot tell the file format") as error:
         detect_format(name)

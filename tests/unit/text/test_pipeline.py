@@ -83,7 +83,8 @@ def test_build_cleaner_passes_every_switch():
 def test_save_and_load_round_trip_for_an_untrained_tokenizer(tmp_path):
     pipeline = _pipeline(tokenizer=WhitespaceTokenizer())
     save_pipeline(pipeline, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vocab.json"]
+    # tokenizer.json: the word-level pipeline as a portable tokenizer (textseq.text.portable)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json", "vocab.json"]
     config = TextConfig(tokenizer="whitespace", lowercase=False)
     loaded = load_pipeline(tmp_path, config, max_length=2)
     assert loaded.vocab == pipeline.vocab

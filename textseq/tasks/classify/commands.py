@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from textseq.data.readers import parse_label_map
 from textseq.errors import UsageError
 from textseq.tasks.classify.data import load_examples
 from textseq.tasks.classify.predictor import TextClassifierPredictor
@@ -27,8 +28,9 @@ textseq neighbors runs/sst2 good -k 5
 textseq embeddings-plot runs/sst2 --words good,great,bad,awful,film,movie --out words.png
 """
 DATA = (
-    "a file (.tsv, .csv, .jsonl, optionally .gz) or a named dataset NAME:SPLIT (sst2:train|dev, "
-    "sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test)"
+    "a file (.tsv, .csv, .jsonl, optionally .gz; .parquet, .arrow), a named dataset NAME:SPLIT "
+    "(sst2:train|dev, sst2_sentences:train|dev|test, imdb:train|test, ag_news:train|test) or a "
+    "Hugging Face dataset hf:NAME[:CONFIG]:SPLIT or hf-disk:PATH[:SPLIT]"
 )
 
 
@@ -38,13 +40,15 @@ def evaluate(
     data: str,
     text_column: str = "text",
     label_column: str = "label",
+    label_map: str | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """On labelled data (a file or NAME:SPLIT): n, accuracy, macro_f1, per_class
-    precision/recall/f1/support, labels and confusion_matrix (rows: true label, columns:
-    predicted)."""
+    """On labelled data (a file, NAME:SPLIT, hf:... or hf-disk:...): n, accuracy, macro_f1,
+    per_class precision/recall/f1/support, labels and confusion_matrix (rows: true label,
+    columns: predicted). --label-map 0=negative,1=positive renames the data's labels first."""
     examples = load_examples(data, text_column=text_column, label_column=label_column)
-    return model.evaluate(examples, batch_size=batch_size)
+    mapping = parse_label_map(label_map) if label_map is not None else None
+    return model.evaluate(examples, batch_size=batch_size, label_map=mapping)
 
 
 def predict(

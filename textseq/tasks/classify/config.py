@@ -9,10 +9,10 @@ it only. `model.pooling.attention_dim` applies to attention pooling only,
 `model.pooling.num_heads` to multihead pooling only.
 """
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from textseq.config.base import (
     Bool,
@@ -77,13 +77,29 @@ __all__ = [
 PRETRAINED_OWN = "the pretrained encoder brings its own tokenizer and embeddings"
 
 
+def _label_names(value: Any) -> Any:
+    """YAML reads `{0: negative}` with an integer key: a label map's keys and values are
+    labels as the data writes them, so integers (not bools) are taken as their decimal text."""
+    if not isinstance(value, dict):
+        return value
+
+    def text(x: Any) -> Any:
+        return str(x) if isinstance(x, int) and not isinstance(x, bool) else x
+
+    return {text(k): text(v) for k, v in value.items()}
+
+
+LabelMap = Annotated[dict[Str, Str], BeforeValidator(_label_names)]
+
+
 class DataConfig(Section):
     """Where the labelled texts come from and how they are batched."""
 
     train: Str = Field(
         "sst2:train",
-        description="Training texts: a CSV, TSV or JSONL file, or NAME:SPLIT of a named "
-        "dataset (sst2, imdb, ...).",
+        description="Training texts: a CSV, TSV, JSONL, Parquet or Arrow file, NAME:SPLIT of "
+        "a named dataset (sst2, imdb, ...), or a Hugging Face dataset: hf:NAME[:CONFIG]:SPLIT, "
+        "hf-disk:PATH[:SPLIT].",
     )
     val: Str | None = Field(
         "sst2:dev", description="Validation texts, like train; null: hold out val_fraction."
@@ -93,6 +109,11 @@ class DataConfig(Section):
     )
     text_column: Str = Field("text", description="Column (or JSON key) of the text in a file.")
     label_column: Str = Field("label", description="Column (or JSON key) of the label in a file.")
+    label_map: LabelMap | None = Field(
+        None,
+        description="Rename the data's labels before use, e.g. {0: negative, 1: positive}; "
+        "labels not named are kept. null: none.",
+    )
     limit_train: Limit = Field(
         None, description="Keep a seeded random N training examples (quick runs); null: all."
     )

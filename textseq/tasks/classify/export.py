@@ -7,12 +7,15 @@ any batch size and length:
     token_ids (B, T) int64, lengths (B,) int64 -> logits (B, C) [, attention (B, T)]
 
 `attention` is an output of attention poolings only. The token ids come from the model
-directory's vocab.json and text pipeline, as `textseq.load(DIR)` makes them. The parity check
-compares the class probabilities (the softmax of the logits). Pretrained (Hugging Face)
-encoders are not exported.
+directory's vocab.json and text pipeline, as `textseq.load(DIR)` makes them, and as the
+portable tokenizer.json gives them: the word-level pipeline's (`textseq.text.portable`), or a
+pretrained encoder's own (`pretrained/tokenizer.json`, [CLS] and [SEP] included). The parity
+check compares the class probabilities (the softmax of the logits).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,6 +25,7 @@ from textseq.errors import ExportError
 from textseq.tasks.base import ExportSubject
 from textseq.tasks.classify.data import load_examples
 from textseq.tasks.classify.predictor import TextClassifierPredictor
+from textseq.text.pretrained import PRETRAINED_DIR
 
 
 class ClassifierGraph(nn.Module):
@@ -54,11 +58,6 @@ def export_subject(
 ) -> ExportSubject:
     """The classifier's graph with the first `limit` texts of `data` (a file or NAME:SPLIT)
     as held-out batches of `batch_size`."""
-    if predictor.config.model.encoder.type == "pretrained":
-        raise ExportError(
-            "export handles the rnn and transformer encoders; this model has a pretrained "
-            "(Hugging Face) encoder"
-        )
     texts = [e.text for e in load_examples(data, label_column=None)][:limit]
     if not texts:
         raise ExportError(f"{data} holds no texts for the parity check")
@@ -91,4 +90,14 @@ def export_subject(
         masks=masks,
         probabilities=probabilities,
         labels=labels,
+        classes=list(predictor.labels),
+        tokenizer=_tokenizer_file(predictor),
     )
+
+
+def _tokenizer_file(predictor: TextClassifierPredictor) -> Path | None:
+    if predictor.directory is None:
+        return None
+    if predictor.config.model.encoder.type == "pretrained":
+        return predictor.directory / PRETRAINED_DIR / "tokenizer.json"
+    return predictor.directory / "tokenizer.json"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from textseq.data.readers import TextExample
+from textseq.data.readers import TextExample, apply_label_map
+from textseq.data.sources import examples_from_memory
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError, ModelDirError, TextseqError
 from textseq.explain import Explanation, explain_texts
@@ -259,9 +260,20 @@ class TextClassifierPredictor:
                 progress.update(len(rows))
         return probabilities, attention
 
-    def evaluate(self, examples: Sequence[TextExample], *, batch_size: int = 256) -> dict[str, Any]:
+    def evaluate(
+        self,
+        examples: Sequence[TextExample] | Any,
+        *,
+        batch_size: int = 256,
+        label_map: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
-        (rows: true label, columns: predicted label, in `labels` order)."""
+        (rows: true label, columns: predicted label, in `labels` order).
+
+        `examples`: `TextExample`s, or rows in memory (a list of (text, label) pairs or dicts,
+        a pandas DataFrame, a `datasets.Dataset`; see `textseq.data.sources`). `label_map`
+        renames the data's labels (`{"0": "negative"}`) before they are checked against the
+        model's."""
         from torchmetrics.functional.classification import (
             multiclass_accuracy,
             multiclass_confusion_matrix,
@@ -270,6 +282,11 @@ class TextClassifierPredictor:
             multiclass_recall,
         )
 
+        if not (
+            isinstance(examples, Sequence) and all(isinstance(e, TextExample) for e in examples)
+        ):
+            examples = examples_from_memory(examples)
+        examples = apply_label_map(examples, label_map)
         if not examples:
             raise DataError("there are no examples to evaluate")
         truth = []

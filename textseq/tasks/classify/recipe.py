@@ -18,7 +18,7 @@ import torch
 
 from textseq.data.batching import EncodedDataset
 from textseq.data.datamodule import TextDataModule
-from textseq.data.readers import TextExample
+from textseq.data.readers import TextExample, apply_label_map
 from textseq.data.splits import sample, split_off
 from textseq.errors import ConfigError, DataError
 from textseq.optim import OptimSettings
@@ -174,9 +174,10 @@ def read_splits(cfg: Config) -> tuple[list[TextExample], list[TextExample]]:
     """The training and validation examples exactly as training reads them (held out with
     the config's seed, cut by its limits); baselines train and validate on the same."""
     columns = dict(text_column=cfg.data.text_column, label_column=cfg.data.label_column)
-    train_examples = load_examples(cfg.data.train, **columns)
+    label_map = cfg.data.label_map
+    train_examples = apply_label_map(load_examples(cfg.data.train, **columns), label_map)
     if cfg.data.val is not None:
-        val_examples = load_examples(cfg.data.val, **columns)
+        val_examples = apply_label_map(load_examples(cfg.data.val, **columns), label_map)
     else:
         train_examples, val_examples = split_off(
             train_examples, cfg.data.val_fraction, seed=cfg.seed

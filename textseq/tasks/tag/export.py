@@ -147,4 +147,6 @@ def export_subject(
         check=check,
         unsupported=unsupported,
         viterbi_in_graph=graph.viterbi is not None,
+        classes=predictor.tags,
+        tokenizer=None if predictor.directory is None else predictor.directory / "tokenizer.json",
     )

@@ -21,6 +21,7 @@ from textseq.tasks.tag.conll import TaggedSentence
 from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.tasks.tag.datasets import load_tagged
 from textseq.tasks.tag.system import TaggingTask
+from textseq.text.portable import save_word_level_tokenizer
 from textseq.training import train_only_reachable_rows
 from textseq.vectors import configured_vectors, vector_words, vectors_matrix
 
@@ -72,7 +73,7 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         system=system,
         model=model,
         datamodule=datamodule,
-        save=encoder.save,
+        save=lambda directory: _save(encoder, cfg, directory),
         data={
             "train_sentences": len(train_set),
             "val_sentences": len(val_set),
@@ -122,4 +123,13 @@ def fit_tag_encoder(
         char_min_freq=cfg.model.chars.min_freq,
         extra_words=extra,
         more_tags=val_sentences,
+    )
+
+
+def _save(encoder: TagEncoder, cfg: TagConfig, directory: Path) -> None:
+    """The vocabularies, and the word ids as a portable `tokenizer.json` (the tokenizer, lower
+    casing and word vocabulary; the character and casing inputs are the tagger's own)."""
+    encoder.save(directory)
+    save_word_level_tokenizer(
+        directory, tokenizer=cfg.text.tokenizer, vocab=encoder.words, lowercase=encoder.lowercase
     )

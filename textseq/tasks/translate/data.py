@@ -24,6 +24,7 @@ from textseq.tasks.translate.datasets import (
     parse_named_parallel,
     prepared_parallel_file,
 )
+from textseq.text.portable import save_word_level_tokenizer
 from textseq.text.tokenizers import Tokenizer, create_tokenizer, load_tokenizer
 from textseq.text.vocab import EOS, PAD, SOS, UNK, Vocabulary
 
@@ -182,12 +183,26 @@ class ParallelEncoder:
         return cls(src_vocab=src_vocab, tgt_vocab=tgt_vocab, tokenizer=tok, lowercase=lowercase)
 
     def save(self, directory: Path) -> None:
-        """vocab.json (source), tgt_vocab.json (target) and the BPE tokenizer, if any."""
+        """vocab.json (source), tgt_vocab.json (target) and the BPE tokenizer, if any; for
+        word-level tokenizers, each side as a portable Hugging Face tokenizer, tokenizer.json
+        (source) and tgt_tokenizer.json (target; `textseq.text.portable`)."""
         self.src_vocab.save(directory / "vocab.json")
         self.tgt_vocab.save(directory / "tgt_vocab.json")
         save = getattr(self.tokenizer, "save", None)
         if save is not None:
             save(directory)
+            return
+        for filename, vocab in (
+            ("tokenizer.json", self.src_vocab),
+            ("tgt_tokenizer.json", self.tgt_vocab),
+        ):
+            save_word_level_tokenizer(
+                directory,
+                filename,
+                tokenizer=self.tokenizer.name,
+                vocab=vocab,
+                lowercase=self.lowercase,
+            )
 
     @classmethod
     def load(cls, directory: Path, *, tokenizer: str, lowercase: bool) -> ParallelEncoder:
