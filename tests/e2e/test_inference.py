@@ -1,6 +1,7 @@
 """Quantised (int8) and bf16 inference chosen at load time, on small models trained on real
 SST-2 and CoNLL-2003 slices; and the export of those models (`textseq export`)."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -273,6 +274,11 @@ def test_exported_tagger_decodes_viterbi_paths_of_any_length_in_the_graph(tagger
         key = f"output.{name}"
         weights[key] = 5 * torch.randn(weights[key].shape, generator=generator)
     save_file(weights, noisy / "model.safetensors")
+    manifest = json.loads((noisy / "textseq.json").read_text())
+    manifest["sha256"]["model.safetensors"] = hashlib.sha256(
+        (noisy / "model.safetensors").read_bytes()
+    ).hexdigest()  # these weights are changed on purpose
+    (noisy / "textseq.json").write_text(json.dumps(manifest))
     path = export_model(noisy, format=fmt, out=tmp_path / "ner", limit=60).path
     model = textseq.load(noisy).model
     lengths = torch.tensor([70, 1, 33, 69])
