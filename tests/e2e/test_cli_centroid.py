@@ -86,7 +86,7 @@ def test_it_is_served_like_any_classifier(centroid):
 
 def test_a_pooling_that_needs_an_encoder_is_refused_in_one_line(centroid, capsys):
     args = ["train", str(CONFIG), "--out", "unused", "--set", "model.pooling.type=last"]
-    assert main(args) == 2
+    assert main(args) == 3
     error = capsys.readouterr().err
     assert "'last' needs an encoder" in error and "Traceback" not in error
 

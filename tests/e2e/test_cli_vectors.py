@@ -81,11 +81,11 @@ def test_a_fasttext_bin_answers_for_words_it_never_saw(capsys):
 
 
 def test_bad_input_is_one_line(trained, tmp_path, capsys):
-    assert main(["vectors", "train", "sst2:dev", "--out", str(trained)]) == 2
+    assert main(["vectors", "train", "sst2:dev", "--out", str(trained)]) == 3
     assert "exists and is not an empty directory" in capsys.readouterr().err
-    assert main(["vectors", "train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["vectors", "train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o")]) == 3
     assert "no such corpus" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
-    assert main(["-q", "vectors", "neighbors", str(trained / "vectors.txt"), "qqqzzz"]) == 2
+    assert main(["-q", "vectors", "neighbors", str(trained / "vectors.txt"), "qqqzzz"]) == 3
     error = capsys.readouterr().err
     assert "has no vector" in error and "Traceback" not in error

@@ -70,11 +70,13 @@ def _is_pickle(path: Path) -> bool:
         return False
     if zipfile.is_zipfile(path):
         return any(name.endswith(".pkl") for name in zipfile.ZipFile(path).namelist())
+    data = path.read_bytes()
     try:
-        ops = list(pickletools.genops(path.read_bytes()))
+        ops = list(pickletools.genops(data))
     except Exception:
         return False
-    return bool(ops) and ops[-1][0].name == "STOP"
+    # A pickle ends at its STOP; text that merely parses as opcodes up to a "." does not.
+    return bool(ops) and ops[-1][0].name == "STOP" and ops[-1][2] == len(data.rstrip()) - 1
 
 
 def test_tiny_training_learns_the_toy_task(tmp_path):

@@ -243,7 +243,10 @@ class AugmentConfig(Section):
     pos_prob; then, with ngram_prob, only an n-gram of the result is kept."""
 
     copies: Int = Field(
-        0, ge=0, description="Augmented copies per training text (Tang et al.: 20); 0: none."
+        0,
+        ge=0,
+        le=1000,
+        description="Augmented copies per training text (Tang et al.: 20); 0: none.",
     )
     mask_prob: number(Ge(0), Le(1)) = Field(
         0.1, description="Chance that a word becomes [MASK] (the student reads <unk>)."
@@ -256,7 +259,9 @@ class AugmentConfig(Section):
     ngram_prob: number(Ge(0), Le(1)) = Field(
         0.25, description="Chance that a copy is cut to one of its n-grams."
     )
-    max_ngram: Int = Field(5, ge=1, description="n-grams are 1 to this many words long.")
+    max_ngram: Int = Field(
+        5, ge=1, le=MAX_COUNT, description="n-grams are 1 to this many words long."
+    )
     pos_tagger: Str | None = Field(
         None,
         description="A textseq POS tagger's model directory (configs/conll2003_pos.yaml); "
