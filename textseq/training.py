@@ -288,8 +288,9 @@ def check_trainer_settings(cfg: Any) -> None:
 def _trainer_settings_named(cfg: Any) -> Iterator[None]:
     try:
         yield
-    except (MisconfigurationException, ValueError, RuntimeError) as error:
-        # e.g. accelerator gpu on a machine without one, or more devices than it has
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError) as error:
+        # e.g. accelerator gpu on a machine without one, more devices than it has, or
+        # devices that name none (Lightning raises TypeError for `devices: abc` on the CPU)
         raise ConfigError(
             f"trainer.accelerator {cfg.trainer.accelerator!r}, devices {cfg.trainer.devices!r}, "
             f"strategy {cfg.trainer.strategy!r}, precision {cfg.trainer.precision!r}: "
