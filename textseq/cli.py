@@ -256,12 +256,7 @@ def _export(args: argparse.Namespace) -> int:
         report = export_model(args.model, format=args.format, tolerance=args.tolerance, **options)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    logging.getLogger("textseq").info(
-        "parity on {inputs} held-out inputs: largest probability difference {max_prob_diff:.3g} "
-        "(tolerance {tolerance:g}), labels agree {label_agreement:.2%}; latency per batch of "
-        "{batch_size}: PyTorch fp32 {torch_ms_per_batch:.1f} ms, export {export_ms_per_batch:.1f}"
-        " ms; Viterbi decoding in the graph: {viterbi_in_graph}".format(**report.to_dict())
-    )
+    logging.getLogger("textseq").info(report.summary())
     print(json.dumps(report.to_dict()))
     return 0
 
