@@ -191,7 +191,8 @@ class Task:
         recipe: the module whose `prepare(config, *, resume_dir, checkpoint) -> Prepared`
             sets up training (imported only when training).
         exporter: the module whose `export_subject(predictor, data, *, limit, batch_size) ->
-            ExportSubject | ExportBundle` says what `textseq export` writes (imported only when exporting);
+            ExportSubject | ExportBundle` says what `textseq export` writes (imported only
+            when exporting);
             None when the task's models are not exported (then `export` is not a verb).
         commands: the module (importing no Lightning) holding a function per verb whose work
             differs by task (`evaluate`, `predict`, `translate`, `generate`); each takes the

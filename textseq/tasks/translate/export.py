@@ -88,7 +88,10 @@ def rebuild(template: Any, tensors: Iterator[torch.Tensor]) -> Any:
     if isinstance(template, torch.Tensor):
         return next(tensors)
     if dataclasses.is_dataclass(template) and not isinstance(template, type):
-        values = {f.name: rebuild(getattr(template, f.name), tensors) for f in dataclasses.fields(template)}
+        values = {
+            f.name: rebuild(getattr(template, f.name), tensors)
+            for f in dataclasses.fields(template)
+        }
         return dataclasses.replace(template, **values)
     if isinstance(template, list | tuple):
         return type(template)(rebuild(item, tensors) for item in template)
@@ -189,7 +192,11 @@ def build_graphs(model: nn.Module, *, src_vocab_size: int) -> list[ExportGraph]:
     step_outputs = ["logits", *(NEXT + n[len(STATE) :] for n in state_names), "alphas"]
     # The state-0 leaves (a Transformer's empty cache) and state-2 leaves have the same
     # structure; the step is traced from a prefix of two, so that the cache is not empty.
-    step_example = (y_prev, *(t for _, t in leaves(state_2, STATE)), *(t for _, t in leaves(encoded, ENCODED)))
+    step_example = (
+        y_prev,
+        *(t for _, t in leaves(state_2, STATE)),
+        *(t for _, t in leaves(encoded, ENCODED)),
+    )
     return [
         ExportGraph(
             name=Path(ENCODER).stem,
@@ -329,7 +336,12 @@ def export_subject(
     encoder = predictor.encoder
     described = {
         "textseq.special_ids": json.dumps(
-            {"pad": encoder.pad_index, "unk": encoder.unk_index, "sos": encoder.sos_index, "eos": encoder.eos_index}
+            {
+                "pad": encoder.pad_index,
+                "unk": encoder.unk_index,
+                "sos": encoder.sos_index,
+                "eos": encoder.eos_index,
+            }
         ),
         "textseq.forbidden": json.dumps(list(encoder.forbidden)),
         "textseq.tokenizers": json.dumps({"source": BESIDE[0], "target": BESIDE[1]}),
@@ -340,7 +352,9 @@ def export_subject(
     for graph in graphs:
         graph.metadata = {**described, "textseq.role": graph.name}
     directory = predictor.directory
-    files = [] if directory is None else [directory / f for f in BESIDE if (directory / f).is_file()]
+    files = (
+        [] if directory is None else [directory / f for f in BESIDE if (directory / f).is_file()]
+    )
 
     def check(folder: Path, tolerance: float) -> dict[str, Any]:
         exported = OnnxSeq2Seq(folder, threads=torch.get_num_threads())
