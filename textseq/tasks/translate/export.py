@@ -49,7 +49,7 @@ from textseq.errors import DataError, ExportError
 from textseq.inference import use_masked_recurrence
 from textseq.tasks.base import ExportBundle, ExportGraph
 from textseq.tasks.translate.data import load_parallel, parse_named_parallel
-from textseq.tasks.translate.metrics import corpus_scores
+from textseq.tasks.translate.metrics import bleu_tokenize, corpus_scores
 from textseq.tasks.translate.onnx_model import (
     DECODER_STEP,
     ENCODED,
@@ -291,7 +291,10 @@ def _parity(
         row["identical"] = sum(a == b for a, b in zip(texts["torch"], texts["onnx"], strict=True))
         if references is not None:
             for name in ("torch", "onnx"):
-                row[f"{name}_bleu"] = corpus_scores(texts[name], references)["bleu"]
+                tokenize = bleu_tokenize(predictor.config, named=True)  # as evaluate does
+                row[f"{name}_bleu"] = corpus_scores(texts[name], references, tokenize=tokenize)[
+                    "bleu"
+                ]
         measured["greedy" if beam == 1 else "beam"] = row
     largest = 0.0
     encoder = predictor.encoder
