@@ -518,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     _options(
         export,
         ("--quantize", ("int8",), None, "dynamic int8 quantisation"),
-        ("--out FILE", str, None, "the file written (DIR/model[.int8].onnx or .torchscript.pt)"),
+        (
+            "--out FILE",
+            str,
+            None,
+            "the file written (DIR/model[.int8].onnx or .torchscript.pt;"
+            " a translation model's folder: DIR/onnx)",
+        ),
         ("--data SPEC", str, None, "held-out inputs for the check (default: the val data)"),
         ("--limit", int, 512, "held-out inputs in the parity check (512)"),
         ("--tolerance", float, None, "largest probability difference (1e-3; int8: 0.1)"),

@@ -370,7 +370,8 @@ def export_model(
     if format in subject.unsupported:
         raise ExportError(subject.unsupported[format])
     if isinstance(subject, ExportBundle):  # several graphs, written into one folder
-        folder = Path(out) if out is not None else directory / subject.default_out
+        default = subject.default_out + (f".{quantize}" if quantize else "")  # onnx[.int8]
+        folder = Path(out) if out is not None else directory / default
         return _export_bundle(
             subject, folder, task=task.name, quantize=quantize, tolerance=tolerance
         )
