@@ -147,6 +147,18 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
     assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
     assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
 
+    # Export, checked on the validation split's first sentences, with BLEU of both models.
+    assert main(["export", str(out), "--format", "onnx", "--limit", "20"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sentences"] == 20 and report["max_prob_diff"] <= 1e-3
+    for row in (report["greedy"], report["beam"]):
+        assert row["identical"] == 20 and row["onnx_bleu"] == row["torch_bleu"]
+        assert row["onnx_sentences_per_second"] > 0 and row["torch_sentences_per_second"] > 0
+    assert report["beam"]["beam_size"] == 5
+    onnx = textseq.load(out, onnx=out / "onnx").translate([pairs[0].src], beam_size=5)
+    ours = textseq.load(out).translate([pairs[0].src], beam_size=5)
+    assert onnx[0]["translation"] == ours[0]["translation"]
+
 
 # --- export: an encoder and a decoder-step ONNX graph ----------------------------------------
 
