@@ -157,10 +157,9 @@ def _after_steps(model: nn.Module, src, lengths, steps: int):
     traced shapes are what matters)."""
     encoded = model.encode(src, lengths)
     state = model.start(encoded)
-    y_prev = torch.full((src.size(0),), 4, dtype=torch.long)  # (B,)
+    y_prev = torch.full((src.size(0),), 4, dtype=torch.long)  # (B,) the first word's id
     for _ in range(steps):
         _, state, _ = model.step(y_prev, state, encoded)
-        y_prev = torch.full_like(y_prev, 4)
     return encoded, state, y_prev
 
 
@@ -190,8 +189,8 @@ def build_graphs(model: nn.Module, *, src_vocab_size: int) -> list[ExportGraph]:
     axes.update(y_prev={0: "batch"}, logits={0: "batch"}, alphas={0: "batch", 1: "src_len"})
     step_inputs = ["y_prev", *state_names, *encoded_names]
     step_outputs = ["logits", *(NEXT + n[len(STATE) :] for n in state_names), "alphas"]
-    # The state-0 leaves (a Transformer's empty cache) and state-2 leaves have the same
-    # structure; the step is traced from a prefix of two, so that the cache is not empty.
+    # The first state (a Transformer's empty cache) and the state after two steps have the
+    # same structure; the step is traced after two, so that the traced cache is not empty.
     step_example = (
         y_prev,
         *(t for _, t in leaves(state_2, STATE)),
