@@ -256,12 +256,7 @@ def _export(args: argparse.Namespace) -> int:
         report = export_model(args.model, format=args.format, tolerance=args.tolerance, **options)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    logging.getLogger("textseq").info(
-        "parity on {inputs} held-out inputs: largest probability difference {max_prob_diff:.3g} "
-        "(tolerance {tolerance:g}), labels agree {label_agreement:.2%}; latency per batch of "
-        "{batch_size}: PyTorch fp32 {torch_ms_per_batch:.1f} ms, export {export_ms_per_batch:.1f}"
-        " ms; Viterbi decoding in the graph: {viterbi_in_graph}".format(**report.to_dict())
-    )
+    logging.getLogger("textseq").info(report.summary())
     print(json.dumps(report.to_dict()))
     return 0
 
@@ -523,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     _options(
         export,
         ("--quantize", ("int8",), None, "dynamic int8 quantisation"),
-        ("--out FILE", str, None, "the file written (DIR/model[.int8].onnx or .torchscript.pt)"),
+        (
+            "--out FILE",
+            str,
+            None,
+            "the file written (DIR/model[.int8].onnx or .torchscript.pt;"
+            " a translation model's folder: DIR/onnx)",
+        ),
         ("--data SPEC", str, None, "held-out inputs for the check (default: the val data)"),
         ("--limit", int, 512, "held-out inputs in the parity check (512)"),
         ("--tolerance", float, None, "largest probability difference (1e-3; int8: 0.1)"),

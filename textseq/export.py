@@ -34,7 +34,9 @@ under a temporary name and renamed into place only after the check
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ from textseq.inference import (
     use_masked_recurrence,
 )
 from textseq.tasks import check_verb, load_predictor, task_of
-from textseq.tasks.base import ExportSubject
+from textseq.tasks.base import ExportBundle, ExportSubject
 from textseq.text.portable import FILENAME as TOKENIZER_FILE
 from textseq.version import __version__
 
@@ -84,6 +86,16 @@ class ExportReport:
     batch_size: int
     viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (taggers)
 
+    def summary(self) -> str:
+        """One line for the log."""
+        return (
+            "parity on {inputs} held-out inputs: largest probability difference "
+            "{max_prob_diff:.3g} (tolerance {tolerance:g}), labels agree {label_agreement:.2%}; "
+            "latency per batch of {batch_size}: PyTorch fp32 {torch_ms_per_batch:.1f} ms, "
+            "export {export_ms_per_batch:.1f} ms; Viterbi decoding in the graph: "
+            "{viterbi_in_graph}"
+        ).format(**self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
@@ -98,6 +110,38 @@ class ExportReport:
             "export_ms_per_batch": round(self.export_ms_per_batch, 3),
             "batch_size": self.batch_size,
             "viterbi_in_graph": self.viterbi_in_graph,
+        }
+
+
+@dataclass
+class BundleReport:
+    """What `export_model` wrote and measured for a model exported as several graphs (an
+    `ExportBundle`): the folder, its files, and the adapter's parity figures."""
+
+    path: Path  # the folder
+    format: str
+    quantize: str | None
+    task: str
+    files: list[str]
+    tolerance: float
+    parity: dict[str, Any]  # what the bundle's check measured
+
+    def summary(self) -> str:
+        """One line for the log."""
+        figures = ", ".join(
+            f"{key} {value}" for key, value in self.parity.items() if not isinstance(value, dict)
+        )
+        return f"wrote {', '.join(self.files)} to {self.path}; parity: {figures}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "quantize": self.quantize,
+            "task": self.task,
+            "files": self.files,
+            "tolerance": self.tolerance,
+            **self.parity,
         }
 
 
@@ -229,6 +273,57 @@ def _parity(subject: ExportSubject, format: str, path: Path) -> Parity:
     return Parity(largest, agree / max(total, 1), torch_ms, export_ms)
 
 
+# --- several graphs in one folder ----------------------------------------------------------
+
+
+def _export_bundle(
+    bundle: ExportBundle, folder: Path, *, task: str, quantize: str | None, tolerance: float
+) -> BundleReport:
+    """Writes every graph of `bundle` (ONNX, described like a single graph, plus the graph's
+    own metadata) and its files into a temporary folder beside `folder`, runs the bundle's
+    check on them, and only then moves the files into `folder`: a failed check leaves
+    nothing behind."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
+    try:
+        names = []
+        for part in bundle.graphs:
+            # The one-graph writer and description, on a subject holding just this graph.
+            subject = ExportSubject(
+                predictor=bundle.predictor,
+                graph=part.graph,
+                input_names=part.input_names,
+                output_names=part.output_names,
+                dynamic_axes=part.dynamic_axes,
+                batches=[part.example],
+                masks=[],
+                probabilities=lambda outputs, mask: None,
+                labels=lambda outputs, mask: None,
+            )
+            path = temporary / f"{part.name}{SUFFIX['onnx']}"
+            _write_onnx(subject, path, quantize=quantize)
+            _describe_onnx(path, {**onnx_metadata(subject, task), **part.metadata})
+            names.append(path.name)
+        for file in bundle.files:
+            shutil.copyfile(file, temporary / file.name)
+            names.append(file.name)
+        parity = bundle.check(temporary, tolerance)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(temporary / name, folder / name)  # each file whole, old or new
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return BundleReport(
+        path=folder,
+        format="onnx",
+        quantize=quantize,
+        task=task,
+        files=names,
+        tolerance=tolerance,
+        parity=parity,
+    )
+
+
 # --- the entry point -----------------------------------------------------------------------
 
 
@@ -247,7 +342,7 @@ def export_model(
     limit: int = 512,
     batch_size: int = 64,
     tolerance: float | None = None,
-) -> ExportReport:
+) -> ExportReport | BundleReport:
     """Exports the model in `directory` and returns what the parity check measured; raises
     ExportError (and writes nothing) when the exported file's probabilities differ from the
     PyTorch model's by more than `tolerance` on `limit` held-out inputs from `data` (default:
@@ -274,6 +369,12 @@ def export_model(
     subject = task.export_subject(predictor, spec, limit=limit, batch_size=batch_size)
     if format in subject.unsupported:
         raise ExportError(subject.unsupported[format])
+    if isinstance(subject, ExportBundle):  # several graphs, written into one folder
+        default = subject.default_out + (f".{quantize}" if quantize else "")  # onnx[.int8]
+        folder = Path(out) if out is not None else directory / default
+        return _export_bundle(
+            subject, folder, task=task.name, quantize=quantize, tolerance=tolerance
+        )
     # Trace with a batch of another size and length than the checked ones, so the check
     # also proves the axes are dynamic.
     first = subject.batches[0]

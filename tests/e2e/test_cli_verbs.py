@@ -163,10 +163,10 @@ def test_a_verb_a_task_lacks_is_one_line_naming_its_verbs(
     assert f"use: textseq predict {tagger}" in error
 
     out = tmp_path / "model.onnx"
-    assert main(["export", str(translator), "--format", "onnx", "--out", str(out)]) == 2
+    assert main(["export", str(language_model), "--format", "onnx", "--out", str(out)]) == 2
     error = _one_line_error(capsys)
-    assert "holds a translation model (task: translate); export is not one of its verbs" in error
-    assert f"use: textseq translate {translator}" in error
+    assert "holds a language model (task: lm); export is not one of its verbs" in error
+    assert f"use: textseq generate {language_model}" in error
     assert not out.exists()
 
     for verb in (["explain", "the market"], ["translate", "the market"]):

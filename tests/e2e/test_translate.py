@@ -1,6 +1,8 @@
 """Translation end to end: a tiny model must learn to reverse digit strings, and the CLI
 trains, evaluates, translates and explains on a slice of Multi30k."""
 
+import contextlib
+import io
 import json
 import random
 from pathlib import Path
@@ -90,7 +92,6 @@ TINY = [
 
 @pytest.mark.e2e
 def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_path, capsys):
-    from pathlib import Path
 
     config = Path(__file__).resolve().parents[2] / "configs" / "multi30k_gru_bahdanau.yaml"
     out = tmp_path / "de_en"
@@ -146,23 +147,117 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
     assert main(["translate", str(out), "--nbest", "9", "--beam", "3", "ein hund"]) == 2
     assert "--nbest (9) must be between 1 and the beam size (3)" in capsys.readouterr().err
 
+    # Export, checked on the validation split's first sentences, with BLEU of both models.
+    assert main(["export", str(out), "--format", "onnx", "--limit", "20"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sentences"] == 20 and report["max_prob_diff"] <= 1e-3
+    for row in (report["greedy"], report["beam"]):
+        assert row["identical"] == 20 and row["onnx_bleu"] == row["torch_bleu"]
+        assert row["onnx_sentences_per_second"] > 0 and row["torch_sentences_per_second"] > 0
+    assert report["beam"]["beam_size"] == 5
+    onnx = textseq.load(out, onnx=out / "onnx").translate([pairs[0].src], beam_size=5)
+    ours = textseq.load(out).translate([pairs[0].src], beam_size=5)
+    assert onnx[0]["translation"] == ours[0]["translation"]
 
-@pytest.mark.e2e
-def test_export_refuses_a_translation_model_in_one_line(real_data_env, tmp_path, capsys):
-    """Translation has no export adapter in the task table: `textseq export` says so in one
-    line naming the task and the verbs it has (exit 2), and writes nothing."""
-    config = Path(__file__).resolve().parents[2] / "configs" / "multi30k_gru_bahdanau.yaml"
-    out = tmp_path / "de_en"
-    assert main(["-q", "train", str(config), "--out", str(out), *TINY]) == 0
-    capsys.readouterr()
-    for fmt in ("onnx", "torchscript"):
-        target = tmp_path / f"exported.{fmt}"
-        assert main(["export", str(out), "--format", fmt, "--out", str(target)]) == 2
-        error = capsys.readouterr().err
-        assert error.count("\n") == 1 and error.startswith("textseq: error: ")
-        assert f"{out} holds a translation model" in error
-        assert "export is not one of its verbs (train, evaluate, translate, explain" in error
-        assert not target.exists()
+
+# --- export: an encoder and a decoder-step ONNX graph ----------------------------------------
+
+EXPORTED = {
+    "gru_bahdanau": {"rnn": {"encoder_hidden_size": 32, "decoder_hidden_size": 64}},
+    "transformer": {
+        "type": "transformer",
+        "transformer": {"encoder_layers": 2, "decoder_layers": 2, "num_heads": 4, "ff_dim": 64},
+    },
+}
+
+
+@pytest.fixture(scope="module", params=list(EXPORTED))
+def exported(request, tmp_path_factory):
+    """A tiny digit-reversal model of each kind, exported (DIR/onnx), and the export's report."""
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    config = toy_config(tmp_path, **EXPORTED[request.param])
+    config["trainer"]["max_epochs"] = 3
+    config["decoding"] = {"beam_size": 3}
+    directory = textseq.train(config, out=tmp_path / "model")
+    val_src = config["data"]["val_src"]
+    args = ["-q", "export", str(directory), "--format", "onnx", "--data", val_src, "--limit", "40"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(args) == 0
+    return directory, json.loads(printed.getvalue())
+
+
+def test_an_exported_translation_model_translates_as_pytorch_does(exported):
+    """The export's own parity check passed on 40 held-out sentences, and the folder's graphs,
+    decoded by textseq's greedy and beam search, translate sentences longer and shorter than
+    the traced ones, in batches of any size, exactly as the PyTorch model does."""
+    import onnx
+
+    from textseq.tasks.translate.onnx_model import OnnxSeq2Seq
+
+    directory, report = exported
+    assert report["task"] == "translate" and report["sentences"] == 40
+    assert report["max_prob_diff"] <= 1e-3
+    assert report["greedy"]["identical"] == report["beam"]["identical"] == 40
+    folder = directory / "onnx"
+    assert report["path"] == str(folder)
+    beside = ["tokenizer.json", "tgt_tokenizer.json", "vocab.json", "tgt_vocab.json"]
+    assert sorted(report["files"]) == sorted(["encoder.onnx", "decoder_step.onnx", *beside])
+    for name in ("encoder", "decoder_step"):
+        meta = {p.key: p.value for p in onnx.load(str(folder / f"{name}.onnx")).metadata_props}
+        assert meta["textseq.task"] == "translate" and meta["textseq.role"] == name
+        assert json.loads(meta["textseq.config"])["task"] == "translate"
+        assert json.loads(meta["textseq.special_ids"]) == {"pad": 0, "unk": 1, "sos": 2, "eos": 3}
+        assert json.loads(meta["textseq.tokenizers"])["target"] == "tgt_tokenizer.json"
+
+    torch_model = textseq.load(directory)
+    onnx_model = textseq.load(directory, onnx=folder)
+    assert isinstance(onnx_model.model, OnnxSeq2Seq)
+    rng = random.Random(7)
+    # 1 to 9 digits: the model was trained on 2 to 4, the graphs traced on 5 and 7 tokens.
+    texts = [" ".join(str(rng.randrange(10)) for _ in range(n)) for n in range(1, 10)] * 2
+    for batch_size in (1, 4, 18):
+        for beam, nbest in ((1, 1), (3, 2)):
+            options = dict(beam_size=beam, nbest=nbest, batch_size=batch_size)
+            ours = torch_model.translate(texts, **options)
+            theirs = onnx_model.translate(texts, **options)
+            assert [r["translation"] for r in theirs] == [r["translation"] for r in ours]
+            assert [r["score"] for r in theirs] == pytest.approx(
+                [r["score"] for r in ours], abs=1e-3
+            )
+
+
+def test_a_translation_export_that_fails_its_check_writes_nothing(
+    exported, tmp_path, monkeypatch, capsys
+):
+    """Fault injection: decoder steps whose logits are perturbed fail the parity check (exit
+    3, one line) and leave no folder behind; TorchScript is refused in one line."""
+    import torch
+
+    import textseq.tasks.translate.export as translate_export
+    from textseq.tasks.translate.onnx_model import OnnxSeq2Seq
+
+    directory, _ = exported
+
+    class Perturbed(OnnxSeq2Seq):
+        def step(self, y_prev, state, encoded):
+            logits, state, alphas = super().step(y_prev, state, encoded)
+            return logits + 0.5 * torch.randn_like(logits), state, alphas
+
+    monkeypatch.setattr(translate_export, "OnnxSeq2Seq", Perturbed)
+    out = tmp_path / "perturbed"
+    data = str(directory.parent / "val.src")
+    args = ["export", str(directory), "--format", "onnx", "--out", str(out), "--data", data]
+    assert main([*args, "--limit", "10"]) == 3
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "differ from the PyTorch model's" in error
+    assert "nothing was written" in error
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+    args[3] = "torchscript"
+    assert main(args) == 3
+    assert "translation models export to ONNX only" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_translation_config_errors():

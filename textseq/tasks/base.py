@@ -141,6 +141,38 @@ class ExportSubject:
     tokenizer: Path | None = None  # the tokenizer.json that gives the graph's token ids
 
 
+@dataclass
+class ExportGraph:
+    """One graph of an `ExportBundle`: written as `<name>.onnx`, traced on `example`."""
+
+    name: str  # the file's stem ("encoder", "decoder_step")
+    graph: Any  # torch.nn.Module in eval mode
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]  # name -> {axis: its name}, inputs and outputs
+    example: tuple[Any, ...]  # inputs the graph is traced on, in its argument order
+    metadata: dict[str, str] = field(default_factory=dict)  # added to the file's own
+
+
+@dataclass
+class ExportBundle:
+    """A model exported as several graphs that run together (a translation model's encoder
+    and decoder step), written into one folder with the files a consumer needs beside them
+    (tokenizers, vocabularies). What an export adapter returns instead of an `ExportSubject`
+    when one graph cannot hold the model.
+
+    `check(folder, tolerance)` runs the graphs written in `folder` beside the PyTorch model on
+    held-out inputs and returns what it measured (JSON-able, with `max_prob_diff`); it raises
+    ExportError when they differ beyond `tolerance`, and then nothing is kept."""
+
+    predictor: Any  # what textseq.load returned (fp32)
+    graphs: list[ExportGraph]
+    check: Callable[[Path, float], dict[str, Any]]
+    files: list[Path] = field(default_factory=list)  # copied beside the graphs
+    unsupported: dict[str, str] = field(default_factory=dict)  # format -> why not (one line)
+    default_out: str = "onnx"  # the folder written in the model directory, without --out
+
+
 @dataclass(frozen=True)
 class Task:
     """One row of the task table.
@@ -159,7 +191,8 @@ class Task:
         recipe: the module whose `prepare(config, *, resume_dir, checkpoint) -> Prepared`
             sets up training (imported only when training).
         exporter: the module whose `export_subject(predictor, data, *, limit, batch_size) ->
-            ExportSubject` says what `textseq export` writes (imported only when exporting);
+            ExportSubject | ExportBundle` says what `textseq export` writes (imported only
+            when exporting);
             None when the task's models are not exported (then `export` is not a verb).
         commands: the module (importing no Lightning) holding a function per verb whose work
             differs by task (`evaluate`, `predict`, `translate`, `generate`); each takes the
@@ -247,7 +280,7 @@ class Task:
 
     def export_subject(
         self, predictor: Any, data: str, *, limit: int, batch_size: int
-    ) -> ExportSubject:
+    ) -> ExportSubject | ExportBundle:
         """What `textseq export` writes for `predictor` (a model of this task), with at most
         `limit` held-out inputs from the data spec `data` in batches of `batch_size`."""
         if self.exporter is None:

@@ -11,10 +11,10 @@ TASK = Task(
     noun="a translation model",
     config=TranslateConfig,
     files=("tgt_vocab.json",),
-    verbs=("translate", "explain", "serve", "neighbors", "embeddings-plot"),
+    verbs=("translate", "explain", "serve", "export", "neighbors", "embeddings-plot"),
     predictor=TranslatorPredictor,
     recipe="textseq.tasks.translate.recipe",
-    exporter=None,
+    exporter="textseq.tasks.translate.export",
     commands=commands,
     answers="translations",
 )

@@ -22,7 +22,7 @@ import torch
 
 from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.embedding_space import WordEmbeddings
-from textseq.errors import DataError
+from textseq.errors import DataError, UsageError
 from textseq.explain import TranslationExplanation
 from textseq.limits import DEFAULT_LIMITS, apply_limits
 from textseq.model_dir import load_weights
@@ -62,21 +62,31 @@ class TranslatorPredictor:
         precision: str = "fp32",
         onnx: str | Path | None = None,
     ) -> TranslatorPredictor:
-        """The translation model in `directory`, whose config is `config`; it runs in fp32."""
-        if quantize is not None or precision != "fp32" or onnx is not None:
+        """The translation model in `directory`, whose config is `config`; it runs in fp32.
+        `onnx`: decode with the graphs of this folder, written by `textseq export DIR
+        --format onnx` (`textseq.tasks.translate.onnx_model`), in ONNX Runtime instead of the
+        PyTorch model (translate, evaluate, explain's attention, serve; not neighbors)."""
+        if quantize is not None or precision != "fp32":
             raise ValueError(
-                f"quantize ({quantize!r}), precision ({precision!r}) and onnx are not supported "
+                f"quantize ({quantize!r}) and precision ({precision!r}) are not supported "
                 "for translation models, which run in fp32"
             )
         encoder = ParallelEncoder.load(
             directory, tokenizer=config.text.tokenizer, lowercase=config.text.lowercase
         )
-        model = build_translator(config, encoder)
-        load_weights(model, directory)
+        if onnx is not None:
+            from textseq.tasks.translate.onnx_model import OnnxSeq2Seq  # the export extra
+
+            model = OnnxSeq2Seq(onnx)
+        else:
+            model = build_translator(config, encoder)
+            load_weights(model, directory)
         return cls(model=model, encoder=encoder, config=config, directory=directory)
 
     def word_embeddings(self) -> WordEmbeddings:
         """The source embedding table (V_src, E) with the source vocabulary."""
+        if not isinstance(self.model, torch.nn.Module):
+            raise UsageError("an ONNX export has no embedding table: load the model without onnx")
         normalise = str.lower if self.encoder.lowercase else None
         return WordEmbeddings(self.model.src_embedding.weight, self.encoder.src_vocab, normalise)
 
