@@ -220,21 +220,25 @@ def _neighbors(args: argparse.Namespace) -> int:
 def _embeddings_plot(args: argparse.Namespace) -> int:
     """2-D map (PCA or t-SNE) of chosen words' embeddings, as a PNG
 
-    The words' rows of the embedding table (as for neighbors), projected by scikit-learn.
-    Words not in the vocabulary are reported on stderr and in the printed JSON {"out",
-    "method", "words", "missing"}."""
+    The words' rows of the embedding table (as for neighbors), projected by scikit-learn; PCA
+    axes give their share of the variance. --groups FILE (lines WORD<TAB>GROUP) colours the
+    words by group, with a legend, and gives the words when --words is left out. Words not in
+    the vocabulary are reported on stderr and in the printed JSON {"out", "method", "words",
+    "missing"}."""
     # Imported here: only this verb draws (matplotlib), and `textseq --help` stays fast.
+    from textseq.embedding_space import plot_words
     from textseq.plots import plot_embeddings
 
     if not args.out.lower().endswith(".png"):
         raise UsageError(f"--out {args.out}: the name must end in .png")
-    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    words, groups = plot_words(args.words, args.groups)
     table = _open(args)[1].word_embeddings()
     projection = table.project(words, method=args.method, seed=args.seed)
     if projection.missing:
         missing = ", ".join(projection.missing)
         logging.getLogger("textseq").warning("not in the vocabulary, not plotted: %s", missing)
-    report = {"out": str(plot_embeddings(projection, args.out)), "method": projection.method}
+    drawn = plot_embeddings(projection, args.out, groups=groups)
+    report = {"out": str(drawn), "method": projection.method}
     report.update(words=projection.words, missing=projection.missing)
     print(json.dumps(report, ensure_ascii=False))
     return 0
@@ -577,10 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("-k", type=int, dest="top_k", help=argparse.SUPPRESS)  # old name
 
     plot = _verb(verbs, "embeddings-plot", _embeddings_plot)
-    plot.add_argument("--words", required=True, help="comma-separated words, e.g. good,bad,film")
+    plot.add_argument("--words", help="comma-separated words, e.g. good,bad,film")
     plot.add_argument("--out", required=True, metavar="FILE.png", help="the PNG written")
     _options(
         plot,
+        ("--groups FILE", str, None, "colour words by group: lines WORD<TAB>GROUP"),
         ("--method", ("pca", "tsne"), "pca", "projection (pca)"),
         ("--seed", int, 0, "random seed of the projection (0)"),
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textseq.errors import DataError, TextseqError
+from textseq.errors import DataError, TextseqError, UsageError
 from textseq.text.vocab import Vocabulary
 
 METHODS = ("pca", "tsne")
@@ -187,6 +187,17 @@ def project_words(
         missing=missing,
         explained_variance=explained,
     )
+
+
+def plot_words(words: str | None, groups: str | None) -> tuple[list[str], dict[str, str] | None]:
+    """What a plot verb draws: the words of `--words` (comma-separated), else those of the
+    `--groups` file, and the groups ({word: group}, or None without a group file)."""
+    grouping = read_groups(groups) if groups is not None else None
+    if words is None:
+        if grouping is None:
+            raise UsageError("give the words to plot: --words a,b,c or --groups FILE")
+        return list(grouping), grouping
+    return [w.strip() for w in words.split(",") if w.strip()], grouping
 
 
 @dataclass(frozen=True)
