@@ -186,7 +186,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     Prints one JSON object, or draws it with --out: a classifier's gradient x input saliency
     and attention weights, a tagger's tag marginals per token (--out FILE.png only), a
-    translation model's greedy translation with its attention over the source. The fields and
+    translation model's greedy translation with its attention over the source. A classifier's
+    saliency is gradient x input, or integrated gradients with --method ig. The fields and
     figures: docs/explain.md. Several texts (--file PATH|-, or stdin, one per line) give one
     JSON line each (a blank line: null); --out, the figure written, takes one text."""
     texts = read_lines(args.file, [args.text] if args.text is not None else [])
@@ -194,12 +195,18 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: the name must end in .png or .html")
     if args.out is not None and len(texts) != 1:
         raise UsageError(f"--out draws one text; {len(texts)} were given (leave --out out)")
-    model = _open(args)[1]
+    task, model = _open(args)
+    how = {}
+    if args.method != "gradient-x-input":
+        if "method" not in inspect.signature(model.explain).parameters:
+            raise UsageError(f"--method {args.method}: saliency methods are for classifiers, "
+                             f"and {args.model} is {task.noun}")  # fmt: skip
+        how = {"method": args.method}
     if args.out is not None:
-        print(model.explain(texts[0]).save(args.out))
+        print(model.explain(texts[0], **how).save(args.out))
         return 0
     for text in progress.track(texts, "explain", total=len(texts)):
-        result = model.explain(text).to_dict() if text else None
+        result = model.explain(text, **how).to_dict() if text else None
         print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
@@ -520,7 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
         explain,
         ("--file PATH", str, None, "texts, one per line (- for stdin); one JSON line each"),
         ("--out FILE", str, None, "the figure written instead of JSON: FILE.png or FILE.html"),
-    )
+        ("--method", ("gradient-x-input", "ig"), "gradient-x-input",
+         "a classifier's saliency: gradient x input, or integrated gradients (Captum)"),
+    )  # fmt: skip
 
     export = _verb(verbs, "export", _export)
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="format")

@@ -217,11 +217,16 @@ def explanation_figure(explanation: Explanation) -> Figure:
         top, bottom = figure.subfigures(2, 1, height_ratios=[strips_height, grid_height])
         draw_attention_grid(bottom, layer_tokens, layers)
     probability = explanation.probs[explanation.label]
-    top.suptitle(f"predicted {explanation.label} (p = {probability:.3f})", fontsize=11)
+    top.suptitle(
+        f"predicted {explanation.label} (p = {probability:.3f}); saliency by "
+        f"{explanation.method_name}",
+        fontsize=11,
+    )
     axes = top.subplots(len(strips) * rows, 1, squeeze=False)[:, 0]
     legends = {
         "attention": "attention weight (pooling)",
-        "saliency": f"saliency (gradient × input): blue towards {explanation.label}, red away",
+        "saliency": f"saliency by {explanation.method_name}: blue towards "
+        f"{explanation.label}, red away",
     }
     for k, (label, values, diverging) in enumerate(strips):
         values = np.asarray(values, dtype=float)  # (T,)
@@ -573,12 +578,20 @@ def explanation_html(explanation: Explanation) -> str:
             "to 1); white is 0, the darkest orange the largest weight.</p>",
             _token_spans(e.tokens, e.attention, diverging=False, name="attention"),
         ]
+    label = html.escape(e.label)
+    if e.method == "ig":
+        delta = "" if e.convergence_delta is None else f": {e.convergence_delta:.2g}"
+        how = (
+            f"Integrated gradients (Captum) of the logit of {label} along the straight path "
+            "from an all-zero embedding to the text's embeddings, per token; they add up to "
+            f"the logit's change along the path (Captum's convergence delta{delta})"
+        )
+    else:
+        how = f"(∂ logit of {label} / ∂ embedding) · embedding per token"
     parts += [
-        "<h2>Saliency (gradient × input)</h2>",
-        f'<p class="note">(∂ logit of {html.escape(e.label)} / ∂ embedding) · embedding per '
-        "token, divided by the largest magnitude "
-        f"({e.saliency_scale:.4g}): blue pushes towards {html.escape(e.label)}, red away "
-        "from it.</p>",
+        f'<h2 id="saliency-method">Saliency by {html.escape(e.method_name)}</h2>',
+        f'<p class="note">{how}, divided by the largest magnitude '
+        f"({e.saliency_scale:.4g}): blue pushes towards {label}, red away from it.</p>",
         _token_spans(e.tokens, e.saliency, diverging=True, name="saliency"),
     ]
     if e.layer_attention:
