@@ -311,7 +311,7 @@ def embeddings_figure(projection: Projection, groups: Mapping[str, str] | None =
         members = [i for i, n in enumerate(names) if n == name]
         if not members:
             continue
-        colour = "0.55" if name == _NO_GROUP else palette[index]
+        colour = palette[index] if name != _NO_GROUP else "0.55" if groups else "tab:blue"
         label = name if groups else None
         ax.scatter(points[members, 0], points[members, 1], s=22, color=colour, label=label,
                    zorder=3)  # fmt: skip
