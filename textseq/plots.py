@@ -203,7 +203,7 @@ def explanation_figure(explanation: Explanation) -> Figure:
         strips.insert(0, ("attention", explanation.attention, False))
     per_row = min(len(tokens), _TOKENS_PER_ROW)
     rows = -(-len(tokens) // _TOKENS_PER_ROW)  # ceil
-    width = max(6.0, _TOKEN_WIDTH * per_row + 3.0)
+    width = strips_width = max(6.0, _TOKEN_WIDTH * per_row + 3.0)
     strips_height = 1.1 * len(strips) * rows + 0.8 * len(strips) + 1.4  # + legends
     layers = explanation.layer_attention
     layer_tokens = explanation.layer_tokens or tokens
@@ -222,6 +222,8 @@ def explanation_figure(explanation: Explanation) -> Figure:
         f"{explanation.method_name}",
         fontsize=11,
     )
+    if width > strips_width + 0.5:  # a wide grid below: the strips keep their token width
+        top = top.subfigures(1, 2, width_ratios=[strips_width, width - strips_width])[0]
     axes = top.subplots(len(strips) * rows, 1, squeeze=False)[:, 0]
     legends = {
         "attention": "attention weight (pooling)",
