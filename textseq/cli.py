@@ -186,7 +186,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     Prints one JSON object, or draws it with --out: a classifier's gradient x input saliency
     and attention weights, a tagger's tag marginals per token (--out FILE.png only), a
-    translation model's greedy translation with its attention over the source. The fields and
+    translation model's greedy translation with its attention over the source. A classifier's
+    saliency is gradient x input, or integrated gradients with --method ig. The fields and
     figures: docs/explain.md. Several texts (--file PATH|-, or stdin, one per line) give one
     JSON line each (a blank line: null); --out, the figure written, takes one text."""
     texts = read_lines(args.file, [args.text] if args.text is not None else [])
@@ -194,12 +195,18 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: the name must end in .png or .html")
     if args.out is not None and len(texts) != 1:
         raise UsageError(f"--out draws one text; {len(texts)} were given (leave --out out)")
-    model = _open(args)[1]
+    task, model = _open(args)
+    how = {}
+    if args.method != "gradient-x-input":
+        if "method" not in inspect.signature(model.explain).parameters:
+            raise UsageError(f"--method {args.method}: saliency methods are for classifiers, "
+                             f"and {args.model} is {task.noun}")  # fmt: skip
+        how = {"method": args.method}
     if args.out is not None:
-        print(model.explain(texts[0]).save(args.out))
+        print(model.explain(texts[0], **how).save(args.out))
         return 0
     for text in progress.track(texts, "explain", total=len(texts)):
-        result = model.explain(text).to_dict() if text else None
+        result = model.explain(text, **how).to_dict() if text else None
         print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
@@ -220,21 +227,25 @@ def _neighbors(args: argparse.Namespace) -> int:
 def _embeddings_plot(args: argparse.Namespace) -> int:
     """2-D map (PCA or t-SNE) of chosen words' embeddings, as a PNG
 
-    The words' rows of the embedding table (as for neighbors), projected by scikit-learn.
-    Words not in the vocabulary are reported on stderr and in the printed JSON {"out",
-    "method", "words", "missing"}."""
+    The words' rows of the embedding table (as for neighbors), projected by scikit-learn; PCA
+    axes give their share of the variance. --groups FILE (lines WORD<TAB>GROUP) colours the
+    words by group, with a legend, and gives the words when --words is left out. Words not in
+    the vocabulary are reported on stderr and in the printed JSON {"out", "method", "words",
+    "missing"}."""
     # Imported here: only this verb draws (matplotlib), and `textseq --help` stays fast.
+    from textseq.embedding_space import plot_words
     from textseq.plots import plot_embeddings
 
     if not args.out.lower().endswith(".png"):
         raise UsageError(f"--out {args.out}: the name must end in .png")
-    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    words, groups = plot_words(args.words, args.groups)
     table = _open(args)[1].word_embeddings()
     projection = table.project(words, method=args.method, seed=args.seed)
     if projection.missing:
         missing = ", ".join(projection.missing)
         logging.getLogger("textseq").warning("not in the vocabulary, not plotted: %s", missing)
-    report = {"out": str(plot_embeddings(projection, args.out)), "method": projection.method}
+    drawn = plot_embeddings(projection, args.out, groups=groups)
+    report = {"out": str(drawn), "method": projection.method}
     report.update(words=projection.words, missing=projection.missing)
     print(json.dumps(report, ensure_ascii=False))
     return 0
@@ -511,7 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
         explain,
         ("--file PATH", str, None, "texts, one per line (- for stdin); one JSON line each"),
         ("--out FILE", str, None, "the figure written instead of JSON: FILE.png or FILE.html"),
-    )
+        ("--method", ("gradient-x-input", "ig"), "gradient-x-input",
+         "a classifier's saliency: gradient x input, or integrated gradients (Captum)"),
+    )  # fmt: skip
 
     export = _verb(verbs, "export", _export)
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="format")
@@ -578,10 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("-k", type=int, dest="top_k", help=argparse.SUPPRESS)  # old name
 
     plot = _verb(verbs, "embeddings-plot", _embeddings_plot)
-    plot.add_argument("--words", required=True, help="comma-separated words, e.g. good,bad,film")
+    plot.add_argument("--words", help="comma-separated words, e.g. good,bad,film")
     plot.add_argument("--out", required=True, metavar="FILE.png", help="the PNG written")
     _options(
         plot,
+        ("--groups FILE", str, None, "colour words by group: lines WORD<TAB>GROUP"),
         ("--method", ("pca", "tsne"), "pca", "projection (pca)"),
         ("--seed", int, 0, "random seed of the projection (0)"),
     )

@@ -33,6 +33,7 @@ def plot_curves(directory: str | Path, out: str | Path) -> dict[str, Any]:
     {"out", "epochs", "monitor", "best_epoch", "series": names plotted}."""
     try:
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:  # pragma: no cover - matplotlib is a core dependency
         raise TextseqError("curves need matplotlib: pip install matplotlib") from None
     history = read_history(directory)
@@ -58,6 +59,7 @@ def plot_curves(directory: str | Path, out: str | Path) -> dict[str, Any]:
         if best is not None:
             ax.axvline(best, color="0.35", linestyle="--", linewidth=1, label=f"best: {best}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: no 1.25
         ax.set_ylabel(title)
         ax.set_title(title if title == "loss" else f"{title} (monitored)")
         ax.grid(alpha=0.3)

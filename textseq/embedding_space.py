@@ -18,11 +18,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from textseq.errors import DataError, TextseqError
+from textseq.errors import DataError, TextseqError, UsageError
 from textseq.text.vocab import Vocabulary
 
 METHODS = ("pca", "tsne")
@@ -73,12 +74,53 @@ def nearest_neighbors(
 
 @dataclass
 class Projection:
-    """Chosen words placed in 2-D; `missing` lists the requested words not in the vocabulary."""
+    """Chosen words placed in 2-D; `missing` lists the requested words not in the vocabulary;
+    `explained_variance` (PCA only) the share of the words' variance along each axis."""
 
     words: list[str]
     points: np.ndarray  # (n, 2)
     method: str
     missing: list[str]
+    explained_variance: tuple[float, float] | None = None
+
+    def axis_labels(self) -> tuple[str, str]:
+        """ "PC1 (12.3% of variance)" and "PC2 (...)" for PCA, "t-SNE 1" and "t-SNE 2" else."""
+        if self.explained_variance is None:
+            name = "t-SNE" if self.method == "tsne" else self.method.upper()
+            return f"{name} 1", f"{name} 2"
+        first, second = self.explained_variance
+        return f"PC1 ({100 * first:.1f}% of variance)", f"PC2 ({100 * second:.1f}% of variance)"
+
+
+def read_groups(path: str | Path) -> dict[str, str]:
+    """A group file: one `word<TAB>group` a line (blank lines and lines starting with # are
+    skipped). Returns {word: group} in the file's order; a line without a tab, with an empty
+    word or group, or a word given twice with different groups is a DataError naming the
+    file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such group file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the group file ({error})") from None
+    groups: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, tab, group = line.partition("\t")
+        word, group = word.strip(), group.strip()
+        if not tab or not word or not group:
+            raise DataError(f"{path}, line {number}: expected WORD<TAB>GROUP, got {line!r}")
+        if groups.get(word, group) != group:
+            raise DataError(
+                f"{path}, line {number}: {word!r} is in group {groups[word]!r} already, "
+                f"not also {group!r}"
+            )
+        groups[word] = group
+    if not groups:
+        raise DataError(f"{path}: the group file names no word (lines WORD<TAB>GROUP)")
+    return groups
 
 
 def tsne_perplexity(n: int) -> float:
@@ -124,8 +166,12 @@ def project_words(
             f"({', '.join(found) or 'none'}); not in the vocabulary: {', '.join(missing)}"
         )
     vectors = weight.detach().float()[[vocab.stoi[w] for w in found]].numpy()  # (n, E)
+    explained = None
     if method == "pca":
-        points = PCA(n_components=2, random_state=seed).fit_transform(vectors)  # (n, 2)
+        pca = PCA(n_components=2, random_state=seed)
+        points = pca.fit_transform(vectors)  # (n, 2)
+        first, second = (float(r) for r in pca.explained_variance_ratio_)
+        explained = (first, second)
     else:
         tsne = TSNE(
             n_components=2,
@@ -134,7 +180,24 @@ def project_words(
             random_state=seed,
         )
         points = tsne.fit_transform(vectors)  # (n, 2)
-    return Projection(words=found, points=np.asarray(points), method=method, missing=missing)
+    return Projection(
+        words=found,
+        points=np.asarray(points),
+        method=method,
+        missing=missing,
+        explained_variance=explained,
+    )
+
+
+def plot_words(words: str | None, groups: str | None) -> tuple[list[str], dict[str, str] | None]:
+    """What a plot verb draws: the words of `--words` (comma-separated), else those of the
+    `--groups` file, and the groups ({word: group}, or None without a group file)."""
+    grouping = read_groups(groups) if groups is not None else None
+    if words is None:
+        if grouping is None:
+            raise UsageError("give the words to plot: --words a,b,c or --groups FILE")
+        return list(grouping), grouping
+    return [w.strip() for w in words.split(",") if w.strip()], grouping
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,19 @@ the softmax) of the predicted class c:
 it. For a model whose logits are linear in the embeddings, z = W (1/T Σ_t x_t) + b, the scores
 add up to the logit: Σ_t s_t = z_c - b_c.
 
+Integrated Gradients (Sundararajan et al. 2017, "Axiomatic attribution for deep networks",
+eq. 1), through Captum, is the other method (`method="ig"`): from the all-zero embedding
+baseline x' = 0 to the text's embeddings x,
+
+    IG_t = Σ_e (x_te - x'_te) · ∫_0^1 ∂ z_c(x' + α (x - x')) / ∂ x_te dα
+
+computed with `IG_STEPS` points of Gauss-Legendre quadrature. Its scores add up to the change
+of the logit (completeness, their Proposition 1): Σ_t IG_t = z_c(x) - z_c(0), up to the
+quadrature's error, which Captum reports as the convergence delta
+(`Explanation.convergence_delta`). Gradient × input is IG's one-point approximation: the two
+agree exactly when the logit is linear in the embeddings. Same sign convention and
+normalisation; `Explanation.method` names the method that made the scores.
+
 *Normalisation*: `Explanation.saliency` is s / max_t |s_t|, so it lies in [-1, 1] and the most
 influential token is ±1; `Explanation.saliency_scale` is max_t |s_t|, so the raw scores are
 `saliency * saliency_scale`. `gradient_x_input` returns the raw scores.
@@ -44,10 +57,16 @@ import torch
 from torch import nn
 
 from textseq.data.batching import Collator, EncodedDataset
-from textseq.errors import DataError
+from textseq.errors import DataError, TextseqError
 from textseq.plots import plot_tag_marginals, save_explanation, save_translation_attention
 from textseq.text.pipeline import TextPipeline
 from textseq.text.vocab import Vocabulary
+
+IG_STEPS = 50  # quadrature points of integrated gradients (Captum's default)
+SALIENCY_METHODS = {
+    "gradient-x-input": "gradient × input",
+    "ig": f"integrated gradients ({IG_STEPS} steps, zero-embedding baseline)",
+}
 
 
 @dataclass
@@ -64,11 +83,20 @@ class Explanation:
     attention: list[float] | None = None  # (T,) pooling weights, or None
     layer_attention: list[np.ndarray] | None = None  # per layer (N, T', T'), or None
     layer_tokens: list[str] | None = None  # the T' labels of the maps' axes
+    method: str = "gradient-x-input"  # what made the saliency: one of SALIENCY_METHODS
+    convergence_delta: float | None = None  # ig: Σ_t IG_t - (z_c(x) - z_c(0)), from Captum
+
+    @property
+    def method_name(self) -> str:
+        """The saliency method as a person reads it, e.g. "integrated gradients (50 steps,
+        zero-embedding baseline)"."""
+        return SALIENCY_METHODS[self.method]
 
     def to_dict(self, *, digits: int = 6) -> dict[str, Any]:
-        """A JSON-ready dict: text, tokens, label, probs, saliency, saliency_scale, attention
-        (null without attention pooling), layer_attention (per layer, per head, a T' × T'
-        list of lists; null without a Transformer encoder) and layer_tokens (its axes)."""
+        """A JSON-ready dict: text, tokens, label, probs, saliency, saliency_scale, method
+        (gradient-x-input or ig), convergence_delta (ig only, else null), attention (null
+        without attention pooling), layer_attention (per layer, per head, a T' × T' list of
+        lists; null without a Transformer encoder) and layer_tokens (its axes)."""
         layers = None
         if self.layer_attention is not None:
             layers = [np.round(layer, digits).tolist() for layer in self.layer_attention]
@@ -79,6 +107,8 @@ class Explanation:
             "probs": {label: round(p, digits) for label, p in self.probs.items()},
             "saliency": [round(s, digits) for s in self.saliency],
             "saliency_scale": self.saliency_scale,
+            "method": self.method,
+            "convergence_delta": self.convergence_delta,
             "attention": None
             if self.attention is None
             else [round(a, digits) for a in self.attention],
@@ -257,14 +287,86 @@ def gradient_x_input(
     return _forward_with_saliency(model, token_ids, lengths, target, layer_attention=False).saliency
 
 
+class _EmbeddingSwap:
+    """A forward hook on the model's `embedding` that replaces its output by `embedded`, so
+    the model can be run from given embeddings (Captum's path from the baseline to x)."""
+
+    def __init__(self, embedding: nn.Module, embedded: torch.Tensor):
+        self.embedding, self.embedded = embedding, embedded
+
+    def __enter__(self) -> _EmbeddingSwap:
+        self.handle = self.embedding.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.remove()
+
+    def _hook(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+        if output.shape != self.embedded.shape:
+            raise RuntimeError(
+                f"embedding output {tuple(output.shape)} and the embeddings to swap in "
+                f"{tuple(self.embedded.shape)} differ"
+            )
+        return self.embedded
+
+
+def integrated_gradients(
+    model: nn.Module,
+    token_ids: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    target: torch.Tensor | None = None,
+    steps: int = IG_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integrated gradients per token from the all-zero embedding baseline (see the module
+    docstring), through Captum's `IntegratedGradients`: (B, T) scores, exactly zero at
+    padding, and (B,) Captum's convergence deltas Σ_t IG_t - (z_c(x) - z_c(0)).
+
+    token_ids, lengths, target and `model` as for `gradient_x_input`."""
+    try:
+        from captum.attr import IntegratedGradients
+    except ImportError:
+        raise TextseqError(
+            "integrated gradients need Captum: pip install 'textseq[explain]'"
+        ) from None
+    if not isinstance(getattr(model, "embedding", None), nn.Module):
+        raise TypeError(f"{type(model).__name__} has no `embedding` module to explain through")
+    with torch.no_grad(), _EmbeddingTap(model.embedding) as tap:
+        logits = model(token_ids, lengths).logits  # (B, C)
+    x = tap.x.detach()  # (B, T, E)
+    if target is None:
+        target = logits.argmax(dim=-1)  # (B,)
+
+    def logits_from(embedded: torch.Tensor, ids: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        # Captum stacks the `steps` points of the path along the batch: (steps·B, T, E)
+        with _EmbeddingSwap(model.embedding, embedded):
+            return model(ids, n).logits  # (steps·B, C)
+
+    with torch.enable_grad():
+        attributions, delta = IntegratedGradients(logits_from).attribute(
+            x,
+            baselines=torch.zeros_like(x),
+            target=target,
+            additional_forward_args=(token_ids, lengths),
+            n_steps=steps,
+            return_convergence_delta=True,
+        )  # (B, T, E), (B,)
+    mask = torch.arange(token_ids.size(1), device=lengths.device) < lengths[:, None]  # (B, T)
+    return (attributions.sum(dim=-1) * mask).detach(), delta.detach()
+
+
 def explain_texts(
     model: nn.Module,
     pipeline: TextPipeline,
     labels: Vocabulary,
     texts: Sequence[str],
+    *,
+    method: str = "gradient-x-input",
 ) -> list[Explanation]:
-    """One `Explanation` per text. The texts are padded into one batch; each explanation
-    covers only its own tokens."""
+    """One `Explanation` per text, its saliency made by `method` (gradient-x-input or ig).
+    The texts are padded into one batch; each explanation covers only its own tokens."""
+    if method not in SALIENCY_METHODS:
+        raise ValueError(f"method ({method!r}) must be one of {', '.join(SALIENCY_METHODS)}")
     if isinstance(texts, str):
         raise TypeError("explain_texts takes a list of texts; wrap a single text in a list")
     for position, text in enumerate(texts):
@@ -279,11 +381,17 @@ def explain_texts(
     result = _forward_with_saliency(
         model, batch.token_ids, batch.lengths, None, layer_attention=True
     )
+    saliency, deltas = result.saliency, None  # (B, T)
+    if method == "ig":
+        target = result.logits.argmax(dim=-1)  # (B,)
+        saliency, deltas = integrated_gradients(
+            model, batch.token_ids, batch.lengths, target=target
+        )
     probabilities = torch.softmax(result.logits.float(), dim=-1)  # (B, C)
     explanations = []
     for row, text in enumerate(texts):
         length = int(batch.lengths[row])
-        raw = result.saliency[row, :length].double()  # (T,)
+        raw = saliency[row, :length].double()  # (T,)
         scale = float(raw.abs().max())
         normalised = raw / scale if scale > 0 else raw
         attention = None
@@ -310,6 +418,8 @@ def explain_texts(
                 attention=attention,
                 layer_attention=layers,
                 layer_tokens=layer_tokens,
+                method=method,
+                convergence_delta=None if deltas is None else float(deltas[row]),
             )
         )
     return explanations

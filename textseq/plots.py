@@ -13,7 +13,7 @@ render never leaves a half-written file.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _ANNOTATE_MAX_TOKENS = 40  # print each weight in its cell up to this many tokens
 _TOKENS_PER_ROW = 20  # an explanation's strips wrap onto a new row after this many tokens
 _TOKEN_WIDTH = 0.6  # inches per token in a strip, whatever the text's length
+_STRIP_VALUES_MAX_TOKENS = 16  # write the weights in a [CLS]-row strip up to this many tokens
 
 _WHITE = np.array([255, 255, 255])
 _ORANGE = np.array([230, 85, 13])
@@ -40,10 +41,13 @@ _RED = np.array([178, 24, 43])
 
 def _figure(width: float, height: float) -> Figure:
     try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise TextseqError("PNG output needs matplotlib: pip install matplotlib") from None
-    return Figure(figsize=(width, height), layout="constrained", dpi=100)
+    figure = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    FigureCanvasAgg(figure)  # a renderer to measure text with (`repel_labels`)
+    return figure
 
 
 def _save_figure(figure: Figure, path: Path) -> Path:
@@ -106,16 +110,23 @@ def _token_strip(
     return image
 
 
+def _first_row_name(tokens: Sequence[str]) -> str:
+    return "[CLS] row" if tokens[0] == "[CLS]" else f"first-token row ({_label(tokens[0])})"
+
+
 def draw_attention_grid(
     figure: Figure | SubFigure, tokens: Sequence[str], layers: Sequence[np.ndarray]
 ) -> None:
-    """Draws an L × N grid of heatmaps on `figure`, one per layer (row) and head (column); in
-    each, row i is query token i and column j the weight it gives token j. Each head is scaled
-    to its own largest weight (printed in its title): a head that spreads its attention thinly
-    would otherwise be a dark square beside one that attends sharply."""
+    """Draws an L × (N + 1) grid on `figure`, one row per layer: a heatmap per head, in which
+    row i is query token i and column j the weight it gives token j, then the layer's
+    summary strip: the first token's row (`[CLS]`, the position a CLS-pooled classifier reads
+    its sentence from) of every head, one head per line. Each head is scaled to its own
+    largest weight (printed in its title; in the strip, each line to its own): a head that
+    spreads its attention thinly would otherwise be a dark square beside one that attends
+    sharply."""
     layers = _check_layers(tokens, layers)
     heads = layers[0].shape[0]
-    axes = figure.subplots(len(layers), heads, squeeze=False)
+    axes = figure.subplots(len(layers), heads + 1, squeeze=False)
     show_labels = len(tokens) <= _ANNOTATE_MAX_TOKENS
     labels = [_label(token) for token in tokens]
     image = None
@@ -135,19 +146,50 @@ def draw_attention_grid(
                 ax.set_xlabel("attended token", fontsize=8)
             if h == 0:
                 ax.set_ylabel("attending token", fontsize=8)
+        _first_row_strip(axes[layer_index][heads], tokens, layer, show_labels=show_labels)
+        axes[layer_index][heads].set_title(
+            f"layer {layer_index + 1}: {_first_row_name(tokens)}", fontsize=9
+        )
     figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight / the head's max")
+
+
+def _first_row_strip(ax, tokens: Sequence[str], layer: np.ndarray, *, show_labels: bool) -> None:
+    """Line h: what the first token attends to in head h, scaled to that line's largest
+    weight, the weight written in each cell when there is room."""
+    rows = layer[:, 0, :]  # (N, T)
+    scaled = rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-12)  # (N, T)
+    ax.imshow(scaled, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    heads = rows.shape[0]
+    ax.set_yticks(range(heads), labels=[f"head {h + 1}" for h in range(heads)], fontsize=7)
+    if show_labels:
+        labels = [_label(token) for token in tokens]
+        ax.set_xticks(range(len(tokens)), labels=labels, rotation=90, fontsize=7)
+    else:
+        ax.set_xticks([])
+    if len(tokens) <= _STRIP_VALUES_MAX_TOKENS:
+        for h, t in np.ndindex(*rows.shape):
+            colour = "black" if scaled[h, t] > 0.6 else "white"  # viridis is light at the top
+            ax.text(t, h, f"{rows[h, t]:.2f}"[1:] if rows[h, t] < 1 else "1", ha="center",
+                    va="center", fontsize=6, color=colour)  # fmt: skip
 
 
 def plot_attention_grid(
     tokens: Sequence[str], layers: Sequence[np.ndarray], path: str | Path
 ) -> Path:
-    """A PNG of per-layer, per-head attention maps: `layers` holds one (N, T, T) array per
-    layer, `tokens` the T tokens labelling both axes."""
+    """A PNG of per-layer, per-head attention maps with each layer's first-token ([CLS]) row
+    summary beside them: `layers` holds one (N, T, T) array per layer, `tokens` the T tokens
+    labelling both axes."""
     layers = _check_layers(tokens, layers)
-    cell = max(2.5, 0.28 * len(tokens))
-    figure = _figure(cell * layers[0].shape[0] + 1.5, cell * len(layers) + 0.5)
+    width, height = _grid_size(len(tokens), layers)
+    figure = _figure(width, height)
     draw_attention_grid(figure, tokens, layers)
     return _save_figure(figure, Path(path))
+
+
+def _grid_size(t: int, layers: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Inches of the grid: a square cell per head and one for the summary strip, per layer."""
+    cell = max(2.5, 0.28 * t)
+    return cell * (layers[0].shape[0] + 1) + 1.5, cell * len(layers) + 0.5
 
 
 def explanation_figure(explanation: Explanation) -> Figure:
@@ -161,26 +203,32 @@ def explanation_figure(explanation: Explanation) -> Figure:
         strips.insert(0, ("attention", explanation.attention, False))
     per_row = min(len(tokens), _TOKENS_PER_ROW)
     rows = -(-len(tokens) // _TOKENS_PER_ROW)  # ceil
-    width = max(6.0, _TOKEN_WIDTH * per_row + 3.0)
+    width = strips_width = max(6.0, _TOKEN_WIDTH * per_row + 3.0)
     strips_height = 1.1 * len(strips) * rows + 0.8 * len(strips) + 1.4  # + legends
     layers = explanation.layer_attention
     layer_tokens = explanation.layer_tokens or tokens
     grid_height = 0.0
     if layers:
-        cell = max(2.5, 0.28 * len(layer_tokens))
-        width = max(width, cell * layers[0].shape[0] + 1.5)
-        grid_height = cell * len(layers) + 0.5
+        grid_width, grid_height = _grid_size(len(layer_tokens), layers)
+        width = max(width, grid_width)
     figure = _figure(width, strips_height + grid_height)
     top = figure
     if layers:
         top, bottom = figure.subfigures(2, 1, height_ratios=[strips_height, grid_height])
         draw_attention_grid(bottom, layer_tokens, layers)
     probability = explanation.probs[explanation.label]
-    top.suptitle(f"predicted {explanation.label} (p = {probability:.3f})", fontsize=11)
+    top.suptitle(
+        f"predicted {explanation.label} (p = {probability:.3f}); saliency by "
+        f"{explanation.method_name}",
+        fontsize=11,
+    )
+    if width > strips_width + 0.5:  # a wide grid below: the strips keep their token width
+        top = top.subfigures(1, 2, width_ratios=[strips_width, width - strips_width])[0]
     axes = top.subplots(len(strips) * rows, 1, squeeze=False)[:, 0]
     legends = {
         "attention": "attention weight (pooling)",
-        "saliency": f"saliency (gradient × input): blue towards {explanation.label}, red away",
+        "saliency": f"saliency by {explanation.method_name}: blue towards "
+        f"{explanation.label}, red away",
     }
     for k, (label, values, diverging) in enumerate(strips):
         values = np.asarray(values, dtype=float)  # (T,)
@@ -242,17 +290,171 @@ def plot_tag_marginals(
     return _save_figure(figure, Path(path))
 
 
-def plot_embeddings(projection: Projection, path: str | Path) -> Path:
-    """A PNG scatter of projected words, each point labelled with its word."""
-    figure = _figure(7.0, 6.0)
+_NO_GROUP = "(no group)"
+
+
+def embeddings_figure(projection: Projection, groups: Mapping[str, str] | None = None) -> Figure:
+    """A scatter of projected words, each point labelled with its word, the labels pushed
+    apart until none overlaps another or a point (`repel_labels`); the axes name the
+    projection's components (with their share of the variance for PCA). With `groups`
+    ({word: group}, matched as written or case-insensitively), each group has its colour and a
+    legend entry; words of no group are grey."""
+    figure = _figure(7.5, 6.0)
     ax = figure.subplots()
     points = projection.points  # (n, 2)
-    ax.scatter(points[:, 0], points[:, 1], s=18, color="tab:blue")
-    for word, (x, y) in zip(projection.words, points, strict=True):
-        ax.annotate(_label(word), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=9)
-    ax.set_title(f"word embeddings, {projection.method.upper()} to 2-D")
-    ax.margins(0.12)
-    return _save_figure(figure, Path(path))
+    folded = {word.casefold(): group for word, group in (groups or {}).items()}
+    names = [
+        (groups or {}).get(word, folded.get(word.casefold(), _NO_GROUP))
+        for word in projection.words
+    ]
+    order = list(dict.fromkeys(name for name in names if name != _NO_GROUP))
+    palette = matplotlib_colours(len(order))
+    for index, name in enumerate([*order, _NO_GROUP]):
+        members = [i for i, n in enumerate(names) if n == name]
+        if not members:
+            continue
+        colour = palette[index] if name != _NO_GROUP else "0.55" if groups else "tab:blue"
+        label = name if groups else None
+        ax.scatter(points[members, 0], points[members, 1], s=22, color=colour, label=label,
+                   zorder=3)  # fmt: skip
+    line = {"arrowstyle": "-", "color": "0.6", "lw": 0.6, "shrinkA": 0, "shrinkB": 3}
+    labels = [
+        ax.annotate(
+            _label(w),
+            (x, y),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=9,
+            arrowprops=line,
+        )
+        for w, (x, y) in zip(projection.words, points, strict=True)
+    ]
+    x_label, y_label = projection.axis_labels()
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(f"word embeddings, {projection.method.upper()} to 2-D", fontsize=11)
+    ax.margins(0.15)
+    ax.grid(alpha=0.25)
+    if groups:
+        ax.legend(title="group", fontsize=8, title_fontsize=8, loc="best")
+    repel_labels(figure, ax, labels)
+    return figure
+
+
+def matplotlib_colours(n: int) -> list:
+    """`n` distinct colours: tab10, then tab20's lighter shades for more groups."""
+    from matplotlib import colormaps
+
+    base = list(colormaps["tab10"].colors)
+    extra = [colormaps["tab20"].colors[i] for i in range(1, 20, 2)]
+    colours = base + extra
+    return [colours[i % len(colours)] for i in range(n)]
+
+
+def repel_labels(
+    figure, ax, labels, *, steps: int = 500, pad: float = 2.0, largest_step: float = 3.0
+) -> int:
+    """Moves the annotations `labels` (texts offset from their points) until no two text
+    boxes overlap and no text covers a point, by repeated small nudges measured with the
+    renderer's own text extents (in pixels), as adjustText does: each overlapping pair is
+    pushed apart along the axis where it overlaps least, half each way, a text over a point
+    is pushed off it, and no text moves more than `largest_step` px a round, so crowded
+    labels spread out gradually instead of flying to the frame. Texts stay inside the axes.
+    A label still overlapping after `steps` rounds (surrounded by points of a dense cluster,
+    pushed evenly from every side) is put on the nearest free spot of a spiral around its
+    point. Returns the number of nudging rounds (0: nothing overlapped)."""
+    from matplotlib.text import Text
+
+    if not labels:
+        return 0
+    figure.canvas.draw()  # lays the figure out, so extents are final
+    for label in labels:
+        label.set_in_layout(False)  # moving a label must not re-run the layout
+    renderer = figure.canvas.get_renderer()
+    scale = 72.0 / figure.dpi  # pixels -> points (annotation offsets are in points)
+    anchors = ax.transData.transform(np.array([label.xy for label in labels]))  # (n, 2) px
+    markers = np.concatenate([anchors - 4.0, anchors + 4.0], axis=1)  # (n, 4), ~ 8 px
+    frame = ax.get_window_extent(renderer)
+    # Text extents measured once: a move shifts a box without changing its size, so the
+    # rounds run on the boxes and the labels are moved once at the end.
+    # (the text's own box: an annotation's would include its connecting line)
+    boxes = np.array([Text.get_window_extent(label, renderer).extents for label in labels])
+    boxes += np.array([-pad, -pad, pad, pad])  # (n, 4): x0, y0, x1, y1
+    shift = np.zeros((len(labels), 2))  # (n, 2) px moved so far
+    rounds = steps
+    for step in range(1, steps + 1):
+        between = _pushes(boxes, boxes)  # (n, n, 2): how far j must leave i
+        moves = 0.5 * between.sum(axis=0) - _pushes(markers, boxes).sum(axis=0)  # (n, 2)
+        if not moves.any():
+            rounds = step - 1
+            break
+        moves = np.clip(moves, -largest_step, largest_step)
+        # keep the texts in the axes: a move past the frame is cut back to the frame
+        moves[:, 0] = np.clip(moves[:, 0], frame.x0 - boxes[:, 0], frame.x1 - boxes[:, 2])
+        moves[:, 1] = np.clip(moves[:, 1], frame.y0 - boxes[:, 1], frame.y1 - boxes[:, 3])
+        boxes += np.concatenate([moves, moves], axis=1)
+        shift += moves
+    start = boxes - np.concatenate([shift, shift], axis=1)
+    boxes = _place_the_stuck(boxes, markers, anchors, frame.extents)
+    shift = boxes[:, :2] - start[:, :2]
+    for label, (dx, dy) in zip(labels, shift, strict=True):
+        ox, oy = label.xyann
+        label.xyann = (ox + dx * scale, oy + dy * scale)
+    return rounds
+
+
+def _place_the_stuck(boxes, markers, anchors, frame) -> np.ndarray:
+    """`boxes` (n, 4) with each box that still overlaps another box or a marker moved, in
+    turn, to the first spot around its anchor (rings 6 px apart, 16 directions, the frame
+    (x0, y0, x1, y1) permitting) where it overlaps nothing; one with no such spot stays."""
+    boxes = boxes.copy()
+    n = len(boxes)
+    for i in range(n):
+        others = np.concatenate([np.delete(boxes, i, axis=0), markers])
+        if not np.abs(_pushes(others, boxes[i : i + 1])).any():
+            continue
+        width, height = boxes[i, 2] - boxes[i, 0], boxes[i, 3] - boxes[i, 1]
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        for radius in np.arange(6.0, 400.0, 6.0):
+            centres = anchors[i] + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+            half = np.array([width / 2, height / 2])
+            candidates = np.concatenate([centres - half, centres + half], axis=1)  # (16, 4)
+            inside = (candidates[:, 0] >= frame[0]) & (candidates[:, 1] >= frame[1])
+            inside &= (candidates[:, 2] <= frame[2]) & (candidates[:, 3] <= frame[3])
+            free = inside & ~np.abs(_pushes(others, candidates)).any(axis=(0, 2))
+            if free.any():
+                boxes[i] = candidates[int(np.argmax(free))]
+                break
+    return boxes
+
+
+def _pushes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For boxes a (m, 4) and b (n, 4) as x0, y0, x1, y1: (m, n, 2), how far (px) box b[j]
+    must move away from box a[i] to stop overlapping it, along the axis of least overlap
+    (plus a quarter of the other, to break ties); zero where they do not overlap, and
+    between a box and itself when a is b."""
+    dx = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    dy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    overlap = (dx > 0) & (dy > 0)  # (m, n)
+    if a is b:
+        np.fill_diagonal(overlap, False)
+    centre_a = (a[:, :2] + a[:, 2:]) / 2  # (m, 2)
+    centre_b = (b[:, :2] + b[:, 2:]) / 2  # (n, 2)
+    # away from a's centre; at the same centre, the later box goes up and right
+    order = np.where(np.arange(len(b))[None, :] > np.arange(len(a))[:, None], 1.0, -1.0)
+    sign = np.sign(centre_b[None, :, :] - centre_a[:, None, :])  # (m, n, 2)
+    sign = np.where(sign == 0, order[..., None], sign)
+    along_x = dx < dy  # (m, n)
+    size = np.stack([np.where(along_x, dx + 1, 0.25 * (dx + 1)),
+                     np.where(along_x, 0.25 * (dy + 1), dy + 1)], axis=-1)  # fmt: skip
+    return np.where(overlap[..., None], sign * size, 0.0)
+
+
+def plot_embeddings(
+    projection: Projection, path: str | Path, *, groups: Mapping[str, str] | None = None
+) -> Path:
+    """A PNG of `embeddings_figure`."""
+    return _save_figure(embeddings_figure(projection, groups), Path(path))
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -270,6 +472,7 @@ table.probs td { padding: 0 .8em 0 0; }
 table.map { border-collapse: collapse; font-size: .7em; }
 table.map caption { font-weight: bold; padding-bottom: .3em; }
 table.map td { width: 1.8em; height: 1.8em; text-align: center; border: 1px solid #fff; }
+table.values td { width: 2.6em; font-variant-numeric: tabular-nums; }
 table.map th { font-weight: normal; padding: 0 .3em; white-space: nowrap; }
 table.map th.col { writing-mode: vertical-rl; transform: rotate(180deg); vertical-align: bottom; }
 .note { font-size: .85em; color: #555; }
@@ -302,22 +505,30 @@ def _attention_table(
     weights: np.ndarray,
     caption: str,
     key_tokens: Sequence[str] | None = None,
+    *,
+    per_row: bool = False,
 ) -> str:
     """A coloured table: row i is query token i, column j key token j (the same tokens for
-    self-attention; `key_tokens` for cross-attention)."""
+    self-attention; `key_tokens` for cross-attention). With `per_row`, each row is coloured
+    against its own largest weight (the darkest cell of a row is where that token looks
+    most) and every cell shows its weight (two decimals); otherwise white is 0, orange 1
+    and the weight is in the cell's tooltip only."""
     escaped = [html.escape(token) for token in tokens]
     keys = escaped if key_tokens is None else [html.escape(token) for token in key_tokens]
     rows = ["<tr><th></th>" + "".join(f'<th class="col">{t}</th>' for t in keys) + "</tr>"]
     for i, query in enumerate(escaped):
+        top = max(float(weights[i].max()), 1e-12) if per_row else 1.0
         cells = []
         for j, key in enumerate(keys):
-            background, _ = _mix(_ORANGE, float(weights[i, j]))
+            background, foreground = _mix(_ORANGE, float(weights[i, j]) / top)
+            shown = f"{weights[i, j]:.2f}" if per_row else ""
             cells.append(
-                f'<td style="background:{background}" title="{query} → {key}: '
-                f'{weights[i, j]:.4f}"></td>'
+                f'<td style="background:{background};color:{foreground}" title="{query} → '
+                f'{key}: {weights[i, j]:.4f}">{shown}</td>'
             )
         rows.append(f"<tr><th>{query}</th>" + "".join(cells) + "</tr>")
-    return f'<table class="map"><caption>{caption}</caption>' + "".join(rows) + "</table>"
+    kind = "map values" if per_row else "map"
+    return f'<table class="{kind}"><caption>{caption}</caption>' + "".join(rows) + "</table>"
 
 
 def _layer_sections(
@@ -326,13 +537,16 @@ def _layer_sections(
     *,
     key_tokens: Sequence[str] | None = None,
     opened: bool,
+    per_row: bool = False,
 ) -> list[str]:
     """One collapsible section per layer (N, T, T') holding a table per head, bottom layer
-    first; `key_tokens` as in `_attention_table`."""
+    first; `key_tokens` and `per_row` as in `_attention_table`."""
     sections = []
     for layer_index, layer in enumerate(layers):
         tables = "".join(
-            _attention_table(tokens, layer[h], f"head {h + 1}", key_tokens=key_tokens)
+            _attention_table(
+                tokens, layer[h], f"head {h + 1}", key_tokens=key_tokens, per_row=per_row
+            )
             for h in range(layer.shape[0])
         )
         sections.append(
@@ -366,12 +580,20 @@ def explanation_html(explanation: Explanation) -> str:
             "to 1); white is 0, the darkest orange the largest weight.</p>",
             _token_spans(e.tokens, e.attention, diverging=False, name="attention"),
         ]
+    label = html.escape(e.label)
+    if e.method == "ig":
+        delta = "" if e.convergence_delta is None else f": {e.convergence_delta:.2g}"
+        how = (
+            f"Integrated gradients (Captum) of the logit of {label} along the straight path "
+            "from an all-zero embedding to the text's embeddings, per token; they add up to "
+            f"the logit's change along the path (Captum's convergence delta{delta})"
+        )
+    else:
+        how = f"(∂ logit of {label} / ∂ embedding) · embedding per token"
     parts += [
-        "<h2>Saliency (gradient × input)</h2>",
-        f'<p class="note">(∂ logit of {html.escape(e.label)} / ∂ embedding) · embedding per '
-        "token, divided by the largest magnitude "
-        f"({e.saliency_scale:.4g}): blue pushes towards {html.escape(e.label)}, red away "
-        "from it.</p>",
+        f'<h2 id="saliency-method">Saliency by {html.escape(e.method_name)}</h2>',
+        f'<p class="note">{how}, divided by the largest magnitude '
+        f"({e.saliency_scale:.4g}): blue pushes towards {label}, red away from it.</p>",
         _token_spans(e.tokens, e.saliency, diverging=True, name="saliency"),
     ]
     if e.layer_attention:
@@ -484,8 +706,9 @@ def translation_attention_html(
     layers: Sequence[np.ndarray] | None = None,
     title: str = "",
 ) -> str:
-    """A self-contained HTML page of a translation's attention: the target x source table
-    (hover a cell for its weight) and, for Transformers, one table per layer and head."""
+    """A self-contained HTML page of a translation's attention: the target x source table,
+    each cell showing its weight and each row coloured against its own largest weight, and,
+    for Transformers, one such table per layer and head (collapsed)."""
     weights, layers = _check_cross(source, target, weights, layers)
     parts = [
         "<!DOCTYPE html>",
@@ -494,10 +717,12 @@ def translation_attention_html(
         f"<style>{_CSS}</style></head><body>",
         f'<p class="text">{html.escape(title)}</p>',
         '<p class="note">Row: a token of the translation; column: the source token it '
-        "attends to; white is 0, orange 1.</p>",
-        _attention_table(target, weights, "attention", key_tokens=source),
+        "attends to; each cell shows the weight (a row sums to 1). Each row is coloured "
+        "against its own largest weight: white is 0, the darkest orange that row's "
+        "maximum.</p>",
+        _attention_table(target, weights, "attention", key_tokens=source, per_row=True),
     ]
-    parts += _layer_sections(target, layers, key_tokens=source, opened=False)
+    parts += _layer_sections(target, layers, key_tokens=source, opened=False, per_row=True)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

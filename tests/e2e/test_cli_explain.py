@@ -118,12 +118,49 @@ def test_embeddings_plot_reports_missing_words(trained, tmp_path, capsys):
         assert report["missing"] == [w for w in words if w not in known]
         assert "qwertyuiop" in report["missing"] and "qwertyuiop" in captured.err
         assert report["words"] == known
-        assert out.read_bytes()[:8] == PNG_MAGIC and imread(out).shape[:2] == (600, 700)
+        assert out.read_bytes()[:8] == PNG_MAGIC and imread(out).shape[:2] == (600, 750)
 
     out = tmp_path / "none.png"
     assert main(["embeddings-plot", str(trained), "--words", "qwertyuiop", "--out", str(out)]) == 3
     assert "at least 2 words" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_embeddings_plot_colours_the_words_of_a_group_file(trained, tmp_path, capsys):
+    from matplotlib.image import imread
+
+    groups = tmp_path / "groups.tsv"
+    groups.write_text("good\tpositive\ngreat\tpositive\nbad\tnegative\ndull\tnegative\n"
+                      "film\tthing\nqwertyuiop\tthing\n")  # fmt: skip
+    out = tmp_path / "groups.png"
+    assert main(["embeddings-plot", str(trained), "--groups", str(groups), "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["words"] == ["good", "great", "bad", "dull", "film"]  # the group file's
+    assert report["missing"] == ["qwertyuiop"]
+    pixels = imread(out)[..., :3] * 255
+    for colour in ((31, 119, 180), (255, 127, 14), (44, 160, 44)):  # tab10: a colour per group
+        assert (np.abs(pixels - colour).max(axis=-1) < 25).sum() > 20, colour
+    groups.write_text("good positive\n")
+    assert main(["embeddings-plot", str(trained), "--groups", str(groups), "--out", str(out)]) == 3
+    assert "line 1: expected WORD<TAB>GROUP" in capsys.readouterr().err
+    assert main(["embeddings-plot", str(trained), "--out", str(out)]) == 2
+    assert "--words a,b,c or --groups FILE" in capsys.readouterr().err
+
+
+def test_explain_with_integrated_gradients(trained, tmp_path, capsys):
+    assert main(["explain", str(trained), TEXT, "--method", "ig"]) == 0
+    ig = json.loads(capsys.readouterr().out)
+    assert main(["explain", str(trained), TEXT]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["method"] == "gradient-x-input" and plain["convergence_delta"] is None
+    assert ig["method"] == "ig" and abs(ig["convergence_delta"]) < 0.05
+    assert ig["tokens"] == plain["tokens"] and ig["probs"] == plain["probs"]
+    assert max(abs(s) for s in ig["saliency"]) == pytest.approx(1.0)
+    page = tmp_path / "ig.html"
+    assert main(["explain", str(trained), TEXT, "--method", "ig", "--out", str(page)]) == 0
+    assert "Saliency by integrated gradients" in page.read_text(encoding="utf-8")
+    assert main(["explain", str(trained), TEXT, "--method", "lime"]) == 2
+    assert "invalid choice: 'lime'" in capsys.readouterr().err
 
 
 def test_verbs_and_options_a_classifier_lacks_are_one_line_errors(trained, capsys):

@@ -72,6 +72,10 @@ def test_neighbors_analogy_evaluate_and_plot_read_it(trained, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert out.read_bytes()[:8] == PNG_MAGIC and report["words"] == ["film", "movie", "good", "bad"]
     assert report["missing"] == ["zzzq"]
+    groups = tmp_path / "groups.tsv"
+    groups.write_text("film\tthing\nmovie\tthing\ngood\tjudgement\nbad\tjudgement\n")
+    assert main(["vectors", "plot", text, "--groups", str(groups), "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["words"] == ["film", "movie", "good", "bad"]
 
 
 def test_a_fasttext_bin_answers_for_words_it_never_saw(capsys):

@@ -96,3 +96,29 @@ def test_word_embeddings_answer_as_the_functions_and_refuse_a_table_of_another_s
     np.testing.assert_allclose(projection.points, expected.points)
     with pytest.raises(TextseqError, match=r"shape \(3, 2\) does not fit its vocabulary of 9"):
         WordEmbeddings(torch.zeros(3, 2), VOCAB)
+
+
+def test_group_files_are_read_in_order_and_bad_lines_are_named(tmp_path):
+    from textseq.embedding_space import plot_words, read_groups
+    from textseq.errors import UsageError
+
+    path = tmp_path / "groups.tsv"
+    path.write_text("# word\tgroup\ngood\tpositive\n\nbad\tnegative\nfine\tpositive\n")
+    assert read_groups(path) == {"good": "positive", "bad": "negative", "fine": "positive"}
+    assert list(read_groups(path)) == ["good", "bad", "fine"]
+    assert plot_words(None, str(path)) == (["good", "bad", "fine"], read_groups(path))
+    assert plot_words("bad, good", str(path))[0] == ["bad", "good"]
+    assert plot_words("bad,good", None) == (["bad", "good"], None)
+    with pytest.raises(UsageError, match="--words a,b,c or --groups FILE"):
+        plot_words(None, None)
+    for text, problem in [
+        ("good\tpositive\ngood positive\n", r"line 2: expected WORD<TAB>GROUP"),
+        ("good\t\n", r"line 1: expected WORD<TAB>GROUP"),
+        ("good\tpositive\ngood\tnegative\n", r"line 2: 'good' is in group 'positive' already"),
+        ("# nothing\n", "names no word"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(DataError, match=problem):
+            read_groups(path)
+    with pytest.raises(DataError, match="no such group file"):
+        read_groups(tmp_path / "missing.tsv")

@@ -185,3 +185,96 @@ def test_layer_attention_that_fits_no_labelling_is_an_error():
 
     with pytest.raises(ValueError, match=r"do(es)? not match the 2 input positions"):
         explain_texts(TwoExtra().eval(), _pipeline(), LABELS, ["good film"])
+
+
+# -- integrated gradients (Captum) ------------------------------------------------------------
+
+
+class _Bent(nn.Module):
+    """A non-linear 'encoder' (tanh of a linear map): IG and gradient × input then differ."""
+
+    output_size = 4
+
+    def __init__(self):
+        super().__init__()
+        self.mix = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(3 * self.mix(x))  # (B, T, 4)
+
+
+def _bent_model() -> TextClassifier:
+    torch.manual_seed(1)
+    embedding = nn.Embedding(len(WORDS) + 2, 4, padding_idx=0)
+    nn.init.normal_(embedding.weight, std=1.5)
+    with torch.no_grad():
+        embedding.weight[0].zero_()
+    head = nn.Linear(4, 3)
+    nn.init.normal_(head.weight, std=3.0)
+    return TextClassifier(
+        embedding=embedding, encoder=_Bent(), pooling=MeanPooling(), head=head
+    ).eval()
+
+
+def _logits_at_the_baseline(model: TextClassifier, token_ids, lengths) -> torch.Tensor:
+    """z(0): the same model with every embedding row zeroed (IG's baseline), computed without
+    Captum."""
+    import copy
+
+    zeroed = copy.deepcopy(model)
+    with torch.no_grad():
+        zeroed.embedding.weight.zero_()
+        return zeroed(token_ids, lengths).logits  # (B, C)
+
+
+def test_integrated_gradients_are_complete_within_captums_delta():
+    from textseq.explain import integrated_gradients
+
+    model = _bent_model()
+    token_ids = torch.tensor([[2, 5, 3, 4, 8], [7, 6, 0, 0, 0]])  # second row padded
+    lengths = torch.tensor([5, 2])
+    with torch.no_grad():
+        logits = model(token_ids, lengths).logits  # (B, C)
+    target = logits.argmax(dim=-1)  # (B,)
+    change = (logits - _logits_at_the_baseline(model, token_ids, lengths)).gather(
+        1, target[:, None]
+    )[:, 0]  # (B,): z_c(x) - z_c(0)
+    assert torch.all(change.abs() > 0.1)  # the test means something: the logit does move
+
+    scores, delta = integrated_gradients(model, token_ids, lengths, steps=64)  # (B, T), (B,)
+    assert torch.all(scores[1, 2:] == 0)  # nothing at padding
+    # Completeness (Sundararajan et al. 2017, Prop. 1): the scores add up to the change of
+    # the logit, up to the quadrature error Captum reports as the delta, which is small.
+    assert torch.all((scores.sum(dim=1) - change).abs() <= delta.abs() + 1e-5)
+    assert torch.all(delta.abs() < 0.01 * change.abs())
+    # The curvature matters: gradient × input (IG with one point) does not add up.
+    gxi = gradient_x_input(model, token_ids, lengths)
+    assert (gxi.sum(dim=1) - change).abs().max() > 20 * delta.abs().max()
+
+
+def test_integrated_gradients_equal_gradient_x_input_for_a_linear_model():
+    from textseq.explain import integrated_gradients
+
+    model = _linear_model()
+    token_ids, lengths = torch.tensor([[2, 5, 3, 4], [7, 6, 0, 0]]), torch.tensor([4, 2])
+    scores, delta = integrated_gradients(model, token_ids, lengths)
+    assert torch.allclose(scores, gradient_x_input(model, token_ids, lengths), atol=1e-5)
+    assert delta.abs().max() < 1e-4
+    assert not model.embedding._forward_hooks  # both hooks removed
+
+
+def test_explanations_say_which_method_made_the_saliency():
+    model, pipeline = _bent_model(), _pipeline()
+    texts = ["good film not dull", "fun plot"]
+    plain = explain_texts(model, pipeline, LABELS, texts)
+    ig = explain_texts(model, pipeline, LABELS, texts, method="ig")
+    for a, b in zip(plain, ig, strict=True):
+        assert a.method == "gradient-x-input" and a.convergence_delta is None
+        assert b.method == "ig" and abs(b.convergence_delta) < 1e-2
+        assert b.method_name.startswith("integrated gradients")
+        assert b.probs == a.probs and b.tokens == a.tokens
+        assert max(abs(s) for s in b.saliency) == pytest.approx(1.0)
+        assert b.saliency != pytest.approx(a.saliency, abs=1e-3)  # another method, other scores
+        assert b.to_dict()["method"] == "ig"
+    with pytest.raises(ValueError, match=r"method .'lime'. must be one of gradient-x-input, ig"):
+        explain_texts(model, pipeline, LABELS, texts, method="lime")

@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+from textseq.embedding_space import plot_words
 from textseq.errors import TextseqError
 from textseq.plots import plot_embeddings
 from textseq.text.pipeline import build_cleaner
@@ -97,15 +98,18 @@ def analogy(args: argparse.Namespace) -> int:
 def plot(args: argparse.Namespace) -> int:
     """2-D map (PCA or t-SNE) of chosen words' vectors, as a PNG
 
-    `textseq embeddings-plot DIR` is the same for a model directory. Words without a vector are
-    reported on stderr and in the printed JSON {"out", "method", "words", "missing"}."""
+    `textseq embeddings-plot DIR` is the same for a model directory. PCA axes give their share
+    of the variance; --groups FILE (lines WORD<TAB>GROUP) colours the words by group, with a
+    legend, and gives the words when --words is left out. Words without a vector are reported
+    on stderr and in the printed JSON {"out", "method", "words", "missing"}."""
     if not args.out.lower().endswith(".png"):
         raise TextseqError(f"--out {args.out}: the name must end in .png")
-    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    words, groups = plot_words(args.words, args.groups)
     projection = open_space(args.vectors).project(words, method=args.method, seed=args.seed)
     if projection.missing:
         log.warning("no vector, not plotted: %s", ", ".join(projection.missing))
-    report = {"out": str(plot_embeddings(projection, args.out)), "method": projection.method}
+    drawn = plot_embeddings(projection, args.out, groups=groups)
+    report = {"out": str(drawn), "method": projection.method}
     report.update(words=projection.words, missing=projection.missing)
     print(json.dumps(report, ensure_ascii=False))
     return 0
@@ -170,8 +174,9 @@ def add_parser(verbs: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many answers (10)")
 
     p = verb("plot", plot)
-    p.add_argument("--words", required=True, help="comma-separated words, e.g. good,bad,film")
+    p.add_argument("--words", help="comma-separated words, e.g. good,bad,film")
     p.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
+    p.add_argument("--groups", metavar="FILE", help="colour words by group: lines WORD<TAB>GROUP")
     p.add_argument("--method", choices=("pca", "tsne"), default="pca", help="projection (pca)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the projection (0)")
     return parser

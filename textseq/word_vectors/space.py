@@ -105,6 +105,7 @@ class VectorSpace:
             points=projection.points,
             method=projection.method,
             missing=[*missing, *projection.missing],
+            explained_variance=projection.explained_variance,
         )
 
 

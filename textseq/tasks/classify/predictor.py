@@ -166,17 +166,20 @@ class TextClassifierPredictor:
         """`textseq serve`'s answer to POST /predict: what `predict` returns for `texts`."""
         return self.predict(texts, batch_size=batch_size)
 
-    def explain(self, text: str) -> Explanation:
-        """Why the model labels `text` as it does: tokens, label, probabilities, gradient ×
-        input saliency per token, and the attention weights the model has (pooling weights;
-        per-layer, per-head maps for Transformer encoders). See `textseq.explain`."""
+    def explain(self, text: str, *, method: str = "gradient-x-input") -> Explanation:
+        """Why the model labels `text` as it does: tokens, label, probabilities, saliency per
+        token (`method`: gradient-x-input, or ig for integrated gradients through Captum),
+        and the attention weights the model has (pooling weights; per-layer, per-head maps
+        for Transformer encoders). See `textseq.explain`."""
         if not isinstance(text, str):
             raise TypeError("explain takes one text; use explain_many for a list")
-        return self.explain_many([text])[0]
+        return self.explain_many([text], method=method)[0]
 
-    def explain_many(self, texts: Sequence[str]) -> list[Explanation]:
+    def explain_many(
+        self, texts: Sequence[str], *, method: str = "gradient-x-input"
+    ) -> list[Explanation]:
         """`explain` for several texts at once (run as one padded batch)."""
-        return explain_texts(self.model, self.pipeline, self.label_vocab, texts)
+        return explain_texts(self.model, self.pipeline, self.label_vocab, texts, method=method)
 
     def word_embeddings(self) -> WordEmbeddings:
         """The embedding table (V, E) with the vocabulary that indexes it: a pretrained
