@@ -538,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--max-batch", int, 64, "most texts in one model call (64)"),
         ("--max-wait-ms", float, 5.0, "longest wait for others to share a model call, ms (5)"),
         ("--batch-chars", int, 50_000, "most characters in one model call (50000)"),
+        ("--batch-seconds", float, 0.25, "bound batches to this much measured work; 0: off"),
         ("--max-texts", int, 256, "most texts in one request; more: 413 (256)"),
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
         (

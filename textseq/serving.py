@@ -21,8 +21,9 @@ Admission control (textseq.admission): the texts of every request join one bound
 (--queue-texts, --queue-chars; full, or a request that cannot make its deadline at the
 model's measured speed: 503 with Retry-After, at once), are answered within
 --deadline-s of arrival or get 504, and are dropped before the model when their client
-disconnects; batches of at most --max-batch texts and --batch-chars characters are formed
-fairly, so a new request waits for at most one batch however large the others are. Per
+disconnects; batches of at most --max-batch texts and --batch-chars characters (lowered at
+start-up to what the model runs in --batch-seconds, textseq.serve_budget) are formed fairly,
+so a new request waits for at most one batch however large the others are. Per
 request, decoding options are capped: a translation's beam_size by --max-beam, a language
 model's max_tokens by --max-new-tokens.
 
@@ -54,6 +55,7 @@ from textseq import __version__
 from textseq.admission import FairBatcher, QueueFull, Refused
 from textseq.errors import TextseqError
 from textseq.limits import InputLimits, InputTooLarge, apply_limits
+from textseq.serve_budget import measure_budget
 from textseq.serve_metrics import Readiness, ServeMetrics, finite
 from textseq.serve_settings import ServeSettings
 from textseq.strict_json import BadBody, parse_body
@@ -175,6 +177,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             "max_batch",
             "batch_chars",
             "max_wait_ms",
+            "batch_seconds",
             "queue_texts",
             "queue_chars",
             "deadline_s",
@@ -205,10 +208,41 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             await asyncio.sleep(s.ready_within_s / 2)
             await canary()
 
+    async def measure() -> None:
+        """Bounds batches by the work the model does in --batch-seconds (serve_budget)."""
+        key = {name: min(default, caps[name]) for name, (default, _) in options.items()}
+        try:
+            budget = await batcher.run_on_model_thread(
+                lambda: measure_budget(
+                    lambda texts: predict(texts, **key),
+                    target_s=s.batch_seconds,
+                    max_chars=s.max_chars,
+                    max_batch=s.max_batch,
+                    batch_chars=s.batch_chars,
+                )
+            )
+        except Exception as error:  # the canary says so at /ready; keep --batch-chars
+            log.warning("measuring the model failed: %s: %s", type(error).__name__, error)
+            return
+        batcher.set_budget(batch_chars=budget.chars, seconds_per_char=budget.seconds_per_char)
+        app.state.budget = budget
+        metadata["limits"]["batch_budget_chars"] = budget.chars
+        log.info("batch budget: %s", budget.describe())
+        if budget.longest_text_seconds > 2 * s.batch_seconds:
+            log.warning(
+                "one text of --max-chars (%d) takes about %.2f s here, over --batch-seconds "
+                "(%g): it runs alone; a lower --max-chars bounds batches more tightly",
+                s.max_chars,
+                budget.longest_text_seconds,
+                s.batch_seconds,
+            )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await batcher.start()
         await canary()
+        if s.batch_seconds > 0 and readiness.ready:
+            await measure()
         checker = asyncio.create_task(keep_checking())
         try:
             yield
@@ -227,6 +261,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
     app.state.batcher = batcher
     app.state.model = model
     app.state.readiness = readiness
+    app.state.budget = None  # the batch budget measured at start-up (textseq.serve_budget)
 
     def error(status: int, message: str, **extra: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": message, **extra})

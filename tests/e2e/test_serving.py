@@ -249,7 +249,8 @@ def test_a_failing_model_call_answers_500_as_json_and_the_server_survives(classi
             raise RuntimeError("out of memory")
         return classifier.predict(texts)
 
-    with TestClient(create_app(classifier, predict=flaky), raise_server_exceptions=False) as c:
+    app = create_app(classifier, settings=settings(batch_seconds=0), predict=flaky)
+    with TestClient(app, raise_server_exceptions=False) as c:
         response = c.post("/predict", json={"texts": ["w1"]})
         assert response.status_code == 500
         assert "out of memory" in response.json()["error"]
@@ -267,7 +268,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
     # The batch closes when all 16 texts are in, or after 2 s: either way well under 8 calls.
     app = create_app(
         classifier,
-        settings=settings(max_batch=2 * requests, max_wait_ms=2000, deadline_s=60),
+        settings=settings(max_batch=2 * requests, max_wait_ms=2000, deadline_s=60, batch_seconds=0),
         predict=counted,
     )
     texts = [[f"w{i} w{i + 5} w1", f"w{i + 10} w{i + 3}"] for i in range(requests)]
@@ -294,6 +295,30 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
     assert app.state.batcher.calls == len(calls) + 1
     for i in range(requests):
         assert_same_predictions(answers[i].json()["predictions"], classifier.predict(texts[i]))
+
+
+def test_batches_are_bounded_by_the_work_measured_at_start_up(classifier):
+    """--batch-seconds: the model is timed on growing batches of dense text at start-up, and
+    batches then hold at most what it runs in that time (textseq.serve_budget)."""
+    calls: list[int] = []
+
+    def counted(texts):
+        calls.append(sum(len(text) for text in texts))
+        return classifier.predict(texts)
+
+    app = create_app(classifier, settings=settings(max_chars=2_000), predict=counted)
+    with TestClient(app) as test_client:
+        limits = test_client.get("/metadata").json()["limits"]
+    budget = app.state.budget
+    assert budget is not None and limits["batch_budget_chars"] == budget.chars
+    assert 1 <= budget.chars <= 50_000 and app.state.batcher.batch_chars == budget.chars
+    assert app.state.batcher.seconds_per_char == budget.seconds_per_char
+    # the canary, the warm-up, then batches growing from one text of 256 characters
+    assert calls[:3] == [len("hello world"), 256, 256] and budget.measured_chars in calls
+    assert budget.longest_text_seconds == pytest.approx(budget.seconds_per_char * 2_000)
+    off = create_app(classifier, settings=settings(batch_seconds=0), predict=counted)
+    with TestClient(off):
+        assert off.state.budget is None and off.state.batcher.batch_chars == 50_000
 
 
 def test_tagger_is_served_with_its_predict_dicts(tagger_dir):
@@ -517,7 +542,7 @@ def test_clients_that_leave_cost_no_model_work_and_log_no_traceback(classifier, 
 
     caplog.set_level(logging.INFO, logger="textseq")
     gate = Gate(classifier)
-    app = create_app(classifier, settings=settings(deadline_s=60), predict=gate)
+    app = create_app(classifier, settings=settings(deadline_s=60, batch_seconds=0), predict=gate)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", log_config=None)
     )
