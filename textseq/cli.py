@@ -42,7 +42,7 @@ from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
-from textseq.limits import OVER_LIMIT, InputLimits, apply_limits
+from textseq.limits import OVER_LIMIT, InputLimits, apply_limits, model_limits
 from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
@@ -377,8 +377,16 @@ def _texts(args: argparse.Namespace) -> list[str]:
 
 
 def _capped(args: argparse.Namespace, texts: list[str]) -> list[str]:
-    """`texts` held to --max-chars as --over-limit says; a warning on stderr per cut text."""
-    checked = apply_limits(texts, InputLimits(max_chars=args.max_chars, over=args.over_limit))
+    """`texts` held to --max-chars and the model's token cap as --over-limit says (the model
+    is loaded for its cap, and holds texts to the same limits); a warning on stderr per text
+    over a cap."""
+    limits = InputLimits(max_chars=args.max_chars, over=args.over_limit)
+    if getattr(args, "loaded", None) is None:
+        args.loaded = _open(args)
+    model = args.loaded[1]
+    model.limits = limits
+    limits, count_tokens = model_limits(model, limits)
+    checked = apply_limits(texts, limits, count_tokens=count_tokens)
     for warning in checked.warnings:
         print(f"textseq: warning: {warning}", file=sys.stderr)
     return checked.texts

@@ -30,12 +30,13 @@ model's max_tokens by --max-new-tokens.
 Client input never reaches the model unchecked and never answers 5xx: a content type other
 than JSON answers 415; a body that is not UTF-8 JSON, is nested too deep, repeats a key, holds
 NaN or a huge number, 400 (textseq.strict_json); a body not sent whole within the deadline
-408; JSON of the wrong shape or types, an empty text or a lone surrogate 422; more than
---max-texts texts, a text over --max-chars characters (with --over-limit refuse; truncate cuts
-it and warns) or a body over its largest valid size 413 (textseq.limits). Client errors and
-disconnects log at most one line, never a traceback. Should a shared batch fail, each request
-in it is run on its own, so one request's failure is never another's; a model whose outputs
-are not finite answers 503 and is not ready.
+408; JSON of the wrong shape or types, an empty text, a lone surrogate or a control character
+such as NUL 422; more than --max-texts texts, a text over --max-chars characters or over the
+model's token cap (with --over-limit refuse; truncate cuts it, or lets the model read its
+first tokens, and warns) or a body over its largest valid size 413 (textseq.limits). Client
+errors and disconnects log at most one line, never a traceback. Should a shared batch fail,
+each request in it is run on its own, so one request's failure is never another's; a model
+whose outputs are not finite answers 503 and is not ready.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at
@@ -54,7 +55,7 @@ from typing import Any
 from textseq import __version__
 from textseq.admission import FairBatcher, QueueFull, Refused
 from textseq.errors import TextseqError
-from textseq.limits import InputLimits, InputTooLarge, apply_limits
+from textseq.limits import BadCharacter, InputLimits, InputTooLarge, apply_limits, model_limits
 from textseq.serve_budget import measure_budget
 from textseq.serve_metrics import Readiness, ServeMetrics, finite
 from textseq.serve_settings import ServeSettings
@@ -165,7 +166,9 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
         queue_chars=lambda: batcher.waiting_chars,
         ready=lambda: float(readiness.ready),
     )
-    limits = InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
+    limits, count_tokens = model_limits(
+        model, InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
+    )
     metadata = describe(model)
     metadata["endpoint"] = f"/{endpoint}"
     metadata["limits"] = {
@@ -183,6 +186,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             "deadline_s",
         )
     } | {f"{name}_max": cap for name, cap in caps.items()}
+    metadata["limits"]["max_tokens"] = limits.max_tokens  # the model's own cap, or None
 
     fields: dict[str, Any] = {"texts": (list[StrictStr], ...)}
     fields |= {name: (StrictInt | None, None) for name in options}
@@ -367,10 +371,18 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
                 return 422, {"error": f"{name} ({value}) must be between 1 and {caps[name]}"}, {}
             chosen[name] = value
         try:
-            checked = apply_limits(body.texts, limits)
+            if limits.max_tokens is None:
+                checked = apply_limits(body.texts, limits)
+            else:  # tokenising is the model's work: off the event loop
+                checked = await asyncio.to_thread(
+                    apply_limits, body.texts, limits, count_tokens=count_tokens
+                )
         except InputTooLarge as too_large:
             metrics.rejected("too_large")
             return 413, {"error": str(too_large)}, {}
+        except BadCharacter as bad:
+            metrics.rejected("bad_body")
+            return 422, {"error": str(bad)}, {}
         problem = check_texts(model, checked.texts)
         if problem is not None:
             metrics.rejected("bad_body")

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 import textseq
 from textseq import __version__
 from textseq.cli import main
-from textseq.errors import TextseqError
+from textseq.errors import DataError, TextseqError
 from textseq.limits import InputTooLarge
 from textseq.serving import (
     SETTINGS_ENV,
@@ -637,3 +637,75 @@ def test_translation_models_are_served_at_translate_with_the_beam_capped(tmp_pat
         too_wide = test_client.post("/translate", json={"texts": texts, "beam_size": 4})
         assert too_wide.status_code == 422 and "between 1 and 3" in too_wide.json()["error"]
         assert test_client.post("/predict", json={"texts": texts}).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def capped_dir(tmp_path_factory):
+    """A classifier whose config caps texts at 4 tokens (data.max_length)."""
+    root = tmp_path_factory.mktemp("serve-capped")
+    threads = torch.get_num_threads()
+    config = {
+        "seed": 7,
+        "data": {
+            "train": str(write_toy_classification(root / "train.tsv", 200, seed=1)),
+            "val": str(write_toy_classification(root / "val.tsv", 50, seed=2)),
+            "batch_size": 32,
+            "max_length": 4,
+        },
+        "text": {"tokenizer": "whitespace"},
+        "model": {"embedding": {"dim": 8}, "encoder": {"cell": "gru", "hidden_size": 8}},
+        "trainer": {"max_epochs": 1, "progress_bar": False, "threads": 1},
+    }
+    directory = textseq.train(config, out=root / "model")
+    torch.set_num_threads(threads)
+    return directory
+
+
+def test_the_models_token_cap_is_refused_or_read_in_part_by_the_api_the_cli_and_the_server(
+    capped_dir, capsys
+):
+    """data.max_length 4: a 5-token text is refused (InputTooLarge, exit 3, 413), or with
+    truncate answered as its first 4 tokens with a warning (stderr, the answer's warnings)."""
+    model = textseq.load(capped_dir)
+    assert (model.max_tokens, model.count_tokens("w1  w2 w3")) == (4, 3)
+    first_four = model.predict(["w1 w2 w3 w4"])[0]["probs"]
+    with pytest.raises(InputTooLarge, match="text 2 has 5 tokens; the limit is 4"):
+        model.predict(["w1", "w1 w2 w3 w4 w5"])
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5"]) == 3
+    assert "text 1 has 5 tokens; the limit is 4" in capsys.readouterr().err
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5", "--over-limit", "truncate"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: text 1 has 5 tokens; the limit is 4: the model reads the first 4" in err
+    assert json.loads(out)["probs"] == first_four
+    app = create_app(model, settings=settings(batch_seconds=0))
+    with TestClient(app) as c:
+        assert c.get("/metadata").json()["limits"]["max_tokens"] == 4
+        refused = c.post("/predict", json={"texts": ["w1", "w1 w2 w3 w4 w5"]})
+        assert refused.status_code == 413 and "text 2 has 5 tokens" in refused.json()["error"]
+    app = create_app(model, settings=settings(batch_seconds=0, over_limit="truncate"))
+    with TestClient(app) as c:
+        answer = c.post("/predict", json={"texts": ["w1 w2 w3 w4 w5"]}).json()
+    assert answer["predictions"][0]["probs"] == first_four
+    assert answer["warnings"] == [
+        "text 1 has 5 tokens; the limit is 4: the model reads the first 4"
+    ]
+
+
+def test_a_control_character_is_refused_by_the_server_the_cli_and_the_api(
+    classifier, classifier_dir, capsys, tmp_path
+):
+    with TestClient(create_app(classifier, settings=settings(batch_seconds=0))) as c:
+        for text, code in (("w1\u0000w2", "0000"), ("w1 \u001b[31m", "001B")):
+            response = c.post("/predict", json={"texts": ["w1", text]})
+            assert response.status_code == 422
+            assert f"text 2 holds the control character U+{code}" in response.json()["error"]
+        tab = c.post("/predict", json={"texts": ["w1\tw2\nw3"]})  # whitespace is read
+        assert tab.status_code == 200
+        assert 'reason="bad_body"} 2.0' in c.get("/metrics").text
+    with pytest.raises(DataError, match="U\\+0000 at character 3"):
+        classifier.predict(["w1\x00"])
+    lines = tmp_path / "lines.txt"
+    lines.write_text("w1 w2\nw3\x00w4\n", encoding="utf-8")
+    assert main(["predict", str(classifier_dir), "--file", str(lines)]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and "text 2 holds the control character U+0000 at character 3" in err
