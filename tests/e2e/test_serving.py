@@ -418,7 +418,9 @@ def wait_for(condition) -> None:
 def test_a_full_queue_answers_503_with_retry_after_at_once(classifier):
     gate = Gate(classifier)
     app = create_app(
-        classifier, settings=settings(max_texts=2, queue_texts=2, deadline_s=60), predict=gate
+        classifier,
+        settings=settings(max_texts=2, queue_texts=2, deadline_s=60, batch_seconds=0),
+        predict=gate,
     )
     with TestClient(app) as test_client:
         answers = {}
@@ -452,7 +454,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(classifier):
 
 def test_past_the_deadline_a_request_answers_504_and_never_reaches_the_model(classifier):
     gate = Gate(classifier)
-    app = create_app(classifier, settings=settings(deadline_s=0.5), predict=gate)
+    app = create_app(classifier, settings=settings(deadline_s=0.5, batch_seconds=0), predict=gate)
     with TestClient(app) as test_client:
         answers = {}
         first = threading.Thread(
