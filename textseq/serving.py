@@ -447,8 +447,16 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
     return app
 
 
+# oneDNN (PyTorch's CPU kernels) caches a compiled primitive per input shape, 1024 by default;
+# a server sees a new (batch, length) shape in almost every batch, and the cache grew the RSS
+# by 200 MB (+49%) in a 5-minute soak. 64 bounds it (+5%). Read at the first primitive, so it
+# is set before the model first runs; the environment's own value wins.
+ONEDNN_CACHE = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+
+
 def create_app_from_settings(settings: ServeSettings):
     """Loads the model `settings` names and builds its application."""
+    os.environ.setdefault(*ONEDNN_CACHE)
     if settings.threads is not None:
         import torch
 
