@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
@@ -23,10 +24,12 @@ from textseq.cli import main
 from textseq.errors import DataError, TextseqError
 from textseq.limits import InputTooLarge
 from textseq.serving import (
+    ONEDNN_CACHE,
     SETTINGS_ENV,
     ServeSettings,
     app_from_environment,
     create_app,
+    create_app_from_settings,
     load_servable,
 )
 
@@ -509,6 +512,19 @@ def test_worker_processes_build_the_app_from_the_environment(classifier_dir, mon
         answer = test_client.post("/predict", json={"texts": ["w1 w5", "w6", "w7 w2"]})
         predictions = answer.json()["predictions"]
         assert len(predictions) == 3 and predictions[0]["label"] == "yes"
+
+
+def test_the_server_bounds_onednns_shape_cache_unless_the_environment_does(
+    classifier_dir, monkeypatch
+):
+    name, _ = ONEDNN_CACHE
+    settings = ServeSettings(model_dir=str(classifier_dir), batch_seconds=0)
+    monkeypatch.delenv(name, raising=False)
+    create_app_from_settings(settings)
+    assert os.environ[name] == "64"
+    monkeypatch.setenv(name, "8")
+    create_app_from_settings(settings)
+    assert os.environ[name] == "8"
 
 
 def test_serving_an_int8_model_answers_like_predict_with_int8(classifier_dir, monkeypatch):
