@@ -63,7 +63,7 @@ COUNTS = ("batch_size", "top_k", "nbest", "beam", "num", "limit")
 # predict's and translate's cap on each text (textseq.limits): more is refused (exit 3) or cut
 LIMITS = (
     ("--max-chars", int, 100_000, "most characters per text (100000)"),
-    ("--over-limit", OVER_LIMIT, "refuse", "a longer text: refuse (exit 3) or truncate, warned"),
+    ("--over-limit", OVER_LIMIT, "refuse", "a text over a cap: refuse (exit 3) or cut, warned"),
 )
 
 
@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--over-limit",
             OVER_LIMIT,
             "refuse",
-            "a text over --max-chars: 413 or truncated (refuse)",
+            "a text over --max-chars or the model's token cap: 413 or cut (refuse)",
         ),
         ("--queue-texts", int, 1024, "most texts waiting for the model; more: 503 (1024)"),
         ("--queue-chars", int, 4_000_000, "most characters waiting; more: 503 (4000000)"),
