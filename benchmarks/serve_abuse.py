@@ -235,9 +235,17 @@ async def soak(base: str, args: Any, texts: list[str], pid: int) -> dict[str, An
                 position += args.soak_concurrency
                 results.append(await timed_post(session, "/predict", [text], 30.0))
 
+        async def sample_rss() -> None:  # every 10 s: does it level off or keep growing?
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(10)
+                rss_series.append(round(rss_mb(pid)))
+
+        rss_series: list[int] = []
         started = time.perf_counter()
+        sampler = asyncio.create_task(sample_rss())
         await asyncio.gather(*(client(i) for i in range(args.soak_concurrency)))
         seconds = time.perf_counter() - started
+        sampler.cancel()
     summary = summarise(results)
     outcomes = summary["outcomes"]
     return {
@@ -250,6 +258,7 @@ async def soak(base: str, args: Any, texts: list[str], pid: int) -> dict[str, An
         "failed": sum(n for o, n in outcomes.items() if not o.isdigit()),
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_mb(pid),
+        "rss_every_10s_mb": rss_series,
     }
 
 

@@ -245,6 +245,16 @@ async def run_level(
     }
 
 
+def server_limits(base: str) -> dict:
+    """The limits the server reports at GET /metadata (the batch budget it measured among
+    them)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/metadata", timeout=30) as response:
+        return json.loads(response.read())["limits"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             f"max-batch {args.max_batch}, max-wait-ms {args.max_wait_ms:g}, "
             f"{args.quantize or 'fp32'}"
         )
+        print(f"server limits: {server_limits(base)}", flush=True)
         # One request first, so that the first level does not pay for warming up.
         asyncio.run(warm_up(base, payloads[0], args.timeout))
         if args.abuse:

@@ -23,7 +23,9 @@ served move to the back of the ring. Hence:
     one running when it arrived (plus up to `max_wait_ms`), however many texts the other
     requests hold, as long as fewer than `max_batch` other new requests (and fewer than
     `batch_chars` characters of their first texts) arrived before it. A batch holds at most
-    `max_batch` texts and `batch_chars` characters, which bounds what "one batch" costs.
+    `max_batch` texts and `batch_chars` characters, which bounds what "one batch" costs;
+    the server sets `batch_chars` from a speed measurement at start-up so that a batch takes
+    about --batch-seconds (textseq.serve_budget; `set_budget`).
     Every waiting request shares every batch it fits in, so no request is starved by
     larger ones.
 
@@ -242,6 +244,22 @@ class FairBatcher:
                 f"of {deadline_s:.3g} s: send fewer or shorter texts",
                 retry_after=self.retry_after(),
             )
+
+    def set_budget(self, *, batch_chars: int, seconds_per_char: float) -> None:
+        """Bounds batches to `batch_chars` characters and starts the deadline estimate from
+        `seconds_per_char`, both measured at start-up (textseq.serve_budget)."""
+        if batch_chars < 1 or not seconds_per_char > 0:
+            raise ValueError(
+                f"batch_chars ({batch_chars}) must be at least 1 and seconds_per_char "
+                f"({seconds_per_char}) positive"
+            )
+        self.batch_chars = batch_chars
+        self.seconds_per_char = seconds_per_char
+        self._measured_at = asyncio.get_running_loop().time()
+
+    async def run_on_model_thread(self, fn: Callable[[], Any]) -> Any:
+        """`fn()` run on the model's thread, so it never overlaps a batch."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def retry_after(self) -> int:
         """Whole seconds in which the waiting texts should be through the model."""

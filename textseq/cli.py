@@ -42,7 +42,7 @@ from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
-from textseq.limits import OVER_LIMIT, InputLimits, apply_limits
+from textseq.limits import OVER_LIMIT, InputLimits, apply_limits, model_limits
 from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
@@ -63,7 +63,7 @@ COUNTS = ("batch_size", "top_k", "nbest", "beam", "num", "limit")
 # predict's and translate's cap on each text (textseq.limits): more is refused (exit 3) or cut
 LIMITS = (
     ("--max-chars", int, 100_000, "most characters per text (100000)"),
-    ("--over-limit", OVER_LIMIT, "refuse", "a longer text: refuse (exit 3) or truncate, warned"),
+    ("--over-limit", OVER_LIMIT, "refuse", "a text over a cap: refuse (exit 3) or cut, warned"),
 )
 
 
@@ -383,8 +383,16 @@ def _texts(args: argparse.Namespace) -> list[str]:
 
 
 def _capped(args: argparse.Namespace, texts: list[str]) -> list[str]:
-    """`texts` held to --max-chars as --over-limit says; a warning on stderr per cut text."""
-    checked = apply_limits(texts, InputLimits(max_chars=args.max_chars, over=args.over_limit))
+    """`texts` held to --max-chars and the model's token cap as --over-limit says (the model
+    is loaded for its cap, and holds texts to the same limits); a warning on stderr per text
+    over a cap."""
+    limits = InputLimits(max_chars=args.max_chars, over=args.over_limit)
+    if getattr(args, "loaded", None) is None:
+        args.loaded = _open(args)
+    model = args.loaded[1]
+    model.limits = limits
+    limits, count_tokens = model_limits(model, limits)
+    checked = apply_limits(texts, limits, count_tokens=count_tokens)
     for warning in checked.warnings:
         print(f"textseq: warning: {warning}", file=sys.stderr)
     return checked.texts
@@ -552,13 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("--max-batch", int, 64, "most texts in one model call (64)"),
         ("--max-wait-ms", float, 5.0, "longest wait for others to share a model call, ms (5)"),
         ("--batch-chars", int, 50_000, "most characters in one model call (50000)"),
+        ("--batch-seconds", float, 0.25, "bound batches to this much measured work; 0: off"),
         ("--max-texts", int, 256, "most texts in one request; more: 413 (256)"),
         ("--max-chars", int, 10_000, "most characters in one text; more: 413 (10000)"),
         (
             "--over-limit",
             OVER_LIMIT,
             "refuse",
-            "a text over --max-chars: 413 or truncated (refuse)",
+            "a text over --max-chars or the model's token cap: 413 or cut (refuse)",
         ),
         ("--queue-texts", int, 1024, "most texts waiting for the model; more: 503 (1024)"),
         ("--queue-chars", int, 4_000_000, "most characters waiting; more: 503 (4000000)"),

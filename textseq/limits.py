@@ -16,21 +16,56 @@ Over a cap, `over` decides:
                 server's answer, `Checked.warnings` here
 
 Too many texts are always refused: dropping a client's texts silently is never right.
+
+A model with a token cap (a classifier whose `data.max_length` is set) has `max_tokens` and
+`count_tokens(text)`; `model_limits` adds them to a caller's limits. A loaded model holds its
+texts to its `limits` attribute (`DEFAULT_LIMITS` until the caller sets another, as the CLI
+and the server do with theirs).
+
+Control characters. A text holding a C0 control character that is not whitespace (U+0000 to
+U+0008, U+000E to U+001B) or DEL (U+007F) is refused whatever `over` says (`BadCharacter`, a
+DataError: exit 3 on the CLI, 422 from the server), naming the text, the character and its
+position: no text holds one on purpose (NUL ends a C string; the others drive terminals), and
+stripping it silently would change what the model reads. Tab, newline, carriage return, form
+feed, vertical tab and U+001C to U+001F (whitespace to `str.split`) and the C1 range (often
+mis-decoded Windows-1252 punctuation) are read as they are.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from textseq.errors import DataError
 
 OVER_LIMIT = ("refuse", "truncate")
 
 
+# Control characters a text may not hold (see the module docstring), as a pattern and as the
+# UTF-8 bytes they encode to (each one byte, never part of a longer character's encoding).
+CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
+
+
 class InputTooLarge(DataError):
     """A text or a request over a cap, refused."""
+
+
+class BadCharacter(DataError):
+    """A text holding a control character it may not hold, refused."""
+
+
+def control_character(text: str) -> tuple[int, str] | None:
+    """(position from 1, character) of the first control character `text` may not hold, or
+    None. Costs one pass in C over the text's UTF-8 bytes when it holds none."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw.translate(None, _CONTROL_BYTES)) == len(raw):
+        return None
+    found = CONTROL.search(text)
+    assert found is not None
+    return found.start() + 1, found.group()
 
 
 @dataclass(frozen=True)
@@ -82,6 +117,12 @@ def apply_limits(
                 raise InputTooLarge(message)
             checked.warnings.append(f"{message}: truncated to {limits.max_chars}")
             text = text[: limits.max_chars]
+        if (control := control_character(text)) is not None:
+            at, character = control
+            raise BadCharacter(
+                f"{noun} {position} holds the control character U+{ord(character):04X} at "
+                f"character {at}; remove it (tab, newline and other whitespace are read)"
+            )
         if limits.max_tokens is not None and count_tokens is not None:
             tokens = count_tokens(text)
             if tokens > limits.max_tokens:
@@ -91,3 +132,13 @@ def apply_limits(
                 checked.warnings.append(f"{message}: the model reads the first {limits.max_tokens}")
         checked.texts.append(text)
     return checked
+
+
+def model_limits(model: Any, limits: InputLimits) -> tuple[InputLimits, Callable[[str], int]]:
+    """`limits` with the token cap of `model` added (its `max_tokens`, when it has one and
+    `limits` sets none), and the function counting a text's tokens for it."""
+    cap = getattr(model, "max_tokens", None)
+    count = getattr(model, "count_tokens", None)
+    if cap is None or count is None or limits.max_tokens is not None:
+        return limits, count
+    return replace(limits, max_tokens=cap), count

@@ -21,6 +21,9 @@ class ServeSettings:
     workers: int = 1  # server processes, each with its own copy of the model
     max_batch: int = 64  # most texts in one model call
     batch_chars: int = 50_000  # most characters in one model call (a longer text runs alone)
+    # what one batch may cost: its characters are bounded from a measurement at start-up
+    # (textseq.serve_budget); 0 turns the measurement off and keeps batch_chars
+    batch_seconds: float = 0.25
     max_wait_ms: float = 5.0  # longest a request waits for others to share its model call
     max_texts: int = 256  # most texts in one request (more: 413)
     max_chars: int = 10_000  # most characters in one text (more: 413, or truncated)
@@ -61,6 +64,8 @@ class ServeSettings:
                 raise TextseqError(
                     f"--{name.replace('_', '-')} ({getattr(self, name)}) must be positive"
                 )
+        if not self.batch_seconds >= 0:
+            raise TextseqError(f"--batch-seconds ({self.batch_seconds}) must be at least 0")
         if self.drain_s < 0:
             raise TextseqError(f"--drain-s ({self.drain_s}) must be at least 0")
         if self.over_limit not in OVER_LIMIT:

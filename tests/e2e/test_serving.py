@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
@@ -20,13 +21,15 @@ from fastapi.testclient import TestClient
 import textseq
 from textseq import __version__
 from textseq.cli import main
-from textseq.errors import TextseqError
+from textseq.errors import DataError, TextseqError
 from textseq.limits import InputTooLarge
 from textseq.serving import (
+    ONEDNN_CACHE,
     SETTINGS_ENV,
     ServeSettings,
     app_from_environment,
     create_app,
+    create_app_from_settings,
     load_servable,
 )
 
@@ -249,7 +252,8 @@ def test_a_failing_model_call_answers_500_as_json_and_the_server_survives(classi
             raise RuntimeError("out of memory")
         return classifier.predict(texts)
 
-    with TestClient(create_app(classifier, predict=flaky), raise_server_exceptions=False) as c:
+    app = create_app(classifier, settings=settings(batch_seconds=0), predict=flaky)
+    with TestClient(app, raise_server_exceptions=False) as c:
         response = c.post("/predict", json={"texts": ["w1"]})
         assert response.status_code == 500
         assert "out of memory" in response.json()["error"]
@@ -267,7 +271,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
     # The batch closes when all 16 texts are in, or after 2 s: either way well under 8 calls.
     app = create_app(
         classifier,
-        settings=settings(max_batch=2 * requests, max_wait_ms=2000, deadline_s=60),
+        settings=settings(max_batch=2 * requests, max_wait_ms=2000, deadline_s=60, batch_seconds=0),
         predict=counted,
     )
     texts = [[f"w{i} w{i + 5} w1", f"w{i + 10} w{i + 3}"] for i in range(requests)]
@@ -294,6 +298,30 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(classif
     assert app.state.batcher.calls == len(calls) + 1
     for i in range(requests):
         assert_same_predictions(answers[i].json()["predictions"], classifier.predict(texts[i]))
+
+
+def test_batches_are_bounded_by_the_work_measured_at_start_up(classifier):
+    """--batch-seconds: the model is timed on growing batches of dense text at start-up, and
+    batches then hold at most what it runs in that time (textseq.serve_budget)."""
+    calls: list[int] = []
+
+    def counted(texts):
+        calls.append(sum(len(text) for text in texts))
+        return classifier.predict(texts)
+
+    app = create_app(classifier, settings=settings(max_chars=2_000), predict=counted)
+    with TestClient(app) as test_client:
+        limits = test_client.get("/metadata").json()["limits"]
+    budget = app.state.budget
+    assert budget is not None and limits["batch_budget_chars"] == budget.chars
+    assert 1 <= budget.chars <= 50_000 and app.state.batcher.batch_chars == budget.chars
+    assert app.state.batcher.seconds_per_char == budget.seconds_per_char
+    # the canary, the warm-up, then batches growing from one text of 256 characters
+    assert calls[:3] == [len("hello world"), 256, 256] and budget.measured_chars in calls
+    assert budget.longest_text_seconds == pytest.approx(budget.seconds_per_char * 2_000)
+    off = create_app(classifier, settings=settings(batch_seconds=0), predict=counted)
+    with TestClient(off):
+        assert off.state.budget is None and off.state.batcher.batch_chars == 50_000
 
 
 def test_tagger_is_served_with_its_predict_dicts(tagger_dir):
@@ -393,7 +421,9 @@ def wait_for(condition) -> None:
 def test_a_full_queue_answers_503_with_retry_after_at_once(classifier):
     gate = Gate(classifier)
     app = create_app(
-        classifier, settings=settings(max_texts=2, queue_texts=2, deadline_s=60), predict=gate
+        classifier,
+        settings=settings(max_texts=2, queue_texts=2, deadline_s=60, batch_seconds=0),
+        predict=gate,
     )
     with TestClient(app) as test_client:
         answers = {}
@@ -427,7 +457,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(classifier):
 
 def test_past_the_deadline_a_request_answers_504_and_never_reaches_the_model(classifier):
     gate = Gate(classifier)
-    app = create_app(classifier, settings=settings(deadline_s=0.5), predict=gate)
+    app = create_app(classifier, settings=settings(deadline_s=0.5, batch_seconds=0), predict=gate)
     with TestClient(app) as test_client:
         answers = {}
         first = threading.Thread(
@@ -484,6 +514,19 @@ def test_worker_processes_build_the_app_from_the_environment(classifier_dir, mon
         assert len(predictions) == 3 and predictions[0]["label"] == "yes"
 
 
+def test_the_server_bounds_onednns_shape_cache_unless_the_environment_does(
+    classifier_dir, monkeypatch
+):
+    name, _ = ONEDNN_CACHE
+    settings = ServeSettings(model_dir=str(classifier_dir), batch_seconds=0)
+    monkeypatch.delenv(name, raising=False)
+    create_app_from_settings(settings)
+    assert os.environ[name] == "64"
+    monkeypatch.setenv(name, "8")
+    create_app_from_settings(settings)
+    assert os.environ[name] == "8"
+
+
 def test_serving_an_int8_model_answers_like_predict_with_int8(classifier_dir, monkeypatch):
     """`textseq serve --quantize int8`: the workers load the dynamically quantised model, say
     so in /metadata, and answer what `textseq.load(DIR, quantize="int8").predict` answers
@@ -517,7 +560,7 @@ def test_clients_that_leave_cost_no_model_work_and_log_no_traceback(classifier, 
 
     caplog.set_level(logging.INFO, logger="textseq")
     gate = Gate(classifier)
-    app = create_app(classifier, settings=settings(deadline_s=60), predict=gate)
+    app = create_app(classifier, settings=settings(deadline_s=60, batch_seconds=0), predict=gate)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="info", log_config=None)
     )
@@ -612,3 +655,75 @@ def test_translation_models_are_served_at_translate_with_the_beam_capped(tmp_pat
         too_wide = test_client.post("/translate", json={"texts": texts, "beam_size": 4})
         assert too_wide.status_code == 422 and "between 1 and 3" in too_wide.json()["error"]
         assert test_client.post("/predict", json={"texts": texts}).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def capped_dir(tmp_path_factory):
+    """A classifier whose config caps texts at 4 tokens (data.max_length)."""
+    root = tmp_path_factory.mktemp("serve-capped")
+    threads = torch.get_num_threads()
+    config = {
+        "seed": 7,
+        "data": {
+            "train": str(write_toy_classification(root / "train.tsv", 200, seed=1)),
+            "val": str(write_toy_classification(root / "val.tsv", 50, seed=2)),
+            "batch_size": 32,
+            "max_length": 4,
+        },
+        "text": {"tokenizer": "whitespace"},
+        "model": {"embedding": {"dim": 8}, "encoder": {"cell": "gru", "hidden_size": 8}},
+        "trainer": {"max_epochs": 1, "progress_bar": False, "threads": 1},
+    }
+    directory = textseq.train(config, out=root / "model")
+    torch.set_num_threads(threads)
+    return directory
+
+
+def test_the_models_token_cap_is_refused_or_read_in_part_by_the_api_the_cli_and_the_server(
+    capped_dir, capsys
+):
+    """data.max_length 4: a 5-token text is refused (InputTooLarge, exit 3, 413), or with
+    truncate answered as its first 4 tokens with a warning (stderr, the answer's warnings)."""
+    model = textseq.load(capped_dir)
+    assert (model.max_tokens, model.count_tokens("w1  w2 w3")) == (4, 3)
+    first_four = model.predict(["w1 w2 w3 w4"])[0]["probs"]
+    with pytest.raises(InputTooLarge, match="text 2 has 5 tokens; the limit is 4"):
+        model.predict(["w1", "w1 w2 w3 w4 w5"])
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5"]) == 3
+    assert "text 1 has 5 tokens; the limit is 4" in capsys.readouterr().err
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5", "--over-limit", "truncate"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: text 1 has 5 tokens; the limit is 4: the model reads the first 4" in err
+    assert json.loads(out)["probs"] == first_four
+    app = create_app(model, settings=settings(batch_seconds=0))
+    with TestClient(app) as c:
+        assert c.get("/metadata").json()["limits"]["max_tokens"] == 4
+        refused = c.post("/predict", json={"texts": ["w1", "w1 w2 w3 w4 w5"]})
+        assert refused.status_code == 413 and "text 2 has 5 tokens" in refused.json()["error"]
+    app = create_app(model, settings=settings(batch_seconds=0, over_limit="truncate"))
+    with TestClient(app) as c:
+        answer = c.post("/predict", json={"texts": ["w1 w2 w3 w4 w5"]}).json()
+    assert answer["predictions"][0]["probs"] == first_four
+    assert answer["warnings"] == [
+        "text 1 has 5 tokens; the limit is 4: the model reads the first 4"
+    ]
+
+
+def test_a_control_character_is_refused_by_the_server_the_cli_and_the_api(
+    classifier, classifier_dir, capsys, tmp_path
+):
+    with TestClient(create_app(classifier, settings=settings(batch_seconds=0))) as c:
+        for text, code in (("w1\u0000w2", "0000"), ("w1 \u001b[31m", "001B")):
+            response = c.post("/predict", json={"texts": ["w1", text]})
+            assert response.status_code == 422
+            assert f"text 2 holds the control character U+{code}" in response.json()["error"]
+        tab = c.post("/predict", json={"texts": ["w1\tw2\nw3"]})  # whitespace is read
+        assert tab.status_code == 200
+        assert 'reason="bad_body"} 2.0' in c.get("/metrics").text
+    with pytest.raises(DataError, match="U\\+0000 at character 3"):
+        classifier.predict(["w1\x00"])
+    lines = tmp_path / "lines.txt"
+    lines.write_text("w1 w2\nw3\x00w4\n", encoding="utf-8")
+    assert main(["predict", str(classifier_dir), "--file", str(lines)]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and "text 2 holds the control character U+0000 at character 3" in err

@@ -3,7 +3,15 @@
 import pytest
 
 from textseq.errors import DataError
-from textseq.limits import DEFAULT_LIMITS, InputLimits, InputTooLarge, apply_limits
+from textseq.limits import (
+    DEFAULT_LIMITS,
+    BadCharacter,
+    InputLimits,
+    InputTooLarge,
+    apply_limits,
+    control_character,
+    model_limits,
+)
 
 
 def test_within_the_caps_texts_pass_unchanged():
@@ -46,3 +54,37 @@ def test_the_python_api_refuses_a_huge_text_before_tokenising_it():
     assert DEFAULT_LIMITS.max_chars == 100_000 and DEFAULT_LIMITS.over == "refuse"
     with pytest.raises(InputTooLarge, match="100000"):
         apply_limits(["x" * 100_001], DEFAULT_LIMITS)
+
+
+@pytest.mark.parametrize(
+    "text, at, code",
+    [("a\x00b", 2, "0000"), ("\x1bx", 1, "001B"), ("ok\x7f", 3, "007F"), ("é\x08", 2, "0008")],
+)
+def test_control_characters_are_refused_naming_the_text_the_character_and_where(text, at, code):
+    for over in ("refuse", "truncate"):  # never cut silently, whatever --over-limit says
+        with pytest.raises(BadCharacter, match=f"text 2 holds the control character U\\+{code} "):
+            apply_limits(["fine", text], InputLimits(over=over))
+    with pytest.raises(BadCharacter, match=f"at character {at};"):
+        apply_limits([text], DEFAULT_LIMITS)
+    assert issubclass(BadCharacter, DataError)  # exit 3 on the CLI, 422 from the server
+
+
+def test_whitespace_controls_and_the_c1_range_are_read_as_they_are():
+    texts = ["a\tb\nc\rd\x0be\x0cf", "x\x1cy\x1fz", "it\x92s", "emoji \U0001f600", "日本"]
+    assert apply_limits(texts, DEFAULT_LIMITS).texts == texts
+    assert control_character("a" * 10_000) is None
+    assert control_character("a" * 10_000 + "\x00") == (10_001, "\x00")
+
+
+def test_model_limits_add_the_models_own_token_cap():
+    class Capped:
+        max_tokens = 3
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+    limits, count = model_limits(Capped(), InputLimits(max_chars=50))
+    assert (limits.max_chars, limits.max_tokens) == (50, 3)
+    with pytest.raises(InputTooLarge, match="text 1 has 4 tokens; the limit is 3"):
+        apply_limits(["a b c d"], limits, count_tokens=count)
+    assert model_limits(object(), DEFAULT_LIMITS) == (DEFAULT_LIMITS, None)  # no cap

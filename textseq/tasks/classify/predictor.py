@@ -19,7 +19,7 @@ from textseq.inference import (
     check_inference_options,
     prepare_for_inference,
 )
-from textseq.limits import DEFAULT_LIMITS, apply_limits
+from textseq.limits import DEFAULT_LIMITS, InputLimits, apply_limits, model_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
 from textseq.tasks.classify.build import build_model, load_text_pipeline
@@ -58,6 +58,9 @@ class TextClassifierPredictor:
         self.directory = directory
         self.quantize = quantize
         self.precision = precision
+        # The caps `predict` holds texts to (textseq.limits), with the model's own token cap
+        # (`max_tokens`) added; the CLI and the server set theirs.
+        self.limits: InputLimits = DEFAULT_LIMITS
 
     @classmethod
     def load(
@@ -122,7 +125,14 @@ class TextClassifierPredictor:
         for position, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"text {position + 1} is empty; every text needs some content")
-        apply_limits(texts, DEFAULT_LIMITS)  # a text over 100,000 characters: InputTooLarge
+        limits, count_tokens = model_limits(self, self.limits)
+        texts = apply_limits(texts, limits, count_tokens=count_tokens).texts  # or InputTooLarge
+        return self._predict(texts, explain=explain, batch_size=batch_size)
+
+    def _predict(
+        self, texts: Sequence[str], *, explain: bool, batch_size: int
+    ) -> list[dict[str, Any]]:
+        """`predict` of texts already checked and held to the caps."""
         if explain:
             tokens = [self.pipeline.tokens(text) for text in texts]
             ids = [self.pipeline.vocab.encode(t) for t in tokens]
@@ -149,6 +159,15 @@ class TextClassifierPredictor:
             results.append(result)
         return results
 
+    @property
+    def max_tokens(self) -> int | None:
+        """The most tokens of a text the model reads (its `data.max_length`), or None."""
+        return self.pipeline.max_length
+
+    def count_tokens(self, text: str) -> int:
+        """The tokens of `text` before the model's truncation."""
+        return len(self.pipeline.tokenizer.tokenize(self.pipeline.cleaner(text)))
+
     def serve_metadata(self) -> dict[str, Any]:
         """What `textseq serve`'s GET /metadata reports besides the config: the labels, in
         output order (see textseq.tasks.base.Servable)."""
@@ -163,8 +182,9 @@ class TextClassifierPredictor:
         return None
 
     def serve_texts(self, texts: list[str], *, batch_size: int) -> list[dict[str, Any]]:
-        """`textseq serve`'s answer to POST /predict: what `predict` returns for `texts`."""
-        return self.predict(texts, batch_size=batch_size)
+        """`textseq serve`'s answer to POST /predict: what `predict` returns for `texts`,
+        which the server has checked and held to its own caps (textseq.limits)."""
+        return self._predict(texts, explain=False, batch_size=batch_size)
 
     def explain(self, text: str, *, method: str = "gradient-x-input") -> Explanation:
         """Why the model labels `text` as it does: tokens, label, probabilities, saliency per

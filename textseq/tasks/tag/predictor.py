@@ -21,7 +21,7 @@ from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
-from textseq.limits import DEFAULT_LIMITS, apply_limits
+from textseq.limits import DEFAULT_LIMITS, InputLimits, apply_limits
 from textseq.model_dir import load_weights
 from textseq.models.tagger import SequenceTagger
 from textseq.progress import Progress
@@ -51,6 +51,7 @@ class TaggerPredictor:
         self.model = prepare_for_inference(model, quantize=quantize)
         self.quantize = quantize
         self.precision = precision
+        self.limits: InputLimits = DEFAULT_LIMITS  # what `predict` holds texts to
         self.encoder = encoder
         self.config = config
         self.directory = directory
@@ -148,7 +149,7 @@ class TaggerPredictor:
         also `nbest`: [{"tags", "score"}], best first."""
         if nbest < 1:
             raise ValueError(f"nbest ({nbest}) must be at least 1")
-        apply_limits([x for x in inputs if isinstance(x, str)], DEFAULT_LIMITS)
+        apply_limits([x for x in inputs if isinstance(x, str)], self.limits)
         token_lists = [self.tokenize(x) if isinstance(x, str) else list(x) for x in inputs]
         for index, tokens in enumerate(token_lists):
             if not tokens:

@@ -24,7 +24,7 @@ from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError, UsageError
 from textseq.explain import TranslationExplanation
-from textseq.limits import DEFAULT_LIMITS, apply_limits
+from textseq.limits import DEFAULT_LIMITS, InputLimits, apply_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
 from textseq.tasks.translate.build import build_translator
@@ -51,6 +51,7 @@ class TranslatorPredictor:
         self.encoder = encoder
         self.config = config
         self.directory = directory
+        self.limits: InputLimits = DEFAULT_LIMITS  # what `translate` holds inputs to
 
     @classmethod
     def load(
@@ -164,7 +165,7 @@ class TranslatorPredictor:
         for index, text in enumerate(texts):
             if not text.strip():
                 raise DataError(f"input {index + 1} is empty")
-        apply_limits(texts, DEFAULT_LIMITS, noun="input")  # over 100,000 characters: refused
+        apply_limits(texts, self.limits, noun="input")  # over 100,000 characters: refused
         found = self.hypotheses(texts, beam_size=beam_size, nbest=nbest, batch_size=batch_size)
         results = []
         for text, hypotheses in zip(texts, found, strict=True):
