@@ -42,7 +42,7 @@ from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
-from textseq.limits import OVER_LIMIT, InputLimits, apply_limits, model_limits
+from textseq.limits import OVER_LIMIT, apply_limits, limits_for, model_limits
 from textseq.logs import configure
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
@@ -63,7 +63,13 @@ COUNTS = ("batch_size", "top_k", "nbest", "beam", "num", "limit")
 # predict's and translate's cap on each text (textseq.limits): more is refused (exit 3) or cut
 LIMITS = (
     ("--max-chars", int, 100_000, "most characters per text (100000)"),
-    ("--over-limit", OVER_LIMIT, "refuse", "a text over a cap: refuse (exit 3) or cut, warned"),
+    (
+        "--over-limit",
+        OVER_LIMIT,
+        None,
+        "a text over a cap: refuse (exit 3) or cut, warned (default: refuse over --max-chars, "
+        "read the first tokens over the model's token cap)",
+    ),
 )
 
 
@@ -386,7 +392,7 @@ def _capped(args: argparse.Namespace, texts: list[str]) -> list[str]:
     """`texts` held to --max-chars and the model's token cap as --over-limit says (the model
     is loaded for its cap, and holds texts to the same limits); a warning on stderr per text
     over a cap."""
-    limits = InputLimits(max_chars=args.max_chars, over=args.over_limit)
+    limits = limits_for(args.over_limit, max_chars=args.max_chars)
     if getattr(args, "loaded", None) is None:
         args.loaded = _open(args)
     model = args.loaded[1]
@@ -566,8 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "--over-limit",
             OVER_LIMIT,
-            "refuse",
-            "a text over --max-chars or the model's token cap: 413 or cut (refuse)",
+            None,
+            "a text over --max-chars or the model's token cap: 413 or cut, warned (default: "
+            "413 over --max-chars, the first tokens over the token cap)",
         ),
         ("--queue-texts", int, 1024, "most texts waiting for the model; more: 503 (1024)"),
         ("--queue-chars", int, 4_000_000, "most characters waiting; more: 503 (4000000)"),

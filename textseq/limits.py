@@ -7,13 +7,18 @@
                 caller's tokenizer
     max_texts   texts per request (the server's --max-texts; no cap elsewhere)
 
-Over a cap, `over` decides:
+Over a cap, `over` (characters) and `over_tokens` (tokens) decide:
 
-    refuse      (default) an `InputTooLarge` (a DataError: exit 3 on the CLI, 413 from the
-                server) naming the text and the cap
+    refuse      an `InputTooLarge` (a DataError: exit 3 on the CLI, 413 from the server)
+                naming the text and the cap
     truncate    the text is cut to the cap (characters; tokens are cut by the model itself)
                 and a warning says so: a line on stderr from the CLI, a "warnings" list in the
                 server's answer, `Checked.warnings` here
+
+By default a text over the character cap is refused (it guards memory), and a text over the
+model's token cap is read to the cap with a warning: the cap is the training data's
+`data.max_length`, and training read longer texts the same way. `--over-limit` (CLI and
+server) chooses one behaviour for both caps (`limits_for`).
 
 Too many texts are always refused: dropping a client's texts silently is never right.
 
@@ -74,14 +79,25 @@ class InputLimits:
     max_tokens: int | None = None
     max_texts: int | None = None
     over: Literal["refuse", "truncate"] = "refuse"
+    over_tokens: Literal["refuse", "truncate"] = "truncate"
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_tokens", "max_texts"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} ({value}) must be a positive integer or None")
-        if self.over not in OVER_LIMIT:
-            raise ValueError(f"over ({self.over!r}) must be one of {', '.join(OVER_LIMIT)}")
+        for name in ("over", "over_tokens"):
+            if getattr(self, name) not in OVER_LIMIT:
+                choices = ", ".join(OVER_LIMIT)
+                raise ValueError(f"{name} ({getattr(self, name)!r}) must be one of {choices}")
+
+
+def limits_for(over: str | None, **caps: int | None) -> InputLimits:
+    """The limits of `caps` with `over` (an --over-limit choice) for both the character and
+    the token cap; None keeps the defaults (refuse over characters, read the first tokens)."""
+    if over is None:
+        return InputLimits(**caps)
+    return InputLimits(**caps, over=over, over_tokens=over)  # type: ignore[arg-type]
 
 
 # What the Python API (a loaded model's predict, translate) and the CLI hold every text to.
@@ -127,7 +143,7 @@ def apply_limits(
             tokens = count_tokens(text)
             if tokens > limits.max_tokens:
                 message = f"{noun} {position} has {tokens} tokens; the limit is {limits.max_tokens}"
-                if limits.over == "refuse":
+                if limits.over_tokens == "refuse":
                     raise InputTooLarge(message)
                 checked.warnings.append(f"{message}: the model reads the first {limits.max_tokens}")
         checked.texts.append(text)

@@ -27,7 +27,9 @@ class ServeSettings:
     max_wait_ms: float = 5.0  # longest a request waits for others to share its model call
     max_texts: int = 256  # most texts in one request (more: 413)
     max_chars: int = 10_000  # most characters in one text (more: 413, or truncated)
-    over_limit: str = "refuse"  # a text over max_chars: refuse (413) or truncate (warned)
+    # a text over a cap: refuse (413) or truncate (warned); None: refuse over max_chars, read
+    # the first tokens over the model's token cap (textseq.limits)
+    over_limit: str | None = None
     queue_texts: int = 1024  # most texts waiting for the model (more: 503)
     queue_chars: int = 4_000_000  # most characters waiting for the model (more: 503)
     deadline_s: float = 5.0  # a request not answered this long after arriving: 504
@@ -68,7 +70,7 @@ class ServeSettings:
             raise TextseqError(f"--batch-seconds ({self.batch_seconds}) must be at least 0")
         if self.drain_s < 0:
             raise TextseqError(f"--drain-s ({self.drain_s}) must be at least 0")
-        if self.over_limit not in OVER_LIMIT:
+        if self.over_limit is not None and self.over_limit not in OVER_LIMIT:
             raise TextseqError(
                 f"--over-limit ({self.over_limit}) must be one of {', '.join(OVER_LIMIT)}"
             )

@@ -33,7 +33,8 @@ NaN or a huge number, 400 (textseq.strict_json); a body not sent whole within th
 408; JSON of the wrong shape or types, an empty text, a lone surrogate or a control character
 such as NUL 422; more than --max-texts texts, a text over --max-chars characters or over the
 model's token cap (with --over-limit refuse; truncate cuts it, or lets the model read its
-first tokens, and warns) or a body over its largest valid size 413 (textseq.limits). Client
+first tokens, and warns; by default a text over the token cap is read to it, warned) or a
+body over its largest valid size 413 (textseq.limits). Client
 errors and disconnects log at most one line, never a traceback. Should a shared batch fail,
 each request in it is run on its own, so one request's failure is never another's; a model
 whose outputs are not finite answers 503 and is not ready.
@@ -55,7 +56,7 @@ from typing import Any
 from textseq import __version__
 from textseq.admission import FairBatcher, QueueFull, Refused
 from textseq.errors import TextseqError
-from textseq.limits import BadCharacter, InputLimits, InputTooLarge, apply_limits, model_limits
+from textseq.limits import BadCharacter, InputTooLarge, apply_limits, limits_for, model_limits
 from textseq.serve_budget import measure_budget
 from textseq.serve_metrics import Readiness, ServeMetrics, finite
 from textseq.serve_settings import ServeSettings
@@ -167,7 +168,7 @@ def create_app(model, *, settings: ServeSettings | None = None, predict: Predict
         ready=lambda: float(readiness.ready),
     )
     limits, count_tokens = model_limits(
-        model, InputLimits(max_chars=s.max_chars, max_texts=s.max_texts, over=s.over_limit)
+        model, limits_for(s.over_limit, max_chars=s.max_chars, max_texts=s.max_texts)
     )
     metadata = describe(model)
     metadata["endpoint"] = f"/{endpoint}"

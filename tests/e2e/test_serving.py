@@ -22,7 +22,7 @@ import textseq
 from textseq import __version__
 from textseq.cli import main
 from textseq.errors import DataError, TextseqError
-from textseq.limits import InputTooLarge
+from textseq.limits import InputLimits, InputTooLarge
 from textseq.serving import (
     ONEDNN_CACHE,
     SETTINGS_ENV,
@@ -682,25 +682,29 @@ def capped_dir(tmp_path_factory):
 def test_the_models_token_cap_is_refused_or_read_in_part_by_the_api_the_cli_and_the_server(
     capped_dir, capsys
 ):
-    """data.max_length 4: a 5-token text is refused (InputTooLarge, exit 3, 413), or with
-    truncate answered as its first 4 tokens with a warning (stderr, the answer's warnings)."""
+    """data.max_length 4: by default a 5-token text is answered as its first 4 tokens with a
+    warning (stderr, the answer's warnings), as training read it; with refuse it is refused
+    (InputTooLarge, exit 3, 413)."""
     model = textseq.load(capped_dir)
     assert (model.max_tokens, model.count_tokens("w1  w2 w3")) == (4, 3)
     first_four = model.predict(["w1 w2 w3 w4"])[0]["probs"]
+    assert model.predict(["w1 w2 w3 w4 w5"])[0]["probs"] == first_four
+    model.limits = InputLimits(over_tokens="refuse")
     with pytest.raises(InputTooLarge, match="text 2 has 5 tokens; the limit is 4"):
         model.predict(["w1", "w1 w2 w3 w4 w5"])
-    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5"]) == 3
+    model.limits = InputLimits()
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5", "--over-limit", "refuse"]) == 3
     assert "text 1 has 5 tokens; the limit is 4" in capsys.readouterr().err
-    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5", "--over-limit", "truncate"]) == 0
+    assert main(["predict", str(capped_dir), "w1 w2 w3 w4 w5"]) == 0
     out, err = capsys.readouterr()
     assert "warning: text 1 has 5 tokens; the limit is 4: the model reads the first 4" in err
     assert json.loads(out)["probs"] == first_four
-    app = create_app(model, settings=settings(batch_seconds=0))
+    app = create_app(model, settings=settings(batch_seconds=0, over_limit="refuse"))
     with TestClient(app) as c:
         assert c.get("/metadata").json()["limits"]["max_tokens"] == 4
         refused = c.post("/predict", json={"texts": ["w1", "w1 w2 w3 w4 w5"]})
         assert refused.status_code == 413 and "text 2 has 5 tokens" in refused.json()["error"]
-    app = create_app(model, settings=settings(batch_seconds=0, over_limit="truncate"))
+    app = create_app(model, settings=settings(batch_seconds=0))
     with TestClient(app) as c:
         answer = c.post("/predict", json={"texts": ["w1 w2 w3 w4 w5"]}).json()
     assert answer["predictions"][0]["probs"] == first_four

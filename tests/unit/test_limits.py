@@ -10,6 +10,7 @@ from textseq.limits import (
     InputTooLarge,
     apply_limits,
     control_character,
+    limits_for,
     model_limits,
 )
 
@@ -34,10 +35,10 @@ def test_truncate_cuts_characters_and_says_so():
 
 
 def test_tokens_are_counted_by_the_callers_tokenizer():
-    limits = InputLimits(max_tokens=2)
+    limits = InputLimits(max_tokens=2, over_tokens="refuse")
     with pytest.raises(InputTooLarge, match="text 1 has 3 tokens; the limit is 2"):
         apply_limits(["a b c"], limits, count_tokens=lambda t: len(t.split()))
-    truncate = InputLimits(max_tokens=2, over="truncate")
+    truncate = InputLimits(max_tokens=2)  # the default for tokens: read the first 2, warned
     checked = apply_limits(["a b c"], truncate, count_tokens=lambda t: len(t.split()))
     assert checked.texts == ["a b c"]  # the model reads the first 2 tokens itself
     assert "reads the first 2" in checked.warnings[0]
@@ -83,8 +84,18 @@ def test_model_limits_add_the_models_own_token_cap():
         def count_tokens(self, text):
             return len(text.split())
 
-    limits, count = model_limits(Capped(), InputLimits(max_chars=50))
+    limits, count = model_limits(Capped(), InputLimits(max_chars=50, over_tokens="refuse"))
     assert (limits.max_chars, limits.max_tokens) == (50, 3)
     with pytest.raises(InputTooLarge, match="text 1 has 4 tokens; the limit is 3"):
         apply_limits(["a b c d"], limits, count_tokens=count)
     assert model_limits(object(), DEFAULT_LIMITS) == (DEFAULT_LIMITS, None)  # no cap
+
+
+def test_one_over_limit_choice_sets_both_caps_and_none_keeps_the_defaults():
+    assert limits_for(None, max_chars=5) == InputLimits(max_chars=5)
+    assert (InputLimits().over, InputLimits().over_tokens) == ("refuse", "truncate")
+    for over in ("refuse", "truncate"):
+        chosen = limits_for(over, max_chars=5, max_texts=2)
+        assert (chosen.over, chosen.over_tokens, chosen.max_texts) == (over, over, 2)
+    with pytest.raises(ValueError, match="over_tokens"):
+        InputLimits(over_tokens="drop")
