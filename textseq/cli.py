@@ -44,7 +44,7 @@ from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
 from textseq.limits import OVER_LIMIT, InputLimits, apply_limits
-from textseq.logs import configure
+from textseq.logs import configured
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
 
@@ -74,11 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exit:  # --help, --version, or argparse's usage error (2)
         return exit.code if isinstance(exit.code, int) else cli_support.USAGE
-    configure(quiet=args.quiet, verbose=args.verbose)
-    progress.show(False if args.quiet else True if args.progress else None)
     if args.no_verify:
         os.environ["TEXTSEQ_NO_VERIFY"] = "1"  # textseq.model_dir.verifying
-    return cli_support.run(_checked, args)
+    # The loggers, warning filters and progress setting hold for this command only, so that a
+    # program calling main() keeps its own (textseq.logs.configured).
+    with (
+        configured(quiet=args.quiet, verbose=args.verbose),
+        progress.showing(False if args.quiet else True if args.progress else None),
+    ):
+        return cli_support.run(_checked, args)
 
 
 def _checked(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ batch at a time (predict, translate).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,18 @@ def show(shown: bool | None) -> None:
     """Progress on (True), off (False), or on when stderr is a terminal (None)."""
     global _SHOWN
     _SHOWN = shown
+
+
+@contextlib.contextmanager
+def showing(shown: bool | None) -> Iterator[None]:
+    """`show(shown)` for the work done inside, then the setting from before (the CLI's
+    commands: `--progress` and `-q` last as long as the command)."""
+    before = _SHOWN
+    show(shown)
+    try:
+        yield
+    finally:
+        show(before)
 
 
 def shown() -> bool:
