@@ -67,10 +67,14 @@ def test_train_writes_a_language_model_directory(ptb_model):
 
 
 def test_evaluate_prints_perplexity_for_words(ptb_model, capsys):
-    assert main(["evaluate", str(ptb_model), "--data", "ptb:valid", "--batch-size", "10"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    args = ["evaluate", str(ptb_model), "--data", "ptb:valid", "--batch-size", "10"]
+    assert main(["--progress", *args]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # stdout: the JSON object only
     assert set(result) == {"loss", "perplexity", "tokens"}
     assert result["tokens"] == 10 * (73_760 // 10 - 1)
+    # --progress: the tokens scored counted on stderr, up to all of them
+    assert f"evaluate: {result['tokens']:,}/{result['tokens']:,} tokens (" in captured.err
     assert result["perplexity"] == pytest.approx(math.exp(result["loss"]), rel=1e-4)
     vocab_size = json.loads((ptb_model / "metrics.json").read_text())["data"]["vocab_size"]
     assert result["perplexity"] < vocab_size  # it learnt something in 4,000 tokens
