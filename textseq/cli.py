@@ -504,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--nbest", int, 1, "also list the N best translations (1)"),
         ("--batch-size", int, 64, "sentences per batch (64)"),
         *LIMITS,
+        INFERENCE[0],
     )
 
     _options(

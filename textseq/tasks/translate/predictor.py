@@ -24,6 +24,7 @@ from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError
 from textseq.explain import TranslationExplanation
+from textseq.inference import check_inference_options, quantize_dynamic_int8
 from textseq.limits import DEFAULT_LIMITS, apply_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
@@ -36,7 +37,6 @@ from textseq.tasks.translate.metrics import corpus_scores
 class TranslatorPredictor:
     """What `textseq.load(DIR)` returns for a translation model."""
 
-    quantize: str | None = None  # translation models run as trained, in fp32
     precision = "fp32"
 
     def __init__(
@@ -46,8 +46,13 @@ class TranslatorPredictor:
         encoder: ParallelEncoder,
         config: TranslateConfig,
         directory: Path | None = None,
+        quantize: str | None = None,
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, "fp32")
+        # int8: the encoder's, the decoder's and the attention's LSTM/GRU/Linear layers
+        # (textseq.inference); fp32 models run as trained.
+        self.model = quantize_dynamic_int8(model) if quantize == "int8" else model.eval()
+        self.quantize = quantize
         self.encoder = encoder
         self.config = config
         self.directory = directory
@@ -62,18 +67,21 @@ class TranslatorPredictor:
         precision: str = "fp32",
         onnx: str | Path | None = None,
     ) -> TranslatorPredictor:
-        """The translation model in `directory`, whose config is `config`; it runs in fp32."""
-        if quantize is not None or precision != "fp32" or onnx is not None:
+        """The translation model in `directory`, whose config is `config`; it runs in fp32, or
+        with `quantize="int8"` its LSTM/GRU/Linear layers dynamically quantised."""
+        if precision != "fp32" or onnx is not None:
             raise ValueError(
-                f"quantize ({quantize!r}), precision ({precision!r}) and onnx are not supported "
-                "for translation models, which run in fp32"
+                f"precision ({precision!r}) and onnx are not supported for translation models, "
+                "which run in fp32 (or quantize='int8')"
             )
         encoder = ParallelEncoder.load(
             directory, tokenizer=config.text.tokenizer, lowercase=config.text.lowercase
         )
         model = build_translator(config, encoder)
         load_weights(model, directory)
-        return cls(model=model, encoder=encoder, config=config, directory=directory)
+        return cls(
+            model=model, encoder=encoder, config=config, directory=directory, quantize=quantize
+        )
 
     def word_embeddings(self) -> WordEmbeddings:
         """The source embedding table (V_src, E) with the source vocabulary."""
