@@ -1,6 +1,6 @@
 """How long the `textseq` command takes to start, and which heavy libraries each verb imports.
 
-    python benchmarks/startup.py MODEL_DIR [--data sst2:dev] [--runs 5] [--source REPO]
+    python benchmarks/startup.py MODEL_DIR [--data sst2:dev] [--runs 5] [--source REPO ...]
 
 MODEL_DIR: a (tiny) classifier's model directory. Runs, in fresh processes, `--runs` times each:
 
@@ -11,11 +11,12 @@ MODEL_DIR: a (tiny) classifier's model directory. Runs, in fresh processes, `--r
     textseq predict MODEL_DIR "a fine film"
     textseq evaluate MODEL_DIR --data SPEC
 
-and prints a Markdown table: median and fastest wall seconds over the runs, and whether the
-command imported torch, lightning, transformers or matplotlib (read from `python -X
-importtime` of one more run). `--source REPO` puts REPO first on PYTHONPATH, so that a
-checkout's `textseq` is measured (the same script measures a before and an after). Run it on
-a quiet machine; the load average is printed with the table.
+and prints a Markdown table: median and fastest wall seconds over the runs, and which of
+torch, lightning, transformers, matplotlib and pydantic the command imported (read from
+`python -X importtime` of one more run). `--source REPO` puts REPO first on PYTHONPATH, so that
+a checkout's `textseq` is measured; given several times (a before and an after), the sources'
+runs alternate, so that a change in the machine's load falls on all of them alike. The load
+average is printed with the table.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-HEAVY = ("torch", "lightning", "transformers", "matplotlib")
+HEAVY = ("torch", "lightning", "transformers", "matplotlib", "pydantic")
 
 
 def _environment(source: str | None) -> dict[str, str]:
@@ -38,13 +40,10 @@ def _environment(source: str | None) -> dict[str, str]:
     return env
 
 
-def _time(command: list[str], env: dict[str, str], runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+def _time(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def _heavy_imports(command: list[str], env: dict[str, str]) -> list[str]:
@@ -63,9 +62,12 @@ def main() -> None:
     parser.add_argument("model", help="a classifier's model directory")
     parser.add_argument("--data", default="sst2:dev", help="evaluate's --data (sst2:dev)")
     parser.add_argument("--runs", type=int, default=5, help="runs per command (5)")
-    parser.add_argument("--source", help="a checkout whose textseq to measure (PYTHONPATH)")
+    parser.add_argument(
+        "--source", action="append", help="a checkout whose textseq to measure (repeatable)"
+    )
     args = parser.parse_args()
-    env = _environment(args.source)
+    sources = args.source or [""]
+    envs = {source: _environment(source) for source in sources}
     python = sys.executable
     textseq = [python, "-m", "textseq"]
     commands = {
@@ -75,20 +77,41 @@ def main() -> None:
         "textseq predict --bogus (exit 2)": [*textseq, "predict", "--bogus"],
         "textseq predict DIR TEXT": [*textseq, "predict", args.model, "a fine film"],
         f"textseq evaluate DIR --data {args.data}": [
-            *textseq, "evaluate", args.model, "--data", args.data,
+            *textseq,
+            "evaluate",
+            args.model,
+            "--data",
+            args.data,
         ],
     }
-    print(f"# textseq start-up ({args.source or 'installed textseq'})")
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"load average before: {os.getloadavg()[0]:.2f}; runs: {args.runs}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or platform.machine(),
+    )
+    print(f"# textseq start-up, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"CPU: {cpu}, {os.cpu_count()} cores; load average before: "
+        f"{os.getloadavg()[0]:.2f}; runs: {args.runs}, alternating between the sources"
+    )
     print()
-    print("| command | median s | fastest s | heavy imports |")
-    print("|---|---:|---:|---|")
+    print("| command | source | median s | fastest s | heavy imports |")
+    print("|---|---|---:|---:|---|")
     for name, command in commands.items():
-        seconds = _time(command, env, args.runs)
-        heavy = ", ".join(_heavy_imports(command, env)) or "none"
-        print(f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {heavy} |",
-              flush=True)
+        seconds: dict[str, list[float]] = {source: [] for source in sources}
+        for _ in range(args.runs):
+            for source in sources:
+                seconds[source].append(_time(command, envs[source]))
+        for source in sources:
+            heavy = ", ".join(_heavy_imports(command, envs[source])) or "none"
+            median, fastest = statistics.median(seconds[source]), min(seconds[source])
+            print(
+                f"| {name} | {source or 'installed'} | {median:.2f} | {fastest:.2f} | {heavy} |",
+                flush=True,
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -45,10 +45,10 @@ def load(
     `evaluate`), a tagger (`predict`, `marginals`, `evaluate`) or a translation model
     (`translate`, `evaluate`, `attention`), as its manifest says.
 
-    `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
+    `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers (any task);
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
     `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
-    DIR --format onnx`, in ONNX Runtime. Translation models run in fp32 only."""
+    DIR --format onnx`, in ONNX Runtime."""
     # Imported here, not at the top: `import textseq` stays light (no torch) until a model is
     # loaded or trained.
     from textseq.tasks import load_predictor
