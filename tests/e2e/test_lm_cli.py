@@ -9,6 +9,7 @@ import pytest
 
 import textseq
 from textseq.cli import main
+from textseq.inference import is_quantized
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +102,13 @@ def test_generate_streams_and_is_reproducible(ptb_model, capsys):
     # The API gives the same texts as the CLI.
     model = textseq.load(ptb_model)
     assert model.generate("the company", max_tokens=12, top_p=0.9, seed=3)[0] + "\n" == first
+    # --quantize int8: the model's int8 copy, greedy, same as the API's int8 model
+    greedy = [*args, "--temperature", "0", "--quantize", "int8"]
+    assert main(greedy) == 0
+    quantized = textseq.load(ptb_model, quantize="int8")
+    assert is_quantized(quantized.model)
+    expected = quantized.generate("the company", max_tokens=12, temperature=0)[0]
+    assert capsys.readouterr().out == expected + "\n"
 
 
 def test_generate_characters(char_model, capsys):
