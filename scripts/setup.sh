@@ -12,4 +12,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained,export,serve,data]"
+# setuptools announces every editable install with a BuildBackendWarning banner ("Please be
+# careful with folders in your working directory ..."), which --quiet does not hide; that one
+# warning is filtered by its message, so other warnings and errors still show.
+PYTHONWARNINGS="ignore:Editable installation" \
+  .venv/bin/python -m pip install --quiet -e ".[test,bench,pretrained,export,serve,data]"

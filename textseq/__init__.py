@@ -45,11 +45,11 @@ def load(
     `evaluate`), a tagger (`predict`, `marginals`, `evaluate`) or a translation model
     (`translate`, `evaluate`, `attention`), as its manifest says.
 
-    `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers;
+    `quantize="int8"` runs it with dynamically quantised int8 LSTM/GRU/Linear layers (any task);
     `precision="bf16"` runs classifiers and taggers under bf16 autocast (see
     `textseq.inference`). `onnx`: a classifier runs this file, written by `textseq export
     DIR --format onnx`, in ONNX Runtime; a translation model decodes with the encoder and
-    decoder-step graphs of this folder (DIR/onnx). Translation models run in fp32 only."""
+    decoder-step graphs of this folder (DIR/onnx)."""
     # Imported here, not at the top: `import textseq` stays light (no torch) until a model is
     # loaded or trained.
     from textseq.tasks import load_predictor

@@ -16,7 +16,9 @@ A new verb: a function `_name(args) -> int` whose docstring is its help, registe
 `build_parser` with `_verb(verbs, "name", _name)` and `_options(...)` rows. It prints results
 with `print` (JSON), raises `UsageError` for options that cannot work and other
 `TextseqError`s for bad input, and imports heavy modules (torch, Lightning, FastAPI) inside
-the function, not at the top of this file, so that `textseq --help` stays fast.
+the function, not at the top of this file, so that `textseq --help` stays fast: building the
+parser imports neither PyTorch nor pydantic (the task table names its heavy parts by module
+path; tests/e2e/test_cli_startup.py checks), and predict and evaluate import no Lightning.
 """
 
 from __future__ import annotations
@@ -37,13 +39,12 @@ from typing import Any
 
 import textseq
 from textseq import cli_support, progress
-from textseq.benchmarking import benchmark, render_report
 from textseq.cli_support import STDIN, positive, read_lines, stdout_to_stderr
 from textseq.data.readers import read_examples
 from textseq.errors import TextseqError, UsageError
 from textseq.inference import PRECISIONS, QUANTIZATIONS
 from textseq.limits import OVER_LIMIT, apply_limits, limits_for, model_limits
-from textseq.logs import configure
+from textseq.logs import configured
 from textseq.tasks import TASKS, Task, check_verb, task_in
 from textseq.word_vectors.commands import add_parser as add_vectors_parser
 
@@ -79,11 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exit:  # --help, --version, or argparse's usage error (2)
         return exit.code if isinstance(exit.code, int) else cli_support.USAGE
-    configure(quiet=args.quiet, verbose=args.verbose)
-    progress.show(False if args.quiet else True if args.progress else None)
     if args.no_verify:
         os.environ["TEXTSEQ_NO_VERIFY"] = "1"  # textseq.model_dir.verifying
-    return cli_support.run(_checked, args)
+    # The loggers, warning filters and progress setting hold for this command only, so that a
+    # program calling main() keeps its own (textseq.logs.configured).
+    with (
+        configured(quiet=args.quiet, verbose=args.verbose),
+        progress.showing(False if args.quiet else True if args.progress else None),
+    ):
+        return cli_support.run(_checked, args)
 
 
 def _checked(args: argparse.Namespace) -> int:
@@ -339,6 +344,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     its dataset's test and dev splits, one JSON line per run appended to
     RESULTS/<config>.jsonl; runs already recorded for this commit are skipped. report: writes
     docs/benchmarks.md from the results files (docs/benchmarks.md says how)."""
+    # Imported here: training (Lightning) only for this verb.
+    from textseq.benchmarking import benchmark, render_report
+
     if args.configs == ["report"]:
         print(render_report(args.results, anchors=args.anchors, out=args.out), end="")
         return 0
@@ -516,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--nbest", int, 1, "also list the N best translations (1)"),
         ("--batch-size", int, 64, "sentences per batch (64)"),
         *LIMITS,
+        INFERENCE[0],
     )
 
     _options(
@@ -648,7 +657,7 @@ def _verb(verbs, name: str, run: Verb, *, model: str | None = "model directory")
     tasks = [task for task in TASKS.values() if task.supports(name)]
     summary, _, rest = (inspect.getdoc(run) or "").partition("\n\n")
     for task in tasks:
-        function = getattr(task.commands, name.replace("-", "_"), None)
+        function = getattr(task.commands_module, name.replace("-", "_"), None)
         if function is not None:  # the first paragraph of its docstring
             doc = (inspect.getdoc(function) or "").split("\n\n")[0]
             rest += f"\n\nFor {task.noun}: {doc[:1].lower()}{' '.join(doc[1:].split())}"
@@ -678,8 +687,9 @@ def _options(parser: argparse.ArgumentParser, *rows: tuple[str, Any, Any, str]) 
 
 def _epilog() -> str:
     """Examples and data specs of every task, from its commands module."""
-    examples = [line for task in TASKS.values() for line in task.commands.EXAMPLES.splitlines()]
-    data = "; ".join(f"for {task.noun}, {task.commands.DATA}" for task in TASKS.values())
+    tasks = TASKS.values()
+    examples = [line for t in tasks for line in t.commands_module.EXAMPLES.splitlines()]
+    data = "; ".join(f"for {t.noun}, {t.commands_module.DATA}" for t in tasks)
     named = "from $TEXTSEQ_DATASETS, else downloaded once to $TEXTSEQ_CACHE (~/.cache/textseq)"
     wrapped = textwrap.fill(f"data specs (--data): {data}. Named datasets are read {named}.", 92)
     return "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + wrapped

@@ -53,6 +53,7 @@ from textseq.inference import (
     prepare_for_inference,
     use_masked_recurrence,
 )
+from textseq.progress import Progress
 from textseq.tasks import check_verb, load_predictor, task_of
 from textseq.tasks.base import ExportBundle, ExportSubject
 from textseq.text.portable import FILENAME as TOKENIZER_FILE
@@ -228,11 +229,15 @@ def _runner(format: str, path: Path):
 # --- the parity check ----------------------------------------------------------------------
 
 
-def _timed(function, batches) -> tuple[list[Any], float]:
+def _timed(function, batches, what: str | None = None) -> tuple[list[Any], float]:
+    """`function`'s outputs on `batches` and its mean milliseconds per batch; `what` names a
+    progress line (on stderr, see textseq.progress) counting the inputs run."""
+    total = sum(len(batch[0]) for batch in batches)
     outputs, started = [], time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), Progress(what, total=total, unit="inputs") as shown:
         for batch in batches:
             outputs.append(function(*batch))
+            shown.update(len(batch[0]))
     return outputs, 1000 * (time.perf_counter() - started) / max(len(batches), 1)
 
 
@@ -257,8 +262,8 @@ def _parity(subject: ExportSubject, format: str, path: Path) -> Parity:
     runner = _runner(format, path)
     _timed(runner, subject.batches[:1])  # warm-up
     _timed(subject.graph, subject.batches[:1])
-    exported, export_ms = _timed(runner, subject.batches)
-    reference, torch_ms = _timed(subject.graph, subject.batches)
+    exported, export_ms = _timed(runner, subject.batches, f"parity check: {format}")
+    reference, torch_ms = _timed(subject.graph, subject.batches, "parity check: PyTorch")
     largest, agree, total = 0.0, 0, 0
     with torch.no_grad():
         for ours, theirs, mask in zip(reference, exported, subject.masks, strict=True):

@@ -18,6 +18,9 @@ int8 models run the packed path, which the quantised LSTM/GRU modules implement.
 
 The two are alternatives: a quantised model runs its int8 layers as int8 whatever the
 precision, so asking for both is refused.
+
+The option names and their check are what the command line needs to build its parser, so this
+module imports PyTorch in the functions that run a model, not at its top.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-from textseq.models.classifier import ClassifierOutput
-from textseq.modules.rnn import RNNEncoder
+    from textseq.models.classifier import ClassifierOutput
 
 QUANTIZATIONS = ("int8",)
 PRECISIONS = ("fp32", "bf16")
@@ -55,6 +59,8 @@ def check_inference_options(quantize: str | None, precision: str) -> None:
 def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     """`model` with every nn.LSTM, nn.GRU and nn.Linear replaced by its dynamically quantised
     int8 counterpart (a new module; `model` itself is left as it was). Eval mode only."""
+    import torch
+    from torch import nn
     from torch.ao.quantization import quantize_dynamic
 
     if "x86" in torch.backends.quantized.supported_engines:
@@ -73,6 +79,8 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 def use_masked_recurrence(model: nn.Module, masked: bool = True) -> None:
     """Switches every RNNEncoder in `model` to its mask-based path (or back to packing)."""
+    from textseq.modules.rnn import RNNEncoder
+
     for module in model.modules():
         if isinstance(module, RNNEncoder):
             module.packed = not masked
@@ -99,6 +107,8 @@ def is_quantized(model: nn.Module) -> bool:
 def autocast(precision: str) -> Iterator[None]:
     """The context a forward pass of the given precision runs in (nothing for fp32)."""
     if precision == "bf16":
+        import torch
+
         with torch.autocast("cpu", dtype=torch.bfloat16):
             yield
     else:
@@ -121,6 +131,8 @@ class OnnxRunner:
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        import torch
+
         feed = {name: x.numpy() for name, x in zip(self.input_names, inputs, strict=True)}
         return [torch.from_numpy(out) for out in self.session.run(None, feed)]
 
@@ -130,8 +142,12 @@ class OnnxClassifier:
     (token_ids, lengths) -> ClassifierOutput. What `textseq.load(DIR, onnx=FILE)` runs."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None):
+        import torch
+
         self.runner = OnnxRunner(path, threads=threads or torch.get_num_threads())
 
     def __call__(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        from textseq.models.classifier import ClassifierOutput
+
         outputs = self.runner(token_ids, lengths)
         return ClassifierOutput(outputs[0], outputs[1] if len(outputs) > 1 else None)

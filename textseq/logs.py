@@ -1,6 +1,9 @@
 """Where textseq's messages go: the `textseq` logger, on stderr.
 
-The CLI sets the level (`-q`: errors only, `-v`: debug) with `configure`. Used from Python,
+The CLI sets the level (`-q`: errors only, `-v`: debug) for the length of one command with
+`configured`, which puts the loggers and Python's warning filters back as they were when the
+command ends, so that a program that calls `textseq.cli.main` and then the Python API (as the
+tests do) sees no change of its own settings. Used from Python,
 `textseq.train` and `textseq.load` call `default_handler`, which (as Lightning does for its own
 logger) gives the `textseq` logger a stderr handler at INFO only when neither it nor the root
 logger has one: an application that configures `logging` itself keeps full control.
@@ -8,9 +11,11 @@ logger has one: an application that configures `logging` itself keeps full contr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
+from collections.abc import Iterator
 
 LOGGER = "textseq"
 # Lightning's loggers: its own messages ("GPU available", "`Trainer.fit` stopped", the model
@@ -24,9 +29,31 @@ LIGHTNING = (
 FORMAT = "textseq: %(message)s"
 
 
+@contextlib.contextmanager
+def configured(*, quiet: bool = False, verbose: bool = False) -> Iterator[None]:
+    """The CLI's logging for the commands run inside (see `configure`); on leaving, the
+    `textseq` and Lightning loggers get back their handlers, levels and propagation, and the
+    warning filters are those from before."""
+    loggers = [logging.getLogger(name) for name in (LOGGER, *LIGHTNING)]
+    saved = [(logger, list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
+    try:
+        with warnings.catch_warnings():
+            configure(quiet=quiet, verbose=verbose)
+            yield
+    finally:
+        for logger, handlers, level, propagate in saved:
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            for handler in handlers:
+                logger.addHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 def configure(*, quiet: bool = False, verbose: bool = False) -> None:
     """The CLI's logging: textseq's messages on stderr at INFO (`verbose`: DEBUG; `quiet`:
-    errors only, Lightning's messages and Python warnings silenced too)."""
+    errors only, Lightning's messages and Python warnings silenced too). It changes the
+    process's loggers and warning filters for good; the CLI calls it inside `configured`."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)

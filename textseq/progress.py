@@ -10,6 +10,7 @@ batch at a time (predict, translate).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,18 @@ def show(shown: bool | None) -> None:
     _SHOWN = shown
 
 
+@contextlib.contextmanager
+def showing(shown: bool | None) -> Iterator[None]:
+    """`show(shown)` for the work done inside, then the setting from before (the CLI's
+    commands: `--progress` and `-q` last as long as the command)."""
+    before = _SHOWN
+    show(shown)
+    try:
+        yield
+    finally:
+        show(before)
+
+
 def shown() -> bool:
     """Whether progress lines are written now."""
     return sys.stderr.isatty() if _SHOWN is None else _SHOWN
@@ -36,16 +49,18 @@ class Progress:
     sentences (52.3/s)`. On a terminal the line is redrawn at most 10 times a second;
     elsewhere (`--progress` into a file) a line is written at most once a second."""
 
-    def __init__(self, what: str, *, total: int | None = None, unit: str = "texts"):
+    def __init__(self, what: str | None, *, total: int | None = None, unit: str = "texts"):
+        """`what` None: a counter that writes nothing and does not silence those inside it
+        (for code that shows progress only when its caller names it)."""
         self.what, self.total, self.unit = what, total, unit
         global _OPEN
         self.done = 0
-        self.enabled = shown() and _OPEN == 0
+        self.enabled = what is not None and shown() and _OPEN == 0
         self._tty = sys.stderr.isatty()
         self._start = self._last = time.perf_counter()
-        self._closed = False
+        self._closed = what is None  # nothing to close
         self._written = -1  # the count of the last line written
-        _OPEN += 1
+        _OPEN += 0 if what is None else 1
 
     def update(self, count: int = 1) -> None:
         self.done += count

@@ -87,7 +87,7 @@ def train(
         callbacks: extra Lightning callbacks.
     """
     is_main = rank_zero_only.rank == 0
-    schemas = {name: task.config for name, task in tasks.items()}
+    schemas = {name: task.schema for name, task in tasks.items()}
     source = saved = None
     if resume is not None:
         source = _resume_source(run_name(Path(resume)))

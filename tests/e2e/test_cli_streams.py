@@ -63,6 +63,11 @@ def test_every_classifier_verb_writes_only_results_to_stdout(
         "neighbors": ["neighbors", str(out), "film", "--top-k", "3"],
         "plot": ["embeddings-plot", str(out), "--words", "film,movie,good,bad", "--out", png],
         "schema": ["config", "schema", "--task", "classify"],
+        "curves": ["curves", str(out), "--out", str(tmp_path / "curves.png")],
+        "export": [
+            *("--progress", "export", str(out), "--format", "torchscript"),
+            *("--out", str(tmp_path / "model.pt"), "--limit", "20"),
+        ],
     }
     results = {}
     for name, args in runs.items():
@@ -73,6 +78,8 @@ def test_every_classifier_verb_writes_only_results_to_stdout(
         assert "Traceback" not in captured.err
         if name in ("predict", "explain"):  # progress on stderr, asked for by --progress
             assert f"{args[1]}: 3/3 texts" in captured.err
+        if name == "export":
+            assert "parity check: torchscript: 23/23 inputs" in captured.err
     assert len(results["evaluate"]) == 1 and results["evaluate"][0]["n"] == 872
     # One output line per input line, in order: the blank one answered by null
     for name in ("predict", "explain"):
@@ -82,6 +89,8 @@ def test_every_classifier_verb_writes_only_results_to_stdout(
     assert len(results["neighbors"][0]["neighbors"]) == 3
     assert results["plot"][0]["out"] == png
     assert results["schema"][0]["type"] == "object"
+    assert results["curves"][0]["out"] == str(tmp_path / "curves.png")
+    assert results["export"][0]["inputs"] == 23  # 20 held-out inputs and the traced 3
 
     # stdin: --file - for raw texts, --data - for labelled data
     monkeypatch.setattr("sys.stdin", _Stdin("a fine film\n\nawful\n"))

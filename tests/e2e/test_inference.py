@@ -123,10 +123,14 @@ def test_export_passes_its_parity_check_and_runs_any_batch_shape(
 
     out = tmp_path / f"model.{fmt}"
     args = ["export", str(classifier), "--format", fmt, "--out", str(out), "--limit", "200"]
-    assert main([*args, *(["--quantize", quantize] if quantize else [])]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert main(["--progress", *args, *(["--quantize", quantize] if quantize else [])]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout: the JSON report only
     assert report["max_prob_diff"] <= report["tolerance"] == (0.1 if quantize else 1e-3)
     assert report["inputs"] == 203 and report["export_ms_per_batch"] > 0
+    # --progress: both runs of the parity check counted on stderr
+    for what in (fmt, "PyTorch"):
+        assert f"parity check: {what}: 203/203 inputs (" in captured.err
     # An ONNX file has the model directory's portable tokenizer.json beside it.
     beside = ["tokenizer.json"] if fmt == "onnx" else []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, *beside])

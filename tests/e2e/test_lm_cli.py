@@ -9,6 +9,7 @@ import pytest
 
 import textseq
 from textseq.cli import main
+from textseq.inference import is_quantized
 
 pytestmark = pytest.mark.e2e
 
@@ -67,10 +68,14 @@ def test_train_writes_a_language_model_directory(ptb_model):
 
 
 def test_evaluate_prints_perplexity_for_words(ptb_model, capsys):
-    assert main(["evaluate", str(ptb_model), "--data", "ptb:valid", "--batch-size", "10"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    args = ["evaluate", str(ptb_model), "--data", "ptb:valid", "--batch-size", "10"]
+    assert main(["--progress", *args]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # stdout: the JSON object only
     assert set(result) == {"loss", "perplexity", "tokens"}
     assert result["tokens"] == 10 * (73_760 // 10 - 1)
+    # --progress: the tokens scored counted on stderr, up to all of them
+    assert f"evaluate: {result['tokens']:,}/{result['tokens']:,} tokens (" in captured.err
     assert result["perplexity"] == pytest.approx(math.exp(result["loss"]), rel=1e-4)
     vocab_size = json.loads((ptb_model / "metrics.json").read_text())["data"]["vocab_size"]
     assert result["perplexity"] < vocab_size  # it learnt something in 4,000 tokens
@@ -97,6 +102,13 @@ def test_generate_streams_and_is_reproducible(ptb_model, capsys):
     # The API gives the same texts as the CLI.
     model = textseq.load(ptb_model)
     assert model.generate("the company", max_tokens=12, top_p=0.9, seed=3)[0] + "\n" == first
+    # --quantize int8: the model's int8 copy, greedy, same as the API's int8 model
+    greedy = [*args, "--temperature", "0", "--quantize", "int8"]
+    assert main(greedy) == 0
+    quantized = textseq.load(ptb_model, quantize="int8")
+    assert is_quantized(quantized.model)
+    expected = quantized.generate("the company", max_tokens=12, temperature=0)[0]
+    assert capsys.readouterr().out == expected + "\n"
 
 
 def test_generate_characters(char_model, capsys):

@@ -11,6 +11,7 @@ import pytest
 
 import textseq
 from textseq.cli import main
+from textseq.inference import is_quantized
 
 
 def _write_reversal(directory, name, n, seed):
@@ -66,6 +67,13 @@ def test_a_tiny_model_learns_to_reverse_digits(tmp_path, model):
         assert exact / len(targets) >= 0.85, (beam, exact)
     metrics = json.loads((directory / "metrics.json").read_text())
     assert metrics["monitor"] == "val_bleu" and metrics["best"]["val_bleu"] > 75
+    # int8 (dynamic quantisation of the LSTM/GRU/Linear layers) still reverses the digits
+    quantized = textseq.load(directory, quantize="int8")
+    assert quantized.quantize == "int8" and is_quantized(quantized.model)
+    assert not is_quantized(translator.model)
+    results = quantized.translate(sources, beam_size=3)
+    exact = sum(r["translation"] == t for r, t in zip(results, targets, strict=True))
+    assert exact / len(targets) >= 0.8, exact
 
 
 TINY = [
@@ -140,6 +148,19 @@ def test_cli_train_evaluate_translate_on_a_multi30k_slice(real_data_env, tmp_pat
     assert (tmp_path / "attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "attention.html").read_text(encoding="utf-8")
     assert "<table" in page and "hut" in page and "&lt;eos&gt;" in page
+    capsys.readouterr()
+
+    # --quantize int8 on translate (and evaluate): the same lines, one per sentence
+    assert main(["translate", str(out), pairs[0].src, "", pairs[1].src, "--quantize", "int8"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[1] is None and [lines[0]["source"], lines[2]["source"]] == [
+        pairs[0].src,
+        pairs[1].src,
+    ]
+    args = ["evaluate", str(out), "--src", str(src), "--tgt", str(tgt), "--quantize", "int8"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 30
+    assert main(["translate", str(out), "x", "--quantize", "int4"]) == 2  # argparse's choices
     capsys.readouterr()
 
     assert main(["predict", str(out), "ein hund"]) == 2

@@ -262,7 +262,7 @@ def _figures(result: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 def _baselines_module(task: Task) -> Any:
     """The task's `baselines` module (its folder's baselines.py)."""
-    return importlib.import_module(f"{task.commands.__package__}.baselines")
+    return importlib.import_module(f"{task.commands_module.__package__}.baselines")
 
 
 def _recorded_keys(path: Path) -> Iterator[tuple[str, str, str, int]]:

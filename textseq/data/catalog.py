@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -33,9 +35,11 @@ from typing import Protocol, TypeVar
 
 from textseq.atomic import write_atomically
 from textseq.errors import DataError
+from textseq.progress import Progress
 
 MIRROR_ENV = "TEXTSEQ_DATASETS"
 CACHE_ENV = "TEXTSEQ_CACHE"
+log = logging.getLogger("textseq")
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,8 @@ def mirror_dir() -> Path | None:
 
 
 def fetch(remote: RemoteFile) -> Path:
-    """Downloads `remote` into the cache once, verifying its checksum."""
-    from tqdm.auto import tqdm
-
+    """Downloads `remote` into the cache once, verifying its checksum; the bytes received are
+    counted on a progress line (stderr, see textseq.progress)."""
     target = cache_dir() / "downloads" / remote.filename
     if target.is_file():
         return target
@@ -113,14 +116,12 @@ def fetch(remote: RemoteFile) -> Path:
         request = urllib.request.Request(remote.url, headers={"User-Agent": "textseq"})
         with urllib.request.urlopen(request, timeout=60) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"download {remote.filename}"
-            ) as bar:
+            with Progress(f"download {remote.filename}", total=total, unit="bytes") as shown:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     sha256.update(chunk)
                     md5.update(chunk)
-                    bar.update(len(chunk))
+                    shown.update(len(chunk))
         checks = (("sha256", remote.sha256, sha256), ("md5", remote.md5, md5))
         for name, expected, digest in checks:
             if expected and digest.hexdigest() != expected:
@@ -181,7 +182,10 @@ def prepared_file(
         files = {key: fetch(remote) for key, remote in downloads.items()}
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         raise DataError(_not_available(entry, split, filename, downloads, str(error))) from None
+    log.info("preparing %s:%s (%s) from %s", entry.name, split, filename, _names(files))
+    started = time.perf_counter()
     converted = convert(files)
+    seconds = time.perf_counter() - started
     if official_size and converted.size != official_size:
         raise DataError(
             f"{entry.name}:{split} {size_in_words.format(converted.size)}, but the official "
@@ -189,7 +193,13 @@ def prepared_file(
             "retry"
         )
     write_atomically(cached, lambda temporary: _write_gzip_text(temporary, converted))
+    size = size_in_words.format(f"{converted.size:,}")
+    log.info("prepared %s:%s (%s) in %.1f s: %s", entry.name, split, size, seconds, cached)
     return cached
+
+
+def _names(files: Mapping[str, Path]) -> str:
+    return ", ".join(path.name for path in files.values())
 
 
 def _not_available(

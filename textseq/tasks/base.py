@@ -14,8 +14,12 @@ A task lives in one folder, `textseq/tasks/<name>/`:
     commands.py   what the CLI's verbs do for this task beyond calling the predictor: how
                   `evaluate` reads its data, what `predict` (`translate`, `generate`) prints
 
-The recipe imports Lightning, and the export adapter the graph code; both are named here by
-module path, not imported, so that loading a model for prediction imports neither.
+The row names every part that imports more than the standard library by where it lives
+("package.module" or "package.module:Name"), imported the first time it is used: the config
+schema (pydantic), the predictor (PyTorch), the recipe (Lightning), the export adapter (the graph
+code). So `textseq --help` imports none of them, predicting imports no Lightning, and only
+`train` imports the recipe. A task's `commands` module imports those parts inside its functions,
+so that `--help` reads its examples and docstrings without them (a test checks both).
 
 `textseq serve` serves the predictors of tasks with `serve` among their verbs through the
 methods of `Servable`, at the path of the task's main verb (`Task.endpoint`: /predict,
@@ -28,13 +32,16 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from textseq.config import TaskConfig
-from textseq.embedding_space import WordEmbeddings
 from textseq.errors import UsageError
+
+if TYPE_CHECKING:
+    from textseq.config import TaskConfig
+    from textseq.embedding_space import WordEmbeddings
 
 # The verbs every task supports; a task adds its own in `Task.verbs`.
 COMMON_VERBS = ("train", "evaluate")
@@ -181,35 +188,40 @@ class Task:
         name: the value of the config's `task` key and of the manifest's.
         summary: one line for help texts.
         noun: what one of its models is called in messages, with its article ("a tagger").
-        config: the top-level config schema of the task.
+        config: the top-level config schema of the task ("module:Class", or the class;
+            `schema` is the class).
         files: model-directory files the task writes besides config.yaml, vocab.json and
             model.safetensors.
         verbs: CLI verbs the task's models support besides train and evaluate, its own main
             verb first (the one suggested when a verb it lacks is asked for).
-        predictor: the class `textseq.load(DIR)` returns; `predictor.load(directory, config,
-            quantize=..., precision=..., onnx=...)` builds it.
+        predictor: the class `textseq.load(DIR)` returns ("module:Class", or the class;
+            `predictor_class` is the class); `load(directory, config, quantize=...,
+            precision=..., onnx=...)` builds it.
         recipe: the module whose `prepare(config, *, resume_dir, checkpoint) -> Prepared`
             sets up training (imported only when training).
         exporter: the module whose `export_subject(predictor, data, *, limit, batch_size) ->
             ExportSubject | ExportBundle` says what `textseq export` writes (imported only
             when exporting);
             None when the task's models are not exported (then `export` is not a verb).
-        commands: the module (importing no Lightning) holding a function per verb whose work
-            differs by task (`evaluate`, `predict`, `translate`, `generate`); each takes the
-            predictor and the verb's options as keywords named as the CLI's options.
+        commands: the module holding a function per verb whose work differs by task
+            (`evaluate`, `predict`, `translate`, `generate`), its `EXAMPLES` and `DATA` for
+            `--help` (its name, or the module; `commands_module` is the module). Each function
+            takes the predictor and the verb's options as keywords named as the CLI's options.
+            It imports only the standard library and light textseq modules at its top, so that
+            the CLI's help can read it.
         answers: the key of the list `textseq serve` answers at `endpoint` ("predictions").
     """
 
     name: str
     summary: str
     noun: str
-    config: type[TaskConfig]
+    config: str | type[TaskConfig]
     files: tuple[str, ...]
     verbs: tuple[str, ...]
-    predictor: type
+    predictor: str | type
     recipe: str
     exporter: str | None
-    commands: ModuleType
+    commands: str | ModuleType
     answers: str = "predictions"
 
     def __post_init__(self) -> None:
@@ -221,12 +233,33 @@ class Task:
                 f"task {self.name!r} names the exporter {self.exporter} but export is not "
                 "one of its verbs"
             )
-        missing = [m for m in SERVE_METHODS if not callable(getattr(self.predictor, m, None))]
+        if not isinstance(self.predictor, str):  # named by path: checked once imported
+            self._check_predictor(self.predictor)
+
+    def _check_predictor(self, predictor: type) -> None:
+        missing = [m for m in SERVE_METHODS if not callable(getattr(predictor, m, None))]
         if "serve" in self.verbs and missing:
             raise ValueError(
-                f"task {self.name!r} serves, but {self.predictor.__name__} lacks "
+                f"task {self.name!r} serves, but {predictor.__name__} lacks "
                 f"{', '.join(missing)} (see Servable)"
             )
+
+    @cached_property
+    def schema(self) -> type[TaskConfig]:
+        """The config schema (imported on first use)."""
+        return _resolve(self.config)
+
+    @cached_property
+    def predictor_class(self) -> type:
+        """The predictor class (imported on first use: PyTorch)."""
+        predictor = _resolve(self.predictor)
+        self._check_predictor(predictor)
+        return predictor
+
+    @cached_property
+    def commands_module(self) -> Any:
+        """The commands module (imported on first use)."""
+        return _resolve(self.commands)
 
     @property
     def endpoint(self) -> str:
@@ -243,9 +276,11 @@ class Task:
 
     def command(self, verb: str) -> Callable[..., Any]:
         """The function of `commands` that does `verb` for this task's models."""
-        function = getattr(self.commands, verb.replace("-", "_"), None)
+        commands = self.commands_module
+        function = getattr(commands, verb.replace("-", "_"), None)
         if function is None:
-            raise AttributeError(f"{self.commands.__name__} has no function for {verb!r}")
+            name = getattr(commands, "__name__", self.commands)
+            raise AttributeError(f"{name} has no function for {verb!r}")
         return function
 
     def run(
@@ -287,6 +322,16 @@ class Task:
             raise ValueError(f"{self.name} models are not exported (export is not a verb)")
         exporter = importlib.import_module(self.exporter)
         return exporter.export_subject(predictor, data, limit=limit, batch_size=batch_size)
+
+
+def _resolve(where: Any) -> Any:
+    """What `where` names: "package.module" is the module, "package.module:Name" the name in
+    it; anything else is the part itself (a row built in-process, as a test does)."""
+    if not isinstance(where, str):
+        return where
+    module, _, name = where.partition(":")
+    imported = importlib.import_module(module)
+    return getattr(imported, name) if name else imported
 
 
 def _flag(name: str) -> str:

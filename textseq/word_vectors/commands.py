@@ -9,15 +9,11 @@ import json
 import logging
 from pathlib import Path
 
-from textseq.embedding_space import plot_words
 from textseq.errors import TextseqError
-from textseq.plots import plot_embeddings
-from textseq.text.pipeline import build_cleaner
-from textseq.text.tokenizers import create_tokenizer
-from textseq.word_vectors.corpus import tokenized_corpus
-from textseq.word_vectors.evaluation import evaluate_vectors
-from textseq.word_vectors.space import open_space
 from textseq.word_vectors.training import METHODS, VectorSettings, train_vectors
+
+# The rest (gensim, PyTorch, matplotlib) is imported in the verb that uses it, so that
+# building the parser (`textseq --help`) stays fast.
 
 log = logging.getLogger("textseq")
 WORD_TOKENIZERS = ("basic_english", "whitespace")
@@ -34,6 +30,10 @@ def train(args: argparse.Namespace) -> int:
     tokenised as textseq's models read text. Writes --out: vectors.bin (what
     model.embedding.vectors reads; give it the directory), vectors.txt, gensim.model,
     fasttext.bin (fasttext) and report.json, which is also printed."""
+    from textseq.text.pipeline import build_cleaner
+    from textseq.text.tokenizers import create_tokenizer
+    from textseq.word_vectors.corpus import tokenized_corpus
+
     settings = VectorSettings(
         method=args.method,
         dim=args.dim,
@@ -65,6 +65,9 @@ def evaluate(args: argparse.Namespace) -> int:
     Analogy accuracy on questions-words.txt (semantic and syntactic sections apart) and
     Spearman's rho on WordSim-353 and SimLex-999, from gensim's test data, each with the share
     of questions or pairs the vectors cover."""
+    from textseq.word_vectors.evaluation import evaluate_vectors
+    from textseq.word_vectors.space import open_space
+
     space = open_space(args.vectors)
     scores = evaluate_vectors(space.vectors, restrict_vocab=args.restrict_vocab)
     print(json.dumps({"vectors": space.source, **scores}))
@@ -76,6 +79,8 @@ def neighbors(args: argparse.Namespace) -> int:
 
     Prints {"word", "neighbors": [{"word", "cosine"}]}. fastText .bin vectors answer for words
     they never saw, from their character n-grams."""
+    from textseq.word_vectors.space import open_space
+
     space = open_space(args.vectors)
     word = space.lookup(args.word)
     found = [{"word": w, "cosine": round(c, 6)} for w, c in space.neighbors(word, k=args.k)]
@@ -88,6 +93,8 @@ def analogy(args: argparse.Namespace) -> int:
 
     `analogy king man woman` asks for king - man + woman (queen): man is to king as woman is
     to ?. By 3CosAdd, the three words themselves excluded. Prints {"query", "answers"}."""
+    from textseq.word_vectors.space import open_space
+
     answers = open_space(args.vectors).analogy(args.a, args.b, args.c, k=args.k)
     query = f"{args.a} - {args.b} + {args.c}"
     found = [{"word": w, "cosine": round(c, 6)} for w, c in answers]
@@ -102,6 +109,10 @@ def plot(args: argparse.Namespace) -> int:
     of the variance; --groups FILE (lines WORD<TAB>GROUP) colours the words by group, with a
     legend, and gives the words when --words is left out. Words without a vector are reported
     on stderr and in the printed JSON {"out", "method", "words", "missing"}."""
+    from textseq.embedding_space import plot_words
+    from textseq.plots import plot_embeddings
+    from textseq.word_vectors.space import open_space
+
     if not args.out.lower().endswith(".png"):
         raise TextseqError(f"--out {args.out}: the name must end in .png")
     words, groups = plot_words(args.words, args.groups)

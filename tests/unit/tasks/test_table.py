@@ -27,7 +27,7 @@ def test_every_exported_task_names_an_importable_adapter_and_no_other_does():
 def test_every_served_task_has_a_predictor_the_server_can_call():
     for task in TASKS.values():
         if task.supports("serve"):
-            assert all(callable(getattr(task.predictor, m)) for m in SERVE_METHODS), task.name
+            assert all(callable(getattr(task.predictor_class, m)) for m in SERVE_METHODS), task.name
     assert {name for name, task in TASKS.items() if task.supports("serve")} == set(TASKS)
     endpoints = {name: (task.endpoint, task.answers) for name, task in TASKS.items()}
     assert endpoints == {
@@ -46,5 +46,9 @@ def test_a_row_that_promises_a_verb_without_its_parts_is_refused():
         dataclasses.replace(TASKS["lm"], exporter="textseq.tasks.classify.export")
     with pytest.raises(ValueError, match="serve_metadata, serve_options, serve_problem, serve_"):
         dataclasses.replace(TASKS["lm"], predictor=object)
+    # named by path, the predictor is checked when first imported
+    named = dataclasses.replace(TASKS["lm"], predictor="builtins:object")
+    with pytest.raises(ValueError, match="serve_metadata, serve_options, serve_problem, serve_"):
+        _ = named.predictor_class
     with pytest.raises(ValueError, match="not exported"):
         TASKS["lm"].export_subject(None, "ptb:valid", limit=1, batch_size=1)

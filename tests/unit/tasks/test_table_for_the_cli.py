@@ -29,8 +29,8 @@ def test_every_task_has_a_function_and_help_for_its_own_verbs(name):
         first, *rest = inspect.signature(function).parameters.values()
         assert first.name == "model"
         assert all(p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) for p in rest)
-    assert task.commands.EXAMPLES.strip() and task.commands.DATA
-    assert callable(getattr(task.predictor, "word_embeddings", None))
+    assert task.commands_module.EXAMPLES.strip() and task.commands_module.DATA
+    assert callable(getattr(task.predictor_class, "word_embeddings", None))
     with pytest.raises(AttributeError, match="has no function for 'serve'"):
         task.command("serve")
 

@@ -1,19 +1,16 @@
 """Text classification (`task: classify`): one label per text (SST-2, IMDB, AG News)."""
 
 from textseq.tasks.base import Task
-from textseq.tasks.classify import commands
-from textseq.tasks.classify.config import Config
-from textseq.tasks.classify.predictor import TextClassifierPredictor
 
 TASK = Task(
     name="classify",
     summary="text classification: one label per text",
     noun="a classifier",
-    config=Config,
+    config="textseq.tasks.classify.config:Config",
     files=("labels.json",),
     verbs=("predict", "explain", "export", "serve", "neighbors", "embeddings-plot"),
-    predictor=TextClassifierPredictor,
+    predictor="textseq.tasks.classify.predictor:TextClassifierPredictor",
     recipe="textseq.tasks.classify.recipe",
     exporter="textseq.tasks.classify.export",
-    commands=commands,
+    commands="textseq.tasks.classify.commands",
 )

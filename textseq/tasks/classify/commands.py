@@ -5,12 +5,16 @@ as the options (`--text-column` is `text_column`); `textseq.cli` passes the opti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textseq.data.readers import parse_label_map
 from textseq.errors import UsageError
-from textseq.tasks.classify.data import load_examples
-from textseq.tasks.classify.predictor import TextClassifierPredictor
+
+if TYPE_CHECKING:
+    from textseq.tasks.classify.predictor import TextClassifierPredictor
+
+# Imported in the functions that use them: `textseq --help` reads this module's examples
+# and docstrings without PyTorch or the data readers (textseq.tasks.base, Task.commands).
 
 # For `textseq --help`: examples, and what --data names for this task's models.
 EXAMPLES = """\
@@ -46,6 +50,8 @@ def evaluate(
     """On labelled data (a file, NAME:SPLIT, hf:... or hf-disk:...): n, accuracy, macro_f1,
     per_class precision/recall/f1/support, labels and confusion_matrix (rows: true label,
     columns: predicted). --label-map 0=negative,1=positive renames the data's labels first."""
+    from textseq.tasks.classify.data import load_examples
+
     examples = load_examples(data, text_column=text_column, label_column=label_column)
     mapping = parse_label_map(label_map) if label_map is not None else None
     return model.evaluate(examples, batch_size=batch_size, label_map=mapping)

@@ -6,11 +6,15 @@ options given."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textseq.errors import UsageError
-from textseq.tasks.lm.data import read_corpus_lines
-from textseq.tasks.lm.predictor import LanguageModelPredictor
+
+if TYPE_CHECKING:
+    from textseq.tasks.lm.predictor import LanguageModelPredictor
+
+# Imported in the functions that use them: `textseq --help` reads this module's examples
+# and docstrings without PyTorch or the data readers (textseq.tasks.base, Task.commands).
 
 # For `textseq --help`: examples, and what --data names for this task's models.
 EXAMPLES = """\
@@ -28,6 +32,8 @@ def evaluate(model: LanguageModelPredictor, *, data: str, batch_size: int = 10) 
     """On a corpus (a plain-text file or NAME:SPLIT) read as --batch-size contiguous streams:
     loss (nats per token), perplexity (word level) or bits_per_character (character level),
     and tokens."""
+    from textseq.tasks.lm.data import read_corpus_lines
+
     return model.evaluate(read_corpus_lines(data), batch_size=batch_size)
 
 

@@ -8,16 +8,21 @@ import math
 import torch
 
 from textseq.errors import ConfigError
+from textseq.progress import Progress
 from textseq.tasks.lm.data import BPTTWindows, batchify
 
 
-def nll_of(model, ids: torch.Tensor, *, batch_size: int, bptt: int) -> tuple[float, int]:
+def nll_of(
+    model, ids: torch.Tensor, *, batch_size: int, bptt: int, what: str | None = None
+) -> tuple[float, int]:
     """(total negative log-likelihood in nats, number of tokens scored) of the (L,) stream
-    `ids`, read as `batch_size` contiguous streams in windows of `bptt`, state carried."""
+    `ids`, read as `batch_size` contiguous streams in windows of `bptt`, state carried.
+    `what`: the name of a progress line counting the tokens scored (none when None)."""
     windows = BPTTWindows(batchify(ids, batch_size), bptt=bptt)
     model.eval()
     total, count, state = 0.0, 0, None
-    with torch.inference_mode():
+    tokens = windows.streams.size(0) * sum(windows.lengths())
+    with torch.inference_mode(), Progress(what, total=tokens, unit="tokens") as shown:
         for inputs, targets in windows:
             logits, state = model(inputs, state)  # (B, T, V)
             total += float(
@@ -26,6 +31,7 @@ def nll_of(model, ids: torch.Tensor, *, batch_size: int, bptt: int) -> tuple[flo
                 )
             )
             count += targets.numel()
+            shown.update(targets.numel())
     return total, count
 
 

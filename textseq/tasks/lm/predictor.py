@@ -182,5 +182,6 @@ class LanguageModelPredictor:
         streams with the state carried, as in validation."""
         ids = corpus_ids(self.pipeline, lines)
         batch_size = max(1, min(batch_size, ids.numel() // 2))
-        total, count = nll_of(self.model, ids, batch_size=batch_size, bptt=self.config.data.bptt)
+        bptt = self.config.data.bptt
+        total, count = nll_of(self.model, ids, batch_size=batch_size, bptt=bptt, what="evaluate")
         return summarize_nll(total, count, character_level=self.character_level)

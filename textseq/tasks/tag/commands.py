@@ -6,11 +6,15 @@ options given."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textseq.errors import UsageError
-from textseq.tasks.tag.datasets import load_tagged
-from textseq.tasks.tag.predictor import TaggerPredictor
+
+if TYPE_CHECKING:
+    from textseq.tasks.tag.predictor import TaggerPredictor
+
+# Imported in the functions that use them: `textseq --help` reads this module's examples
+# and docstrings without PyTorch or the data readers (textseq.tasks.base, Task.commands).
 
 # For `textseq --help`: examples, and what --data names for this task's models.
 EXAMPLES = """\
@@ -36,6 +40,8 @@ def evaluate(
     """On CoNLL data (a file or conll2003:SPLIT, with the model's tag set): n, tokens,
     accuracy (per token), entity-level precision, recall, f1 and per_type scores (seqeval),
     and sentences_per_second."""
+    from textseq.tasks.tag.datasets import load_tagged
+
     sentences = load_tagged(
         data, tag_set=model.config.data.tags, token_column=token_column, tag_column=tag_column
     )

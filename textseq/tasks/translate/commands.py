@@ -6,12 +6,15 @@ function takes the model and the verb's options as keywords named as the options
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textseq.errors import TextseqError, UsageError
-from textseq.tasks.translate.data import load_parallel
-from textseq.tasks.translate.metrics import bleu_tokenize
-from textseq.tasks.translate.predictor import TranslatorPredictor
+
+if TYPE_CHECKING:
+    from textseq.tasks.translate.predictor import TranslatorPredictor
+
+# Imported in the functions that use them: `textseq --help` reads this module's examples
+# and docstrings without PyTorch or the data readers (textseq.tasks.base, Task.commands).
 
 # For `textseq --help`: examples, and what --data names for this task's models.
 EXAMPLES = """\
@@ -41,6 +44,9 @@ def evaluate(
     bleu (sacrebleu; on the official tokenised references with tokenize="none"), chrf,
     bleu_raw (named corpora: against the raw references, 13a tokenizer, case-insensitive)
     and sentences_per_second."""
+    from textseq.tasks.translate.data import load_parallel
+    from textseq.tasks.translate.metrics import bleu_tokenize
+
     config = model.config.data
     if data is not None and (src or tgt):
         raise UsageError("give --data NAME:SPLIT or --src and --tgt, not both")

@@ -24,6 +24,7 @@ from textseq.decoding import Hypothesis, beam_search, greedy_decode
 from textseq.embedding_space import WordEmbeddings
 from textseq.errors import DataError, UsageError
 from textseq.explain import TranslationExplanation
+from textseq.inference import check_inference_options, quantize_dynamic_int8
 from textseq.limits import DEFAULT_LIMITS, InputLimits, apply_limits
 from textseq.model_dir import load_weights
 from textseq.progress import Progress
@@ -36,7 +37,6 @@ from textseq.tasks.translate.metrics import corpus_scores
 class TranslatorPredictor:
     """What `textseq.load(DIR)` returns for a translation model."""
 
-    quantize: str | None = None  # translation models run as trained, in fp32
     precision = "fp32"
 
     def __init__(
@@ -46,8 +46,13 @@ class TranslatorPredictor:
         encoder: ParallelEncoder,
         config: TranslateConfig,
         directory: Path | None = None,
+        quantize: str | None = None,
     ):
-        self.model = model.eval()
+        check_inference_options(quantize, "fp32")
+        # int8: the encoder's, the decoder's and the attention's LSTM/GRU/Linear layers
+        # (textseq.inference); fp32 models run as trained.
+        self.model = quantize_dynamic_int8(model) if quantize == "int8" else model.eval()
+        self.quantize = quantize
         self.encoder = encoder
         self.config = config
         self.directory = directory
@@ -63,14 +68,17 @@ class TranslatorPredictor:
         precision: str = "fp32",
         onnx: str | Path | None = None,
     ) -> TranslatorPredictor:
-        """The translation model in `directory`, whose config is `config`; it runs in fp32.
-        `onnx`: decode with the graphs of this folder, written by `textseq export DIR
-        --format onnx` (`textseq.tasks.translate.onnx_model`), in ONNX Runtime instead of the
-        PyTorch model (translate, evaluate, explain's attention, serve; not neighbors)."""
-        if quantize is not None or precision != "fp32":
+        """The translation model in `directory`, whose config is `config`; it runs in fp32, or
+        with `quantize="int8"` its LSTM/GRU/Linear layers dynamically quantised. `onnx`: decode
+        with the graphs of this folder, written by `textseq export DIR --format onnx`
+        (`textseq.tasks.translate.onnx_model`; DIR/onnx.int8 with --quantize int8), in ONNX
+        Runtime instead of the PyTorch model (translate, evaluate, explain's attention, serve;
+        not neighbors)."""
+        if precision != "fp32" or (onnx is not None and quantize is not None):
             raise ValueError(
-                f"quantize ({quantize!r}) and precision ({precision!r}) are not supported "
-                "for translation models, which run in fp32"
+                f"precision ({precision!r}) is not supported for translation models, which run "
+                "in fp32 (or quantize='int8'); an ONNX export is quantised when exported "
+                "(textseq export --quantize int8), not when loaded"
             )
         encoder = ParallelEncoder.load(
             directory, tokenizer=config.text.tokenizer, lowercase=config.text.lowercase
@@ -82,7 +90,9 @@ class TranslatorPredictor:
         else:
             model = build_translator(config, encoder)
             load_weights(model, directory)
-        return cls(model=model, encoder=encoder, config=config, directory=directory)
+        return cls(
+            model=model, encoder=encoder, config=config, directory=directory, quantize=quantize
+        )
 
     def word_embeddings(self) -> WordEmbeddings:
         """The source embedding table (V_src, E) with the source vocabulary."""

@@ -5,6 +5,8 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import logging
+import shutil
 import tarfile
 import urllib.error
 import zipfile
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from textseq import progress
 from textseq.data import catalog
 from textseq.data.catalog import RemoteFile, cache_dir, fetch, mirror_dir
 from textseq.data.readers import TextExample
@@ -392,3 +395,21 @@ def test_real_sst2_sentences_train_from_the_mirror(real_data_env):
     assert len(examples) == 6920
     assert {e.label for e in examples} == {"negative", "positive"}
     assert all(e.text == e.text.strip() and "\t" not in e.text for e in examples)
+
+
+def test_a_download_is_counted_and_its_preparation_logged(data_env, source_file, caplog, capsys):
+    dataset = _fake_dataset(source_file, sha256=sha256_of(source_file))
+    size = source_file.stat().st_size
+    with progress.showing(True), caplog.at_level(logging.INFO, logger="textseq"):
+        path = prepared_split(dataset, "train")
+    err = capsys.readouterr().err
+    assert f"download toy.train.txt: {size}/{size} bytes (" in err
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0] == "preparing toy:train (train.tsv.gz) from toy.train.txt"
+    assert messages[1].startswith("prepared toy:train (converted to 3 examples) in ")
+    assert messages[1].endswith(f" s: {path}")
+    # Off: the same download and preparation, nothing on stderr
+    shutil.rmtree(cache_dir())
+    with progress.showing(False):
+        assert prepared_split(dataset, "train") == path
+    assert capsys.readouterr().err == ""
