@@ -266,7 +266,9 @@ class _StopAfterValidationInEpoch(pl.Callback):
 def test_run_resumed_from_a_validation_inside_an_epoch_equals_an_uninterrupted_one(tmp_path):
     """val_check_interval 0.5: a resumable checkpoint after the validation halfway through
     each epoch; a run stopped after the one of epoch 2 resumes from it (its batches, its
-    dropout masks) and publishes the uninterrupted run's weights, bit for bit."""
+    dropout masks) and publishes the uninterrupted run's weights, bit for bit. (The resumed
+    epoch's mean training loss is not compared: Lightning keeps running means in no
+    checkpoint, so it averages the batches after the resume.)"""
     config = toy_config(tmp_path, max_epochs=3, early_stopping_patience=None)
     config["trainer"]["val_check_interval"] = 0.5
     config["optim"].update(lr_decay_after=1, lr_factor=0.5)
