@@ -35,9 +35,9 @@ RUNS = {
     "tag": (
         "conll2003_bilstm_crf.yaml",
         [
-            *("data.limit_train=64", "data.limit_val=20", "data.eval_batch_size=8"),
+            *("data.limit_train=400", "data.limit_val=20", "data.eval_batch_size=8"),
             *("data.batch_size=16", "model.words_from_vectors=false", "optim.lr=0.02"),
-            "model.encoder.hidden_size=16",
+            *("model.encoder.hidden_size=32", "trainer.max_epochs=3"),
         ],
     ),
     "lm": (
@@ -99,7 +99,7 @@ def measure(task: str, root: Path) -> dict:
     out = root / task
     command = [sys.executable, "-m", "textseq", "-q", "train", str(CONFIGS / name)]
     command += ["--out", str(out)]
-    for override in [*overrides, *TINY, "trainer.strategy=ddp", "trainer.devices=2"]:
+    for override in [*TINY, *overrides, "trainer.strategy=ddp", "trainer.devices=2"]:
         command += ["--set", override]
     command += ["--set", "trainer.accelerator=cpu"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
