@@ -5,6 +5,8 @@ A run that publishes the model directory `DIR` keeps its training state beside i
 
     DIR.ckpt/epoch=E.ckpt   the whole training state after epoch E, LR-scheduler step included
                             (the newest two are kept)
+    DIR.ckpt/epoch=E-step=S.ckpt  the same after a validation inside epoch E, at step S, when
+                            `trainer.val_check_interval` < 1 (the newest two are kept)
     DIR.ckpt/best.ckpt      the best validation's weights (what `DIR/model.safetensors` holds)
     DIR.lock                the PID of the run writing DIR, DIR.partial and DIR.ckpt
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -94,6 +97,83 @@ def epoch_checkpointing(directory: Path) -> ModelCheckpoint:
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
+
+
+class ValidationCheckpoint(MovableCheckpoint):
+    """The resumable checkpoint after each validation inside an epoch (`trainer.val_check_
+    interval` < 1). The validation at an epoch's end is left to `epoch_checkpointing`, which
+    saves after that epoch's LR-scheduler step."""
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_validation_end(trainer, pl_module)
+
+
+def validation_checkpointing(directory: Path) -> ModelCheckpoint:
+    """See `ValidationCheckpoint`; with `MidEpochState` a run resumes from one exactly."""
+    return ValidationCheckpoint(
+        dirpath=directory,
+        filename="{epoch}-{step}",
+        monitor="step",
+        mode="max",
+        save_top_k=EPOCH_CHECKPOINTS,
+        save_on_train_epoch_end=False,
+        enable_version_counter=False,
+    )
+
+
+class MidEpochState(pl.Callback):
+    """What a checkpoint saved inside an epoch must hold beyond Lightning's state for the
+    resumed run to go on exactly: the batches the epoch has consumed (given to the training
+    DataLoader, a `textseq.data.datamodule.ResumableLoader`, which Lightning saves and
+    restores) and the random generator's state (dropout), restored when the resumed run starts
+    (Lightning calls no `on_train_epoch_start` for an epoch it resumes inside, so the epoch's
+    seed, `EpochSeeding`, is not drawn again)."""
+
+    KEY = "textseq_mid_epoch"
+
+    def __init__(self) -> None:
+        self._pending: torch.Tensor | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._pending is not None:
+            torch.set_rng_state(self._pending)
+            self._pending = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._count(trainer, 0)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, i: int
+    ) -> None:
+        self._count(trainer, i + 1)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._count(trainer, 0)  # the epoch checkpoint resumes at the next epoch's start
+
+    @staticmethod
+    def _count(trainer: pl.Trainer, consumed: int) -> None:
+        loader = trainer.train_dataloader
+        if hasattr(loader, "consumed"):
+            loader.consumed, loader.epoch = consumed, trainer.current_epoch
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if inside_epoch(trainer):
+            checkpoint[self.KEY] = {"rng": torch.get_rng_state()}
+
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        saved = checkpoint.get(self.KEY)
+        self._pending = None if saved is None else saved["rng"]
+
+
+def inside_epoch(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint saved now is one inside an epoch (not after its last batch)."""
+    loop = trainer.fit_loop.epoch_loop
+    return trainer.state.fn == "fit" and not loop.batch_progress.is_last_batch
 
 
 def best_checkpointing(directory: Path, *, monitor: str, mode: str) -> ModelCheckpoint:
@@ -176,15 +256,16 @@ def check_finite(model: torch.nn.Module) -> None:
 
 
 def resumable_checkpoint(directory: Path) -> Path | None:
-    """The newest complete epoch checkpoint in `directory` (a `.ckpt` directory), or None.
+    """The newest complete resumable checkpoint in `directory` (a `.ckpt` directory), or None:
+    `epoch=E.ckpt` (after epoch E) comes after every `epoch=E-step=S.ckpt` (inside it).
 
     A file that is not a whole zip archive (truncated by a full disk in an older textseq, or
     by a copy) is skipped with a warning; nothing is unpickled to check it."""
     candidates = []
     for path in directory.glob("epoch=*.ckpt"):
-        number = path.stem.removeprefix("epoch=")
-        if number.isdigit():
-            candidates.append((int(number), path))
+        epoch, _, step = path.stem.removeprefix("epoch=").partition("-step=")
+        if epoch.isdigit() and (step.isdigit() or not step):
+            candidates.append(((int(epoch), int(step) if step else math.inf), path))
     for _, path in sorted(candidates, reverse=True):
         if _is_whole_archive(path):
             return path

@@ -30,6 +30,7 @@ from textseq.callbacks import AveragedWeights, EpochSeeding, MetricsHistory, con
 from textseq.checkpointing import (
     AtomicCheckpointIO,
     EpochEndSchedulers,
+    MidEpochState,
     NonFiniteGuard,
     ResumeOverrides,
     RunLock,
@@ -42,6 +43,7 @@ from textseq.checkpointing import (
     resumable_checkpoint,
     run_name,
     unwritable,
+    validation_checkpointing,
 )
 from textseq.config import dump_yaml, load_config, migrate, read_yaml
 from textseq.errors import ConfigError, ModelDirError
@@ -242,12 +244,15 @@ def make_trainer(
     best = best_checkpointing(checkpoints, monitor=cfg.trainer.monitor, mode=mode)
     all_callbacks: list[pl.Callback] = [
         EpochSeeding(cfg.seed),
+        MidEpochState(),
         history,
         EpochEndSchedulers(),
         NonFiniteGuard(),
         best,
         epoch_checkpointing(checkpoints),
     ]
+    if cfg.trainer.val_check_interval < 1:
+        all_callbacks.append(validation_checkpointing(checkpoints))
     if cfg.trainer.ema_decay is not None:
         all_callbacks.append(AveragedWeights(cfg.trainer.ema_decay))
     if cfg.trainer.early_stopping_patience is not None:

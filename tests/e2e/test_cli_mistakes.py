@@ -32,6 +32,7 @@ MISTAKES = [
     (["train", CONFIG, "--set", "nonsense"], BAD_INPUT, "--set expects KEY=VALUE"),
     (["train", CONFIG, "--set", "trainer.max_epochs=-1"], BAD_INPUT, "must be in [1, "),
     (["train", CONFIG, "--set", "trainer.devices=abc"], BAD_INPUT, "devices 'abc'"),
+    (["train", CONFIG, "--set", "trainer.devices=0"], BAD_INPUT, "number of devices from 1"),
     (["train", CONFIG, "--set", "model.encoder.cell=foo"], BAD_INPUT, "must be one of 'lstm'"),
     (["train", CONFIG, "--set", "optim.lr=abc"], BAD_INPUT, "optim.lr: must be a number"),
     (["train", CONFIG, "--out", "{t}"], BAD_INPUT, "already exists; pass --overwrite"),

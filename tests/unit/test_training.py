@@ -17,6 +17,7 @@ import yaml
 
 import textseq
 from textseq.callbacks import MetricsHistory
+from textseq.checkpointing import resumable_checkpoint
 from textseq.data.readers import read_examples
 from textseq.errors import ConfigError
 
@@ -248,6 +249,39 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, sche
             if key != "train_seconds":
                 assert mine[key] == theirs[key], key
     assert _sha256(resumed / "model.safetensors") == _sha256(whole / "model.safetensors")
+
+
+class _StopAfterValidationInEpoch(pl.Callback):
+    """Simulates a crash in the second half of an epoch, after the validation halfway through
+    it was checkpointed."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, i):
+        if trainer.current_epoch == self.epoch and i == trainer.num_training_batches * 3 // 4:
+            raise RuntimeError("simulated crash")
+
+
+def test_run_resumed_from_a_validation_inside_an_epoch_equals_an_uninterrupted_one(tmp_path):
+    """val_check_interval 0.5: a resumable checkpoint after the validation halfway through
+    each epoch; a run stopped after the one of epoch 2 resumes from it (its batches, its
+    dropout masks) and publishes the uninterrupted run's weights, bit for bit. (The resumed
+    epoch's mean training loss is not compared: Lightning keeps running means in no
+    checkpoint, so it averages the batches after the resume.)"""
+    config = toy_config(tmp_path, max_epochs=3, early_stopping_patience=None)
+    config["trainer"]["val_check_interval"] = 0.5
+    config["optim"].update(lr_decay_after=1, lr_factor=0.5)
+    whole = textseq.train(config, out=tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        textseq.train(config, out=tmp_path / "split", callbacks=[_StopAfterValidationInEpoch(1)])
+    saved = sorted(p.name for p in (tmp_path / "split.ckpt").glob("epoch=*"))
+    [inside] = [name for name in saved if name.startswith("epoch=1-step=")]
+    assert resumable_checkpoint(tmp_path / "split.ckpt").name == inside
+    resumed = textseq.train(resume=tmp_path / "split.partial")
+    assert _sha256(resumed / "model.safetensors") == _sha256(whole / "model.safetensors")
+    [after, before] = (json.loads((d / "metrics.json").read_text()) for d in (resumed, whole))
+    assert after["validations"] == before["validations"]
 
 
 def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_publishes_nothing(tmp_path):

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "OWN_MESSAGE",
     "Bool",
     "Float",
     "Hint",
@@ -49,6 +50,8 @@ __all__ = [
 
 PROBLEMS = "config_problems"  # the error type of a `TaskConfig`'s cross-key checks
 UNION_TAG = "config_union_tag"  # the error type of a `typed_union` with a bad `type`
+# The error type of a key's own validator whose message is shown as it is (e.g. trainer.devices).
+OWN_MESSAGE = "config_own_message"
 
 
 def _number(value: Any) -> Any:

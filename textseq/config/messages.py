@@ -16,7 +16,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from textseq.config.base import PROBLEMS, UNION_TAG, Hint, Problem, section_variants
+from textseq.config.base import OWN_MESSAGE, PROBLEMS, UNION_TAG, Hint, Problem, section_variants
 
 __all__ = ["describe", "explain", "range_text", "section_of", "unknown_key"]
 
@@ -182,6 +182,9 @@ def explain(
             else:
                 problems.append(Problem(full, unknown_key(name, full, valid, spot.union)))
             prune.add(full)
+        elif kind == OWN_MESSAGE:
+            problems.append(Problem(key, str(item["msg"])))
+            prune.add(key)
         elif kind == UNION_TAG:
             value = _value_at(data, spot.parts)
             if isinstance(value, dict):

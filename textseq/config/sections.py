@@ -7,9 +7,11 @@ own defaults with `with_defaults`, and a shared key its default where it declare
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from textseq.config.base import (
+    OWN_MESSAGE,
     Bool,
     Float,
     Hint,
@@ -62,6 +64,24 @@ __all__ = [
 # weights), a seed what NumPy and Lightning accept.
 MAX_COUNT = 2**31 - 1
 MAX_WIDTH = 65_536
+
+
+def _devices(value: object) -> object:
+    """`trainer.devices`: a count from 1, or a string Lightning reads (auto, "0,1"); 0 and
+    negative counts (which Lightning reads as "no device" and "every device") are refused in
+    one line that says what is accepted."""
+    if isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WIDTH
+    ):
+        return value
+    raise PydanticCustomError(
+        OWN_MESSAGE,
+        "must be a number of devices from 1 to {most} (processes with strategy ddp), auto, "
+        "or a string of device indices such as '0,1'; got {value}",
+        {"most": MAX_WIDTH, "value": repr(value)},
+    )
+
+
 MAX_SEED = 2**32 - 1
 Size = Annotated[Int, Field(ge=1, le=MAX_COUNT)]  # a count: at least 1
 Width = Annotated[Int, Field(ge=1, le=MAX_WIDTH)]  # a layer or embedding width
@@ -301,9 +321,9 @@ class TrainerConfig(Section):
         "32-true", description="Numeric precision (bf16-mixed: autocast on CPUs with fast bf16)."
     )
     accelerator: Str = Field("auto", description="cpu, gpu, ... or auto (a GPU when there is one).")
-    devices: Annotated[Int, Field(ge=1, le=MAX_WIDTH)] | Str = Field(
-        1, description="Devices (processes with strategy ddp), or auto."
-    )
+    devices: Annotated[
+        Annotated[Int, Field(ge=1, le=MAX_WIDTH)] | Str, BeforeValidator(_devices)
+    ] = Field(1, description="Devices (processes with strategy ddp), or auto.")
     strategy: Str = Field("auto", description="Distribution strategy, e.g. ddp.")
     num_nodes: Size = Field(1, description="Machines (multi-node DDP).")
     accumulate_grad_batches: Size = Field(

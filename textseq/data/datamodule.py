@@ -1,8 +1,10 @@
-"""Lightning DataModule over already-encoded train and validation sets."""
+"""Lightning DataModule over already-encoded train and validation sets, and the DataLoader
+that lets a run resume inside an epoch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -10,6 +12,41 @@ from torch.utils.data import DataLoader
 
 from textseq.config.base import TaskConfig
 from textseq.data.batching import BucketBatchSampler, Collator, EncodedDataset
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader that a run resumed from a checkpoint saved inside an epoch continues where
+    it was: Lightning saves `state_dict()` with every checkpoint and gives it back to
+    `load_state_dict` before the resumed epoch's first batch is read.
+
+    `consumed` (the batches of epoch `epoch` trained on) is set by the run itself (see
+    `textseq.checkpointing.MidEpochState`): the loader cannot tell, because Lightning reads a
+    batch ahead. The next iteration after `load_state_dict` reads that epoch's batches (its
+    sampler and dataset are told the epoch: Lightning tells them only after it has started
+    reading) and skips the consumed ones; the batches of an epoch depend only on (seed, epoch),
+    so the rest are those of the uninterrupted run.
+    """
+
+    consumed = 0
+    epoch = 0
+    _skip = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"consumed": self.consumed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._skip = self.consumed = int(state.get("consumed", 0))
+        self.epoch = int(state.get("epoch", 0))
+        if self._skip:
+            for part in (self.batch_sampler, self.dataset):
+                if hasattr(part, "set_epoch"):
+                    part.set_epoch(self.epoch)
+
+    def __iter__(self) -> Iterator[Any]:
+        skip, self._skip = self._skip, 0
+        for index, batch in enumerate(super().__iter__()):
+            if index >= skip:
+                yield batch
 
 
 class TextDataModule(pl.LightningDataModule):
@@ -77,7 +114,7 @@ class TextDataModule(pl.LightningDataModule):
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
     def _loader(self, dataset: EncodedDataset, sampler: BucketBatchSampler) -> DataLoader:
-        return DataLoader(
+        return ResumableLoader(
             dataset,
             batch_sampler=sampler,
             collate_fn=self.collate,

@@ -97,7 +97,8 @@ def test_unknown_key_lists_the_valid_keys_of_its_section():
         ),
         (
             {"trainer": {"devices": 1.5}},
-            "trainer.devices: must be an integer or a string, got 1.5",
+            "trainer.devices: must be a number of devices from 1 to 65536 (processes with "
+            "strategy ddp), auto, or a string of device indices such as '0,1'; got 1.5",
         ),
     ],
 )

@@ -16,7 +16,8 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
-from textseq.errors import DataError
+from textseq.data.datamodule import ResumableLoader
+from textseq.errors import ConfigError, DataError
 from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.lm.build import LM_SPECIALS, build_language_model, is_character_level
@@ -90,7 +91,15 @@ def prepare(cfg: LMConfig, *, resume_dir: Path | None, checkpoint: str | None) -
 
 class LMDataModule(pl.LightningDataModule):
     """Contiguous training and validation windows. Windows must be read in order, so there is
-    no shuffling and no worker processes."""
+    no shuffling and no worker processes.
+
+    Under data-parallel training (W processes) the training stream is cut into W*B contiguous
+    streams and process r reads streams [r*B, (r+1)*B): its own contiguous part of the corpus,
+    with as many windows as every other process. The validation stream is cut into B'
+    (`eval_batch_size`) streams exactly as in one process, and each process reads a contiguous
+    block of them; `val_nll` sums every process's tokens, so the validation perplexity is that
+    of the whole stream whatever W is (up to the order of floating-point sums).
+    """
 
     def __init__(
         self,
@@ -104,16 +113,34 @@ class LMDataModule(pl.LightningDataModule):
         seed: int = 0,
     ):
         super().__init__()
-        self.train_set = BPTTWindows(
-            batchify(train, batch_size), bptt=bptt, variable=variable_bptt, seed=seed
-        )
-        self.val_set = BPTTWindows(batchify(val, eval_batch_size), bptt=bptt)
+        self.train_ids, self.val_ids = train, val
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.bptt, self.variable_bptt, self.seed = bptt, variable_bptt, seed
+        batchify(train, batch_size)  # too short a corpus is refused before training starts
+        batchify(val, eval_batch_size)
+
+    def _replicas(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=None, generator=_own_generator())
+        world, rank = self._replicas()
+        streams = batchify(self.train_ids, self.batch_size * world)  # (W*B, N)
+        mine = streams[rank * self.batch_size : (rank + 1) * self.batch_size]  # (B, N)
+        windows = BPTTWindows(mine, bptt=self.bptt, variable=self.variable_bptt, seed=self.seed)
+        return ResumableLoader(windows, batch_size=None, generator=_own_generator())
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=None, generator=_own_generator())
+        world, rank = self._replicas()
+        if self.eval_batch_size < world:
+            raise ConfigError(
+                f"data.eval_batch_size ({self.eval_batch_size}) must be at least the number of "
+                f"processes ({world}): each process reads its own validation streams"
+            )
+        streams = batchify(self.val_ids, self.eval_batch_size)  # (B', N')
+        mine = torch.tensor_split(streams, world)[rank]  # (about B'/W, N')
+        windows = BPTTWindows(mine, bptt=self.bptt)
+        return DataLoader(windows, batch_size=None, generator=_own_generator())
 
 
 def _own_generator() -> torch.Generator:

@@ -56,6 +56,16 @@ class LanguageModelTask(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._train_state = None
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        loop = self.trainer.fit_loop.epoch_loop
+        if self.trainer.state.fn == "fit" and not loop.batch_progress.is_last_batch:
+            checkpoint["lm_train_state"] = self._train_state  # saved inside an epoch
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # A run resumed inside an epoch (where Lightning calls no on_train_epoch_start) carries
+        # on with the state the checkpoint holds.
+        self._train_state = checkpoint.get("lm_train_state")
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int):
         inputs, targets = batch  # (B, T), (B, T)
         logits, state = self(inputs, self._train_state)  # (B, T, V)
