@@ -527,7 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     export = _verb(verbs, "export", _export)
-    export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="format")
+    export.add_argument(
+        "--format", required=True, choices=("onnx", "torchscript", "hf"), help="format"
+    )
     _options(
         export,
         ("--quantize", ("int8",), None, "dynamic int8 quantisation"),
@@ -536,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
             str,
             None,
             "the file written (DIR/model[.int8].onnx or .torchscript.pt;"
-            " a translation model's folder: DIR/onnx)",
+            " a translation model's folder: DIR/onnx; --format hf: DIR/hf)",
         ),
         ("--data SPEC", str, None, "held-out inputs for the check (default: the val data)"),
         ("--limit", int, 512, "held-out inputs in the parity check (512)"),

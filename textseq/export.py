@@ -58,7 +58,7 @@ from textseq.tasks.base import ExportBundle, ExportSubject
 from textseq.text.portable import FILENAME as TOKENIZER_FILE
 from textseq.version import __version__
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "hf")
 # Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
 # only by rounding, which a CRF's forward-backward over a long sentence can amplify beyond 1e-4
 # (ONNX Runtime's LSTM kernel sums in another order; the CoNLL-2003 tagger's figure is in
@@ -85,6 +85,7 @@ class ExportReport:
     export_ms_per_batch: float  # the exported file, same batches
     batch_size: int
     viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (taggers)
+    token_id_mismatches: int | None = None  # hf: texts whose ids differ from textseq's
 
     def summary(self) -> str:
         """One line for the log."""
@@ -110,6 +111,11 @@ class ExportReport:
             "export_ms_per_batch": round(self.export_ms_per_batch, 3),
             "batch_size": self.batch_size,
             "viterbi_in_graph": self.viterbi_in_graph,
+            **(
+                {}
+                if self.token_id_mismatches is None
+                else {"token_id_mismatches": self.token_id_mismatches}
+            ),
         }
 
 
@@ -328,7 +334,9 @@ def _export_bundle(
 
 
 def default_export_path(directory: Path, format: str, quantize: str | None) -> Path:
-    """DIR/model[.int8].onnx or DIR/model[.int8].torchscript.pt."""
+    """DIR/model[.int8].onnx or DIR/model[.int8].torchscript.pt (DIR/hf/ for hf)."""
+    if format == "hf":
+        return directory / "hf"
     return directory / f"model{'.' + quantize if quantize else ''}{SUFFIX[format]}"
 
 
@@ -355,6 +363,8 @@ def export_model(
     directory = Path(directory)
     tolerance = TOLERANCE[quantize] if tolerance is None else tolerance
     path = Path(out) if out is not None else default_export_path(directory, format, quantize)
+    if format == "hf" and quantize:
+        raise ValueError("--format hf writes the fp32 weights; --quantize applies to onnx")
     predictor = load_predictor(directory)
     task = task_of(predictor)
     check_verb(task, "export", directory)
@@ -366,6 +376,9 @@ def export_model(
             f"{directory}'s config holds validation data out of train; pass --data SPEC "
             "(a file or NAME:SPLIT) for the parity check's held-out inputs"
         )
+    if format == "hf":
+        hub = (limit, batch_size, tolerance)
+        return _export_hub(predictor, task.name, task.exporter, path, spec, *hub)
     subject = task.export_subject(predictor, spec, limit=limit, batch_size=batch_size)
     if format in subject.unsupported:
         raise ExportError(subject.unsupported[format])
@@ -418,4 +431,38 @@ def export_model(
         export_ms_per_batch=parity.export_ms,
         batch_size=batch_size,
         viterbi_in_graph=subject.viterbi_in_graph,
+    )
+
+
+def _export_hub(
+    predictor, task: str, exporter: str | None, path: Path, data: str, limit, batch_size, tolerance
+) -> ExportReport:
+    """`--format hf`: the task's export adapter writes and checks the folder
+    (`write_hub_folder`, e.g. `textseq.tasks.classify.hub`)."""
+    import importlib
+
+    write = (
+        getattr(importlib.import_module(exporter), "write_hub_folder", None) if exporter else None
+    )
+    if write is None:
+        raise ExportError(
+            f"--format hf exports classifiers with a pretrained encoder; {task} models are "
+            "exported with --format onnx or torchscript"
+        )
+    parity = write(
+        predictor, path, data=data, limit=limit, batch_size=batch_size, tolerance=tolerance
+    )
+    return ExportReport(
+        path=path,
+        format="hf",
+        quantize=None,
+        task=task,
+        inputs=parity.texts,
+        max_prob_diff=parity.max_prob_diff,
+        label_agreement=parity.label_agreement,
+        tolerance=tolerance,
+        torch_ms_per_batch=parity.torch_ms,
+        export_ms_per_batch=parity.export_ms,
+        batch_size=batch_size,
+        token_id_mismatches=parity.id_mismatches,
     )

@@ -11,6 +11,9 @@ directory's vocab.json and text pipeline, as `textseq.load(DIR)` makes them, and
 portable tokenizer.json gives them: the word-level pipeline's (`textseq.text.portable`), or a
 pretrained encoder's own (`pretrained/tokenizer.json`, [CLS] and [SEP] included). The parity
 check compares the class probabilities (the softmax of the logits).
+
+`--format hf` (classifiers with a pretrained encoder): `write_hub_folder`, in
+`textseq.tasks.classify.hub`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from textseq.data.batching import Collator
 from textseq.errors import ExportError
 from textseq.tasks.base import ExportSubject
 from textseq.tasks.classify.data import load_examples
+from textseq.tasks.classify.hub import write_hub_folder  # --format hf
 from textseq.tasks.classify.predictor import TextClassifierPredictor
 from textseq.text.pretrained import PRETRAINED_DIR
 
@@ -93,6 +97,9 @@ def export_subject(
         classes=list(predictor.labels),
         tokenizer=_tokenizer_file(predictor),
     )
+
+
+__all__ = ["export_subject", "write_hub_folder"]
 
 
 def _tokenizer_file(predictor: TextClassifierPredictor) -> Path | None:
