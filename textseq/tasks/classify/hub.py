@@ -323,8 +323,7 @@ def model_card(predictor: TextClassifierPredictor, parity: HubParity, data: str)
         '`BertForSequenceClassification` puts a dense layer and a tanh (the "pooler") on '
         f"[CLS] before its classifier; this model pools with `{pooling}` and applies its own "
         "head. `model.safetensors` keeps textseq's parameter names (`backbone.*` the encoder, "
-        "`head.*` the head); the encoder alone loads with `AutoModel` from its `backbone.` "
-        "weights.",
+        "`head.*` the head).",
         "",
         "## Training",
         "",
