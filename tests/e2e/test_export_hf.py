@@ -152,10 +152,8 @@ def test_refusals_leave_nothing_behind(trained, tmp_path, capsys):
     model_dir, _ = trained
     hf = tmp_path / "hf"
     # a probability difference beyond the tolerance: nothing written
-    code = main(
-        ["export", str(model_dir), "--format", "hf", "--out", str(hf), "--limit", "20"]
-        + ["--tolerance", "-1"]
-    )
+    args = ["--format", "hf", "--out", str(hf), "--limit", "20", "--tolerance", "-1"]
+    code = main(["export", str(model_dir), *args])
     assert code == 3
     assert "nothing was written" in capsys.readouterr().err
     assert not hf.exists() and not (tmp_path / "hf.partial").exists()
