@@ -181,3 +181,20 @@ def test_what_the_folder_cannot_express_is_refused(encoder, pooling, message):
     )
     with pytest.raises(ExportError, match=message):
         check_exportable(SimpleNamespace(config=SimpleNamespace(model=model)))
+
+
+def test_onnx_tokenizer_of_a_pretrained_classifier_cleans_as_textseq(trained, tmp_path):
+    """The tokenizer.json written beside a pretrained classifier's ONNX graph repeats
+    textseq's cleaning (HTML, entities, URLs, whitespace) and truncation."""
+    from tokenizers import Tokenizer
+
+    from textseq.export import export_model
+
+    model_dir, data = trained
+    export_model(model_dir, format="onnx", out=tmp_path / "model.onnx", limit=16)
+    hf = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    texts = [e.text for e in load_examples(str(data), label_column=None)][:30]
+    texts += ["<br /><i>Superb</i> &amp; moving&hellip;   see https://x.org/a?b=1 !" * 5]
+    assert any("<b>" in text for text in texts)
+    model = textseq.load(model_dir)
+    assert [e.ids for e in hf.encode_batch(texts)] == model.encode(texts)

@@ -166,7 +166,11 @@ def max_tokens(predictor: TextClassifierPredictor) -> int:
     return min(limits)
 
 
-def _write_tokenizer(predictor: TextClassifierPredictor, folder: Path) -> None:
+def portable_tokenizer(predictor: TextClassifierPredictor):
+    """The `tokenizers.Tokenizer` that gives the ids `predictor.encode` gives: the encoder's
+    own (saved in the model directory) with textseq's cleaning before its normalizer,
+    truncated as textseq truncates, unpadded. Also what `--format onnx` writes beside a
+    pretrained classifier's graph."""
     from tokenizers import Tokenizer, normalizers
 
     source = predictor.directory / PRETRAINED_DIR
@@ -176,10 +180,14 @@ def _write_tokenizer(predictor: TextClassifierPredictor, folder: Path) -> None:
         steps.append(hf.normalizer)
     if steps:
         hf.normalizer = normalizers.Sequence(steps)
-    limit = max_tokens(predictor)
     hf.no_padding()  # padding is the caller's: padding=True pads to the batch's longest
-    hf.enable_truncation(limit)
-    hf.save(str(folder / "tokenizer.json"))
+    hf.enable_truncation(max_tokens(predictor))
+    return hf
+
+
+def _write_tokenizer(predictor: TextClassifierPredictor, folder: Path) -> None:
+    limit = max_tokens(predictor)
+    portable_tokenizer(predictor).save(str(folder / "tokenizer.json"))
     saved = predictor.pipeline.tokenizer.tokenizer  # the transformers tokenizer textseq used
     specials = {
         name: getattr(saved, name)
