@@ -198,3 +198,28 @@ def test_onnx_tokenizer_of_a_pretrained_classifier_cleans_as_textseq(trained, tm
     assert any("<b>" in text for text in texts)
     model = textseq.load(model_dir)
     assert [e.ids for e in hf.encode_batch(texts)] == model.encode(texts)
+
+
+def test_int8_onnx_keeps_the_down_projections_in_fp32_and_passes_parity(trained, tmp_path):
+    """int8 ONNX of a pretrained classifier: weights per channel, the feed-forward's output
+    layers (64 -> 32 here) in fp32, every other weight MatMul in int8; within the tolerance."""
+    import onnx
+
+    from textseq.export import TOLERANCE, export_model
+
+    model_dir, _ = trained
+    report = export_model(
+        model_dir, format="onnx", quantize="int8", out=tmp_path / "int8.onnx", limit=64
+    )
+    assert report.max_prob_diff <= TOLERANCE["int8"] and report.label_agreement > 0.9
+    graph = onnx.load(str(tmp_path / "int8.onnx")).graph
+    weights = {t.name: (tuple(t.dims), t.data_type) for t in graph.initializer}
+    fp32 = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    assert sorted(weights[n.input[1]][0] for n in fp32) == [(64, 32), (64, 32)]
+    assert all(weights[n.input[1]][1] == onnx.TensorProto.FLOAT for n in fp32)
+    integer = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    layers = [n for n in integer if "/encoder/layer." in n.name]
+    assert len(layers) == 2 * 5  # query, key, value, attention output, intermediate
+    zero_points = [weights[n.input[3]][0] for n in integer if n.input[3] in weights]
+    assert len(zero_points) == len(integer)
+    assert all(shape and shape[0] > 1 for shape in zero_points)  # one per output channel
