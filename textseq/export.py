@@ -196,7 +196,8 @@ def _quantize_int8(fp32_path: Path, path: Path) -> None:
     Dynamic quantisation stores weights in int8 and quantises each MatMul's input to uint8
     batch by batch with one scale for the whole tensor. Three choices keep a fine-tuned
     Transformer (MiniLM on SST-2 dev: largest probability difference 0.36 with ONNX Runtime's
-    defaults, over the 0.1 tolerance) within the tolerance, figures in docs/benchmarks.md:
+    defaults, over the 0.1 tolerance) within the tolerance (benchmarks/results/notebook.md,
+    "int8 MiniLM ONNX"):
 
     - weights per output channel (`per_channel`): one scale per column instead of one per
       matrix, which a matrix whose columns differ in range (attention and feed-forward
