@@ -252,12 +252,12 @@ def _embeddings_plot(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """write a model as an ONNX or TorchScript file, parity-checked
+    """write a model as an ONNX or TorchScript file (or a Hugging Face folder), parity-checked
 
     One graph with dynamic batch and length axes, run beside the PyTorch model on held-out
     inputs (validation data or --data); prints the largest probability difference and both
     latencies as JSON, and writes nothing beyond --tolerance (docs/inference-export-serving.md).
-    --out is the file written."""
+    --out is the file written (--format hf: the folder, for a pretrained encoder's classifier)."""
     # Imported here: only this verb builds graphs (ONNX), and `textseq --help` stays fast.
     from textseq.export import export_model
 

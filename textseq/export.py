@@ -1,5 +1,7 @@
 """`textseq export DIR --format onnx|torchscript [--quantize int8]`: a trained model as one
 self-contained graph file, checked against the PyTorch model before it is kept.
+(`--format hf`, a Hugging Face folder for classifiers with a pretrained encoder, is written and
+checked by the task's adapter, `write_hub_folder` in `textseq.tasks.classify.hub`.)
 
 What the graph computes is the task's part: its export adapter (`Task.exporter`, e.g.
 `textseq.tasks.classify.export`, `textseq.tasks.tag.export`) wraps the model in a graph module
