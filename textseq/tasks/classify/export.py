@@ -19,6 +19,8 @@ check compares the class probabilities (the softmax of the logits).
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -110,6 +112,7 @@ def _tokenizer_file(predictor: TextClassifierPredictor) -> Path | None:
         # The encoder's own file lacks textseq's cleaning (HTML, URLs, whitespace): the file
         # written beside the graph has it, as the Hub-style folder's has.
         folder = Path(tempfile.mkdtemp(prefix="textseq-tokenizer-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # copied beside the file
         portable_tokenizer(predictor).save(str(folder / "tokenizer.json"))
         return folder / "tokenizer.json"
     return predictor.directory / "tokenizer.json"
