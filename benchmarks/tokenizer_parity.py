@@ -1,12 +1,15 @@
 """Portable tokenizer parity: textseq's word-level pipeline vs the `tokenizer.json` it writes,
 read back by `tokenizers.Tokenizer.from_file`, on real data.
 
-    python benchmarks/tokenizer_parity.py [--imdb-limit N]
+    python benchmarks/tokenizer_parity.py [--imdb-limit N] [--pretrained DIR]
 
 For each corpus the vocabulary is fitted on its training split as training does (min_freq 1,
 so unknown words occur only where the test split has new words), then every test text is
 encoded both ways; prints one JSON line per corpus: texts compared, mismatches, and the first
-few mismatching texts.
+few mismatching texts. With `--pretrained DIR` (a classifier with a pretrained encoder, e.g.
+MiniLM), also that model's ids (textseq's cleaning, then the encoder's tokenizer, truncated)
+against the tokenizer.json written beside its ONNX graph and in its `--format hf` folder
+(`textseq.tasks.classify.hub.portable_tokenizer`), on SST-2 dev and IMDB test.
 """
 
 from __future__ import annotations
@@ -82,9 +85,25 @@ def conll_corpus() -> dict:
     return compare("conll2003:test (whitespace, lowercase)", ids, hf, texts, unk_id=vocab.unk_index)
 
 
+def pretrained_corpus(directory: str, test: str, limit: int | None) -> dict:
+    import textseq
+    from textseq.tasks.classify.hub import portable_tokenizer
+
+    model = textseq.load(directory)
+    hf = portable_tokenizer(model)
+    texts = [e.text for e in load_examples(test)][:limit]
+
+    def ids(text: str) -> list[int]:
+        return model.encode([text])[0]
+
+    name = f"{test} ({Path(directory).name}: cleaning + the encoder's tokenizer)"
+    return compare(name, ids, hf, texts, unk_id=model.pipeline.vocab.unk_index)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--imdb-limit", type=int, default=None, help="IMDB test texts (all)")
+    parser.add_argument("--pretrained", help="a model directory with a pretrained encoder")
     args = parser.parse_args()
     runs = [
         lambda: classify_corpus(
@@ -98,6 +117,11 @@ def main() -> None:
         ),
         conll_corpus,
     ]
+    if args.pretrained:
+        runs += [
+            lambda: pretrained_corpus(args.pretrained, "sst2:dev", None),
+            lambda: pretrained_corpus(args.pretrained, "imdb:test", args.imdb_limit),
+        ]
     for run in runs:
         print(json.dumps(run(), ensure_ascii=False), flush=True)
         print("done", file=sys.stderr, flush=True)

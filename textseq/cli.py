@@ -263,12 +263,12 @@ def _embeddings_plot(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """write a model as an ONNX or TorchScript file, parity-checked
+    """write a model as an ONNX or TorchScript file (or a Hugging Face folder), parity-checked
 
     One graph with dynamic batch and length axes, run beside the PyTorch model on held-out
     inputs (validation data or --data); prints the largest probability difference and both
     latencies as JSON, and writes nothing beyond --tolerance (docs/inference-export-serving.md).
-    --out is the file written."""
+    --out is the file written (--format hf: the folder, for a pretrained encoder's classifier)."""
     # Imported here: only this verb builds graphs (ONNX), and `textseq --help` stays fast.
     from textseq.export import export_model
 
@@ -550,7 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     export = _verb(verbs, "export", _export)
-    export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="format")
+    export.add_argument(
+        "--format", required=True, choices=("onnx", "torchscript", "hf"), help="format"
+    )
     _options(
         export,
         ("--quantize", ("int8",), None, "dynamic int8 quantisation"),
@@ -559,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
             str,
             None,
             "the file written (DIR/model[.int8].onnx or .torchscript.pt;"
-            " a translation model's folder: DIR/onnx)",
+            " a translation model's folder: DIR/onnx; --format hf: DIR/hf)",
         ),
         ("--data SPEC", str, None, "held-out inputs for the check (default: the val data)"),
         ("--limit", int, 512, "held-out inputs in the parity check (512)"),

@@ -1,5 +1,7 @@
 """`textseq export DIR --format onnx|torchscript [--quantize int8]`: a trained model as one
 self-contained graph file, checked against the PyTorch model before it is kept.
+(`--format hf`, a Hugging Face folder for classifiers with a pretrained encoder, is written and
+checked by the task's adapter, `write_hub_folder` in `textseq.tasks.classify.hub`.)
 
 What the graph computes is the task's part: its export adapter (`Task.exporter`, e.g.
 `textseq.tasks.classify.export`, `textseq.tasks.tag.export`) wraps the model in a graph module
@@ -59,7 +61,7 @@ from textseq.tasks.base import ExportBundle, ExportSubject
 from textseq.text.portable import FILENAME as TOKENIZER_FILE
 from textseq.version import __version__
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "hf")
 # Largest allowed probability difference from the fp32 PyTorch model. fp32 exports differ
 # only by rounding, which a CRF's forward-backward over a long sentence can amplify beyond 1e-4
 # (ONNX Runtime's LSTM kernel sums in another order; the CoNLL-2003 tagger's figure is in
@@ -86,6 +88,7 @@ class ExportReport:
     export_ms_per_batch: float  # the exported file, same batches
     batch_size: int
     viterbi_in_graph: bool = False  # the graph decodes a CRF's Viterbi path (taggers)
+    token_id_mismatches: int | None = None  # hf: texts whose ids differ from textseq's
 
     def summary(self) -> str:
         """One line for the log."""
@@ -111,6 +114,11 @@ class ExportReport:
             "export_ms_per_batch": round(self.export_ms_per_batch, 3),
             "batch_size": self.batch_size,
             "viterbi_in_graph": self.viterbi_in_graph,
+            **(
+                {}
+                if self.token_id_mismatches is None
+                else {"token_id_mismatches": self.token_id_mismatches}
+            ),
         }
 
 
@@ -175,12 +183,62 @@ def _write_onnx(subject: ExportSubject, path: Path, *, quantize: str | None) -> 
     finally:
         use_masked_recurrence(subject.graph, False)
     if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         try:
-            quantize_dynamic(str(fp32_path), str(path), weight_type=QuantType.QInt8)
+            _quantize_int8(fp32_path, path)
         finally:
             fp32_path.unlink(missing_ok=True)
+
+
+# int8 ONNX: what ONNX Runtime's dynamic quantisation is asked to do (see `_quantize_int8`)
+INT8_OPS = ("MatMul", "Gather", "LSTM", "Conv")
+
+
+def _quantize_int8(fp32_path: Path, path: Path) -> None:
+    """The fp32 graph at `fp32_path`, dynamically quantised to int8 at `path`.
+
+    Dynamic quantisation stores weights in int8 and quantises each MatMul's input to uint8
+    batch by batch with one scale for the whole tensor. Three choices keep a fine-tuned
+    Transformer (MiniLM on SST-2 dev: largest probability difference 0.36 with ONNX Runtime's
+    defaults, over the 0.1 tolerance) within the tolerance (benchmarks/results/notebook.md,
+    "int8 MiniLM ONNX"):
+
+    - weights per output channel (`per_channel`): one scale per column instead of one per
+      matrix, which a matrix whose columns differ in range (attention and feed-forward
+      projections) needs most (0.36 -> 0.12);
+    - the down-projections stay fp32 (`down_projections`): a MatMul that narrows its input at
+      least twofold, the feed-forward's second layer (4H -> H); its input, the GELU of the
+      4H-wide layer, has a long tail of large values that one uint8 scale per batch cannot
+      hold without flattening the small ones (0.12 -> 0.085);
+    - only ops in `INT8_OPS` (MatMul, embedding lookups, LSTM, convolutions): not ONNX
+      Runtime's `Transpose`, and MatMuls of two activations (attention scores) stay fp32
+      (`MatMulConstBOnly`).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    keep = down_projections(onnx.load(str(fp32_path)))
+    quantize_dynamic(
+        str(fp32_path),
+        str(path),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=list(INT8_OPS),
+        nodes_to_exclude=keep,
+        extra_options={"MatMulConstBOnly": True},
+    )
+
+
+def down_projections(model) -> list[str]:
+    """Names of the MatMul nodes of an ONNX `model` whose weight (a constant B of shape
+    (K, N)) narrows its input at least twofold, K >= 2N: a Transformer's feed-forward output
+    layers (1536 -> 384 in MiniLM), attention pooling's score projections."""
+    weights = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
+    names = []
+    for node in model.graph.node:
+        shape = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if shape is not None and len(shape) == 2 and shape[0] >= 2 * shape[1]:
+            names.append(node.name)
+    return names
 
 
 def _write_torchscript(subject: ExportSubject, path: Path, *, quantize: str | None) -> None:
@@ -333,7 +391,9 @@ def _export_bundle(
 
 
 def default_export_path(directory: Path, format: str, quantize: str | None) -> Path:
-    """DIR/model[.int8].onnx or DIR/model[.int8].torchscript.pt."""
+    """DIR/model[.int8].onnx or DIR/model[.int8].torchscript.pt (DIR/hf/ for hf)."""
+    if format == "hf":
+        return directory / "hf"
     return directory / f"model{'.' + quantize if quantize else ''}{SUFFIX[format]}"
 
 
@@ -360,6 +420,8 @@ def export_model(
     directory = Path(directory)
     tolerance = TOLERANCE[quantize] if tolerance is None else tolerance
     path = Path(out) if out is not None else default_export_path(directory, format, quantize)
+    if format == "hf" and quantize:
+        raise ValueError("--format hf writes the fp32 weights; --quantize applies to onnx")
     predictor = load_predictor(directory)
     task = task_of(predictor)
     check_verb(task, "export", directory)
@@ -371,6 +433,9 @@ def export_model(
             f"{directory}'s config holds validation data out of train; pass --data SPEC "
             "(a file or NAME:SPLIT) for the parity check's held-out inputs"
         )
+    if format == "hf":
+        hub = (limit, batch_size, tolerance)
+        return _export_hub(predictor, task.name, task.exporter, path, spec, *hub)
     subject = task.export_subject(predictor, spec, limit=limit, batch_size=batch_size)
     if format in subject.unsupported:
         raise ExportError(subject.unsupported[format])
@@ -423,4 +488,38 @@ def export_model(
         export_ms_per_batch=parity.export_ms,
         batch_size=batch_size,
         viterbi_in_graph=subject.viterbi_in_graph,
+    )
+
+
+def _export_hub(
+    predictor, task: str, exporter: str | None, path: Path, data: str, limit, batch_size, tolerance
+) -> ExportReport:
+    """`--format hf`: the task's export adapter writes and checks the folder
+    (`write_hub_folder`, e.g. `textseq.tasks.classify.hub`)."""
+    import importlib
+
+    write = (
+        getattr(importlib.import_module(exporter), "write_hub_folder", None) if exporter else None
+    )
+    if write is None:
+        raise ExportError(
+            f"--format hf exports classifiers with a pretrained encoder; {task} models are "
+            "exported with --format onnx or torchscript"
+        )
+    parity = write(
+        predictor, path, data=data, limit=limit, batch_size=batch_size, tolerance=tolerance
+    )
+    return ExportReport(
+        path=path,
+        format="hf",
+        quantize=None,
+        task=task,
+        inputs=parity.texts,
+        max_prob_diff=parity.max_prob_diff,
+        label_agreement=parity.label_agreement,
+        tolerance=tolerance,
+        torch_ms_per_batch=parity.torch_ms,
+        export_ms_per_batch=parity.export_ms,
+        batch_size=batch_size,
+        token_id_mismatches=parity.id_mismatches,
     )

@@ -80,6 +80,13 @@ def _normalizers(cleaner: TextCleaner | None, *, lowercase: bool, tokenizer: str
     return steps
 
 
+def cleaning_normalizers(cleaner: TextCleaner) -> list[Any]:
+    """`cleaner`'s rules as `tokenizers` normalizers, in its order (the same rules, and the same
+    limits, as the word-level file's): what a subword tokenizer's own normalizer is preceded
+    by in a file that gives the ids textseq gives (`textseq export --format hf`)."""
+    return _normalizers(cleaner, lowercase=False, tokenizer="")
+
+
 def word_level_tokenizer(
     *,
     tokenizer: str,

@@ -9,12 +9,19 @@ any batch size and length:
 `attention` is an output of attention poolings only. The token ids come from the model
 directory's vocab.json and text pipeline, as `textseq.load(DIR)` makes them, and as the
 portable tokenizer.json gives them: the word-level pipeline's (`textseq.text.portable`), or a
-pretrained encoder's own (`pretrained/tokenizer.json`, [CLS] and [SEP] included). The parity
+pretrained encoder's own with textseq's cleaning before its normalizer ([CLS] and [SEP]
+included; `textseq.tasks.classify.hub.portable_tokenizer`). The parity
 check compares the class probabilities (the softmax of the logits).
+
+`--format hf` (classifiers with a pretrained encoder): `write_hub_folder`, in
+`textseq.tasks.classify.hub`.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -24,8 +31,8 @@ from textseq.data.batching import Collator
 from textseq.errors import ExportError
 from textseq.tasks.base import ExportSubject
 from textseq.tasks.classify.data import load_examples
+from textseq.tasks.classify.hub import portable_tokenizer, write_hub_folder  # --format hf
 from textseq.tasks.classify.predictor import TextClassifierPredictor
-from textseq.text.pretrained import PRETRAINED_DIR
 
 
 class ClassifierGraph(nn.Module):
@@ -95,9 +102,17 @@ def export_subject(
     )
 
 
+__all__ = ["export_subject", "write_hub_folder"]
+
+
 def _tokenizer_file(predictor: TextClassifierPredictor) -> Path | None:
     if predictor.directory is None:
         return None
     if predictor.config.model.encoder.type == "pretrained":
-        return predictor.directory / PRETRAINED_DIR / "tokenizer.json"
+        # The encoder's own file lacks textseq's cleaning (HTML, URLs, whitespace): the file
+        # written beside the graph has it, as the Hub-style folder's has.
+        folder = Path(tempfile.mkdtemp(prefix="textseq-tokenizer-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # copied beside the file
+        portable_tokenizer(predictor).save(str(folder / "tokenizer.json"))
+        return folder / "tokenizer.json"
     return predictor.directory / "tokenizer.json"
