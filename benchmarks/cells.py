@@ -4,7 +4,7 @@
     python benchmarks/cells.py sst2 --seeds 13 14 15       # SST-2 dev accuracy per cell
     python benchmarks/cells.py ptb --seeds 13              # PTB test perplexity per cell
     python benchmarks/cells.py seq2seq                     # Multi30k BLEU, attention none
-    python benchmarks/cells.py ner "stacked: configs/conll2003_stacked.yaml"
+    python benchmarks/cells.py ner                         # CoNLL-2003 test F1, stacked features
 
 Every section prints one table (Markdown) on stdout; progress goes to stderr.
 
@@ -22,7 +22,8 @@ Every section prints one table (Markdown) on stdout; progress goes to stderr.
 - seq2seq: configs/multi30k_gru_bahdanau.yaml with `model.rnn.attention=none`, test2016 BLEU,
   next to the shipped GRU + Bahdanau figure (docs/benchmarks.md: 36.22 greedy).
 - ner: each "NAME: CONFIG [K=V ...]" trained and scored on the CoNLL-2003 test split, next to
-  the shipped BiLSTM-CRF (docs/benchmarks.md: test F1 90.24).
+  the shipped BiLSTM-CRF (docs/benchmarks.md: test F1 90.24); by default the stacked config
+  with MiniLM frozen and fine-tuned, and the plain MiniLM token classifier.
 
 Training runs go through the CLI (`textseq train`, `textseq evaluate`), one after another,
 into a temporary directory (or `--out`).
@@ -228,7 +229,13 @@ def main() -> None:
                 data="conll2003:test",
                 names=("f1", "entity_f1"),
                 section="ner",
-                default=["stacked: configs/conll2003_stacked.yaml"],
+                default=[
+                    "+ MiniLM frozen: configs/conll2003_stacked.yaml",
+                    "+ MiniLM fine-tuned: configs/conll2003_stacked.yaml "
+                    "model.transformer.fine_tune=true optim.backbone_lr=5e-5 "
+                    "trainer.max_epochs=5",
+                    "MiniLM token classifier: configs/conll2003_minilm.yaml",
+                ],
             )
 
 

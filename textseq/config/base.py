@@ -200,6 +200,12 @@ class TaskConfig(Section):
     # that names the new one.
     renamed: ClassVar[dict[str, str]] = {}
 
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A saved config (a mapping, after `renamed`) in today's terms where more than a
+        key's name changed; `migrate` applies it. Default: unchanged."""
+        return data
+
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
         """{dotted key: why it does not apply} given this config's values."""
         return {}

@@ -5,7 +5,8 @@ schema knew which keys apply to which component, that dump held every key of eve
 since then some keys were also renamed. `migrate` turns such a mapping into one today's
 schema reads as the same model:
 
-- renamed keys take their new names (each schema's `renamed`);
+- renamed keys take their new names (each schema's `renamed`), and a schema's `upgrade`
+  rewrites what changed more than its name (the tagger's `model.features`);
 - in a section whose `type` picks its keys (`model.encoder`), the keys of other types go;
 - keys that do not apply given the config's values (`inapplicable_keys`) go.
 
@@ -83,6 +84,7 @@ def migrate(data: dict[str, Any], schemas: Mapping[str, type[TaskConfig]]) -> di
         found, value = _pop(data, old)
         if found:
             _put(data, new, value)
+    data = schema.upgrade(data)
     _keep_chosen_type(data, schema)
     left_out: set[str] = set()  # keys at fault: load_config reports them
     for _ in range(3):

@@ -13,7 +13,8 @@ layers, the pooling and the words): later epochs read them instead of running th
 Fine-tuned (`frozen=False`), the encoder is a submodule that trains, at its own learning rate
 when the optimiser puts `backbone` in a group of its own (`textseq.optim.build_optimizer`).
 
-Not yet wired into the tag task's config (`model.features`); see docs/tagging.md.
+The tag task stacks them with the other word features when `model.features` lists
+`transformer` (docs/tagging.md).
 
 Shapes: B batch, S subwords, T words, F features.
 """
@@ -32,6 +33,7 @@ from torch import nn
 
 from textseq.atomic import write_atomically
 from textseq.modules.subword_pooling import POOLINGS, mix_layers, pool_subwords
+from textseq.progress import Progress
 
 
 def align_words(
@@ -79,6 +81,8 @@ class TransformerWordFeatures(nn.Module):
         if frozen:
             backbone.requires_grad_(False)
             backbone.eval()
+        else:  # `from_pretrained` returns it in eval mode: its dropout would stay off
+            backbone.train()
 
     def train(self, mode: bool = True) -> TransformerWordFeatures:
         super().train(mode)
@@ -154,3 +158,40 @@ class FeatureCache:
                 )
                 found[i] = value
         return [found[i] for i in range(len(sentences))]
+
+
+def frozen_features(
+    features: TransformerWordFeatures,
+    tokenizer: Any,
+    sentences: Sequence[Sequence[str]],
+    *,
+    cache: FeatureCache | None = None,
+    batch_size: int = 64,
+    what: str = "features",
+) -> list[torch.Tensor]:
+    """Each sentence's features (len(words), F) from the frozen `features`, in batches of
+    similar lengths (less padding), through `cache` when given; progress as `what`."""
+    if not features.frozen:
+        raise ValueError("only a frozen encoder's features can be computed beforehand")
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    result: list[torch.Tensor | None] = [None] * len(sentences)
+    was_training = features.training
+    features.eval()
+    try:
+        with Progress(what, total=len(sentences), unit="sentences") as progress:
+            for start in range(0, len(order), batch_size):
+                positions = order[start : start + batch_size]
+                batch = [sentences[i] for i in positions]
+                if cache is not None:
+                    values = cache.features(features, tokenizer, batch)
+                else:
+                    ids, mask, word_index = align_words(tokenizer, batch)
+                    with torch.inference_mode():
+                        out = features(ids, mask, word_index, max(len(w) for w in batch))
+                    values = [out[row, : len(w)].clone() for row, w in enumerate(batch)]
+                for i, value in zip(positions, values, strict=True):
+                    result[i] = value
+                progress.update(len(positions))
+    finally:
+        features.train(was_training)
+    return result  # type: ignore[return-value]

@@ -549,7 +549,7 @@ def test_task_tag_selects_the_tagging_schema_with_its_own_defaults():
         ),
         (
             "model.casing_dim=-1",
-            "--set model.casing_dim=-1: model.casing_dim: must be in [0, 65536], got -1",
+            "--set model.casing_dim=-1: model.casing_dim: must be in [1, 65536], got -1",
         ),
         (
             "optim.class_weights=balanced",
@@ -885,7 +885,7 @@ def test_the_shared_sections_have_the_same_keys_and_ranges_in_every_task(task):
             ],
         ),
         ({}, ["text.tokenizer=bpe", "model.pooling.type=multihead", "model.pooling.num_heads=2"]),
-        ({"task": "tag"}, ["model.encoder.type=transformer", "model.chars.type=none"]),
+        ({"task": "tag"}, ["model.encoder.type=transformer", "model.features=[words, casing]"]),
         ({"task": "lm"}, ["model.type=transformer", "optim.lr_decay_after=2"]),
         ({"task": "translate"}, ["model.type=transformer", "optim.warmup_steps=10"]),
     ],

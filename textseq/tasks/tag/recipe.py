@@ -1,8 +1,10 @@
 """Setting up the training of a sequence tagger (`task: tag`).
 
 The steps: read the tagged splits; fit the word, character and tag vocabularies on the
-training split only (plus the pretrained vectors' words, when configured); build the tagger
-and its Lightning system. `textseq.training` runs the rest.
+training split only (plus the pretrained vectors' words, when configured); load the
+pretrained encoder of the transformer feature and, when it is frozen, compute (or read from
+the cache) every sentence's contextual features once; build the tagger and its Lightning
+system. `textseq.training` runs the rest.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from textseq.data.catalog import cache_dir
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample, split_off
+from textseq.models.word_features import FeatureCache, frozen_features
 from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
 from textseq.tasks.tag.build import build_tagger
@@ -22,6 +26,7 @@ from textseq.tasks.tag.data import TagCollator, TagEncoder
 from textseq.tasks.tag.datasets import load_tagged
 from textseq.tasks.tag.system import TaggingTask
 from textseq.text.portable import save_word_level_tokenizer
+from textseq.text.pretrained import PRETRAINED_DIR, PretrainedTokenizer, load_pretrained_encoder
 from textseq.training import train_only_reachable_rows
 from textseq.vectors import configured_vectors, vector_words, vectors_matrix
 
@@ -34,13 +39,52 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
     train_sentences, val_sentences = read_tagged_splits(cfg)
     train_sentences = sample(train_sentences, cfg.data.limit_train, cfg.seed)
     val_sentences = sample(val_sentences, cfg.data.limit_val, cfg.seed + 1)
-    keyed_vectors = configured_vectors(cfg.model.embedding, checkpoint=checkpoint)
+    words = "words" in cfg.model.features
+    keyed_vectors = (
+        configured_vectors(cfg.model.embedding, checkpoint=checkpoint) if words else None
+    )
     if resume_dir is not None:
         encoder = TagEncoder.load(resume_dir, lowercase=cfg.text.lowercase, scheme=cfg.model.scheme)
     else:
         encoder = fit_tag_encoder(cfg, train_sentences, keyed_vectors, val_sentences)
-    train_set = encoder.dataset(train_sentences)
-    val_set = encoder.dataset(val_sentences)
+    backbone, subword_tokenizer = None, None
+    if "transformer" in cfg.model.features:
+        spec = cfg.model.transformer.pretrained
+        log.info("loading the pretrained encoder %s", spec)
+        backbone = load_pretrained_encoder(spec)
+        subword_tokenizer = PretrainedTokenizer.load(spec)
+    pretrained, coverage = vectors_matrix(
+        encoder.words,
+        keyed_vectors,
+        unknown_init=cfg.model.embedding.unknown_init,
+        seed=cfg.seed,
+    )
+    model = build_tagger(cfg, encoder, pretrained=pretrained, backbone=backbone)
+    collate = TagCollator()
+    if model.word_features is None:
+        train_set = encoder.dataset(train_sentences)
+        val_set = encoder.dataset(val_sentences)
+    elif model.word_features.frozen:
+        cache = (
+            FeatureCache.for_features(cache_dir() / "features", model.word_features, spec)
+            if cfg.model.transformer.cache
+            else None
+        )
+        splits = []
+        for name, sentences in (("training", train_sentences), ("validation", val_sentences)):
+            contexts = frozen_features(
+                model.word_features,
+                subword_tokenizer.tokenizer,
+                [s.tokens for s in sentences],
+                cache=cache,
+                what=f"{name} features",
+            )
+            splits.append(encoder.dataset(sentences, contexts=contexts))
+        train_set, val_set = splits
+    else:
+        train_set = encoder.dataset(train_sentences, with_words=True)
+        val_set = encoder.dataset(val_sentences, with_words=True)
+        collate = TagCollator(subword_tokenizer.tokenizer)
     log.info(
         "data: %s training and %s validation sentences, %s tags (%s), %s words, %s characters",
         f"{len(train_set):,}",
@@ -50,15 +94,9 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         f"{len(encoder.words):,}",
         len(encoder.chars),
     )
-    pretrained, coverage = vectors_matrix(
-        encoder.words,
-        keyed_vectors,
-        unknown_init=cfg.model.embedding.unknown_init,
-        seed=cfg.seed,
-    )
-    model = build_tagger(cfg, encoder, pretrained=pretrained)
-    word_ids = (words for words, *_ in train_set.items)
-    train_only_reachable_rows(cfg, model, word_ids, encoder.words.unk_index)
+    if words:
+        word_ids = (ids for ids, *_ in train_set.items)
+        train_only_reachable_rows(cfg, model, word_ids, encoder.words.unk_index)
     system = TaggingTask(
         model,
         tag_names=encoder.tags.itos,
@@ -67,13 +105,13 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         label_smoothing=cfg.training.label_smoothing,
     )
     datamodule = TextDataModule.from_config(
-        cfg, train=train_set, val=val_set, pad_index=0, collate=TagCollator()
+        cfg, train=train_set, val=val_set, pad_index=0, collate=collate
     )
     return Prepared(
         system=system,
         model=model,
         datamodule=datamodule,
-        save=lambda directory: _save(encoder, cfg, directory),
+        save=lambda directory: _save(encoder, cfg, directory, backbone, subword_tokenizer),
         data={
             "train_sentences": len(train_set),
             "val_sentences": len(val_set),
@@ -126,10 +164,21 @@ def fit_tag_encoder(
     )
 
 
-def _save(encoder: TagEncoder, cfg: TagConfig, directory: Path) -> None:
+def _save(
+    encoder: TagEncoder,
+    cfg: TagConfig,
+    directory: Path,
+    backbone=None,
+    subword_tokenizer: PretrainedTokenizer | None = None,
+) -> None:
     """The vocabularies, and the word ids as a portable `tokenizer.json` (the tokenizer, lower
-    casing and word vocabulary; the character and casing inputs are the tagger's own)."""
+    casing and word vocabulary; the character and casing inputs are the tagger's own); with
+    the transformer feature, its tokenizer and architecture in `pretrained/`, so the model
+    loads without the encoder's source."""
     encoder.save(directory)
+    if backbone is not None and subword_tokenizer is not None:
+        subword_tokenizer.save(directory)
+        backbone.config.save_pretrained(str(directory / PRETRAINED_DIR))
     save_word_level_tokenizer(
         directory, tokenizer=cfg.text.tokenizer, vocab=encoder.words, lowercase=encoder.lowercase
     )

@@ -47,7 +47,14 @@ class TaggingTask(pl.LightningModule):
         self._val_loss: list[tuple[float, int]] = []
 
     def forward(self, batch: TagBatch) -> torch.Tensor:
-        return self.model(batch.word_ids, batch.lengths, batch.char_ids, batch.casing_ids)
+        return self.model(
+            batch.word_ids,
+            batch.lengths,
+            batch.char_ids,
+            batch.casing_ids,
+            context=batch.context,
+            subwords=batch.subwords,
+        )
 
     def training_step(self, batch: TagBatch, batch_index: int) -> torch.Tensor:
         emissions = self(batch)  # (B, T, K)
