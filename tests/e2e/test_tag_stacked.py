@@ -75,7 +75,6 @@ def test_a_linear_classifier_on_frozen_features_learns(env, tmp_path, monkeypatc
     monkeypatch.setenv("TEXTSEQ_CACHE", str(tmp_path / "cache"))  # the stacked run's stays alone
     config = yaml.safe_load(MINILM.read_text())  # the token classifier, its encoder frozen
     config["model"]["transformer"]["fine_tune"] = False
-    del config["optim"]["backbone_lr"]
     config["optim"].update(optimizer="adam", weight_decay=0.0, lr=0.01)
     config["trainer"]["max_epochs"] = 4
     (tmp_path / "probe.yaml").write_text(yaml.safe_dump(config))

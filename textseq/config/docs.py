@@ -89,7 +89,9 @@ def render_docs(schemas: Mapping[str, type[TaskConfig]]) -> str:
         + ". Every key is checked: an unknown key, or one that does not apply to the chosen "
         "components (an encoder's `type`, `model.type`, a pooling or tokenizer type), is an "
         "error, and every problem of a file is reported at once with its line. Any key can be "
-        "set from the command line with `--set section.key=value` (a YAML value). "
+        "set from the command line with `--set section.key=value` (a YAML value); when a "
+        "`--set` changes a choice (`--set model.rnn.attention=none`), the file's keys that the "
+        "new choice does not read are left out, each with a note on stderr. "
         "`textseq config show CONFIG` prints a config with every default filled in; "
         "`textseq config schema --task TASK` prints its JSON Schema.",
         "",

@@ -10,6 +10,7 @@ a problem that involves a key already reported is not repeated.
 """
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from textseq.config.base import DEFAULT_TASK, Problem, TaskConfig, section_varia
 from textseq.config.messages import explain, section_of, unknown_key
 from textseq.config.migrate import migrate as migrate_saved
 from textseq.errors import ConfigError
+
+log = logging.getLogger("textseq")
 
 __all__ = [
     "apply_overrides",
@@ -317,7 +320,43 @@ def load_config(
         data = migrate_saved(data, schemas)
     schema = _schema(data, overrides, origin, schemas)
     data, problems = _apply(data, overrides, schema, origin, unknown=False)
+    if origin.set_keys and not problems:
+        data = _without_keys_an_override_retired(data, schema, origin)
     return _validate(data, schema, problems, origin)
+
+
+def _without_keys_an_override_retired(
+    data: dict[str, Any], schema: type[TaskConfig], origin: Origin
+) -> dict[str, Any]:
+    """`data` without the keys written in the config that no longer apply because of a
+    `--set` override (`--set model.rnn.attention=none` retires the file's
+    `model.rnn.attention_dim`), each one logged: the override says what the user wants now.
+    A key that does not apply for any other reason is still an error."""
+    try:
+        config = schema.model_validate(data, context={"lenient": True})
+    except ValidationError:
+        return data  # validation proper reports it
+    overridden = set(origin.set_keys)
+    data = copy.deepcopy(data)
+
+    def related(a: str, b: str) -> bool:  # the same key, or one holds the other
+        return a == b or a.startswith(f"{b}.") or b.startswith(f"{a}.")
+
+    for key, why in config.inapplicable_keys().items():
+        written_by_an_override = any(related(key, set_key) for set_key in overridden)
+        if written_by_an_override or not config.was_given(key):
+            continue
+        if not any(related(cause, set_key) for cause in why.because for set_key in overridden):
+            continue
+        *parents, last = key.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node:
+            del node[last]
+            _, where = origin.locate([key])
+            log.info("%s (%s) does not apply %s: left out", key, where or "config", why.reason)
+    return data
 
 
 def from_dict(data: dict[str, Any] | None, cls: type[TaskConfig]) -> TaskConfig:

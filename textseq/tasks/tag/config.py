@@ -177,12 +177,13 @@ class TagTransformerFeaturesConfig(Section):
     fine_tune: Bool = Field(
         False,
         description="Train the encoder with the tagger (at optim.backbone_lr); false: frozen, "
-        "its features computed once per sentence.",
+        "its features computed once per sentence (optim.backbone_lr is then not read).",
     )
     cache: Bool = Field(
         True,
-        description="(frozen only) Keep each training and validation sentence's features on "
-        "disk in $TEXTSEQ_CACHE/features/, so a later run skips the encoder.",
+        description="Keep each training and validation sentence's features on disk in "
+        "$TEXTSEQ_CACHE/features/, so a later run skips the encoder (frozen only: a fine-tuned "
+        "encoder's features change as it trains).",
     )
 
 
@@ -283,18 +284,15 @@ class TagConfig(TaskConfig):
             "text.remove_urls": reads_tokens,
         }
         features = self.model.features
-        transformer = self.model.transformer
-        if "transformer" not in features or not transformer.fine_tune:
-            keys["optim.backbone_lr"] = NotApplicable(
-                "unless a fine-tuned encoder trains (model.features lists transformer and "
-                "model.transformer.fine_tune is true)",
-                ("model.features", "model.transformer.fine_tune"),
-            )
+        # A frozen encoder reads no optim.backbone_lr and a fine-tuned one caches nothing, yet
+        # both keys apply whenever the transformer is listed, so that fine_tune can be
+        # switched from the command line.
+        if "transformer" in features:
+            del keys["optim.backbone_lr"]
         else:
-            del keys["optim.backbone_lr"]  # the encoder trains at its own rate
-            keys["model.transformer.cache"] = NotApplicable(
-                "to model.transformer.fine_tune true (frozen features only)",
-                ("model.transformer.fine_tune",),
+            keys["optim.backbone_lr"] = NotApplicable(
+                "unless model.features lists transformer (its encoder's learning rate)",
+                ("model.features",),
             )
         sections = {
             "words": ("model.embedding", "model.words_from_vectors"),

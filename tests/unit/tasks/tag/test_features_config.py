@@ -1,7 +1,8 @@
 """`model.features` of the tagger: the sections of features not listed are refused with the
 reason, a feature listed twice or an empty list is an error, the transformer's cache and
-`optim.backbone_lr` apply only where they are read, and a saved config from before the key
-loads as the same model."""
+`optim.backbone_lr` apply whenever the transformer is listed (so that `fine_tune` can be
+switched from the command line), and a saved config from before the key loads as the same
+model."""
 
 import pytest
 
@@ -39,16 +40,8 @@ def test_the_default_features_are_words_and_characters():
         (["model.features=[]"], "model.features"),
         (["model.features=[glove]"], "model.features"),
         (
-            [
-                "model.features=[transformer]",
-                "model.transformer.fine_tune=true",
-                "model.transformer.cache=false",
-            ],
-            "model.transformer.cache: does not apply to model.transformer.fine_tune true",
-        ),
-        (
-            ["model.features=[words, transformer]", "optim.backbone_lr=1e-5"],
-            "optim.backbone_lr: does not apply unless a fine-tuned encoder trains",
+            ["model.features=[words, chars]", "optim.backbone_lr=1e-5"],
+            "optim.backbone_lr: does not apply unless model.features lists transformer",
         ),
         (["model.chars.type=none"], "model.chars.type: must be one of 'cnn', 'lstm'"),
     ],
@@ -57,6 +50,16 @@ def test_keys_of_features_not_used_are_refused_with_the_reason(overrides, messag
     with pytest.raises(ConfigError) as error:
         load_config(TAG, overrides)
     assert message in str(error.value)
+
+
+def test_the_shipped_configs_switch_between_frozen_and_fine_tuned_from_the_command_line():
+    frozen = load_config("configs/conll2003_minilm.yaml", ["model.transformer.fine_tune=false"])
+    assert not frozen.model.transformer.fine_tune
+    tuned = load_config(
+        "configs/conll2003_stacked.yaml",
+        ["model.transformer.fine_tune=true", "optim.backbone_lr=5e-5"],
+    )
+    assert tuned.model.transformer.fine_tune and tuned.optim.backbone_lr == 5e-5
 
 
 def test_the_stacked_config_and_the_token_classifier_load():
