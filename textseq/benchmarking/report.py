@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from textseq.atomic import write_atomically
-from textseq.benchmarking.run import MODEL, read_records
+from textseq.benchmarking.run import MODEL, RUN_ONLY_KEYS, read_records
 from textseq.config import read_yaml
 
 SPLITS = ("test", "dev", "val")
@@ -80,8 +80,8 @@ def render_report(
         "| config | system | seeds | figure | mean ± std | literature |",
         "|---|---|---:|---|---:|---|",
     ]
-    for (stem, _, _), group in groups.items():
-        lines.extend(_summary_rows(stem, group, literature.get(stem, [])))
+    for (stem, _, variant), group in groups.items():
+        lines.extend(_summary_rows(stem, group, literature.get(stem, []), variant))
     missing = sorted(set(literature) - {stem for stem, _, _ in groups})
     if missing:
         lines += ["", "Not measured yet (no results file): " + ", ".join(missing) + "."]
@@ -107,10 +107,20 @@ def render_report(
 def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, tuple[str, ...]], Group]:
     groups: dict[tuple[str, str, tuple[str, ...]], Group] = defaultdict(lambda: defaultdict(dict))
     for record in sorted(records, key=lambda r: r.get("finished", "")):
-        key = (record["config_stem"], record["config_hash"], tuple(record.get("overrides", [])))
+        key = (record["config_stem"], record["config_hash"], _variant(record))
         groups[key][record["system"]][record["seed"]] = record  # the latest of each seed wins
     ordered = sorted(groups, key=lambda k: (k[0], k[2], k[1]))
     return {key: groups[key] for key in ordered}
+
+
+def _variant(record: dict[str, Any]) -> tuple[str, ...]:
+    """The record's overrides that change what is computed: seeds and thread counts do not
+    (`RUN_ONLY_KEYS`), so runs differing only in them are seeds of one group."""
+    return tuple(
+        override
+        for override in record.get("overrides", [])
+        if override.partition("=")[0].strip() not in RUN_ONLY_KEYS
+    )
 
 
 def _systems(group: Group) -> list[str]:
@@ -157,7 +167,9 @@ def _headline(group: Group) -> tuple[str, str] | None:
     return None
 
 
-def _summary_rows(stem: str, group: Group, anchors: list[dict[str, Any]]) -> list[str]:
+def _summary_rows(
+    stem: str, group: Group, anchors: list[dict[str, Any]], variant: tuple[str, ...] = ()
+) -> list[str]:
     headline = _headline(group)
     if headline is None:
         return []
@@ -169,8 +181,9 @@ def _summary_rows(stem: str, group: Group, anchors: list[dict[str, Any]]) -> lis
         values = _values(group[system].values(), split, name)
         if values:
             seeds = f"{len(values)}" + (" (long run)" if len(values) == 1 else "")
+            label = f"{system} `{' '.join(variant)}`" if variant else system
             rows.append(
-                f"| [{stem}](#{stem.replace('_', '-')}) | {system} | {seeds} | {split} {name}"
+                f"| [{stem}](#{stem.replace('_', '-')}) | {label} | {seeds} | {split} {name}"
                 f" | {spread(values)} | {cited if system == MODEL else ''} |"
             )
     return rows

@@ -105,3 +105,27 @@ def test_report_lists_anchored_configs_not_measured_yet(results, tmp_path):
     )
     page = render_report(folder, anchors=anchors, out=None)
     assert "Not measured yet (no results file): ptb_lstm_medium." in page
+
+
+def test_a_seed_given_with_set_joins_the_other_seeds_and_variants_stay_apart(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    rows = [
+        record("ner", "textseq", 13, {"test": {"f1": 0.91}}),
+        record("ner", "textseq", 14, {"test": {"f1": 0.93}}, overrides=["seed=14"]),
+        record(
+            "ner",
+            "textseq",
+            13,
+            {"test": {"f1": 0.90}},
+            config_hash="fedcba987654",
+            overrides=["model.transformer.fine_tune=true", "trainer.threads=1"],
+        ),
+    ]
+    (folder / "ner.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    page = render_report(folder, anchors=tmp_path / "none.yaml", out=None)
+    assert "| [ner](#ner) | textseq | 2 | test f1 | 0.9200 ± 0.0141 |" in page
+    assert (
+        "| [ner](#ner) | textseq `model.transformer.fine_tune=true` | 1 (long run) | test f1"
+        " | 0.9000 (1 seed) |" in page
+    )
