@@ -160,9 +160,10 @@ def per_cell(args, *, config: str, data: str, names: tuple[str, ...], title: str
     print("| cell | mean | sd | runs | training tokens/s |")
     print("|---|---|---|---|---|")
     for cell, values, speeds in rows:
-        sd = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
+        digits = 4 if max(values) <= 1 else 2  # accuracy to 4 places, perplexity to 2
+        sd = f"{statistics.stdev(values):.{digits}f}" if len(values) > 1 else "-"
         rate = f"{statistics.mean(speeds):,.0f}" if speeds else "-"
-        print(f"| {cell} | {statistics.mean(values):.2f} | {sd} | {len(values)} | {rate} |")
+        print(f"| {cell} | {statistics.mean(values):.{digits}f} | {sd} | {len(values)} | {rate} |")
 
 
 def named_runs(args, *, data: str, names: tuple[str, ...], section: str, default: list[str]):
