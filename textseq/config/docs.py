@@ -59,7 +59,9 @@ def _rows(section: type[BaseModel], key: str, never: set[str]) -> list[str]:
             continue
         if (f"{key}.{name}" if key else name) in never:
             continue
-        if info.default is PydanticUndefined:
+        if info.default_factory is not None:  # a list default, made afresh for each config
+            default = f"`{yaml_value(info.default_factory())}`"
+        elif info.default is PydanticUndefined:
             default = "(required)"
         else:
             default = f"`{yaml_value(info.default)}`"
