@@ -21,18 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 STACKED = ROOT / "configs" / "conll2003_stacked.yaml"
 MINILM = ROOT / "configs" / "conll2003_minilm.yaml"
 SENTENCE = "U.N. official Ekeus heads for Baghdad ."
-SMALL = [
-    "--set",
-    "data.limit_train=300",
-    "--set",
-    "data.limit_val=200",
-    "--set",
-    "data.batch_size=16",
-    "--set",
-    "trainer.threads=1",
-    "--set",
-    "trainer.progress_bar=false",
-]
+
+
+def _sets(overrides):
+    return [part for key in overrides for part in ("--set", key)]
+
+
+SMALL = _sets(
+    [
+        "data.limit_train=300",
+        "data.limit_val=200",
+        "data.batch_size=16",
+        "trainer.threads=1",
+        "trainer.progress_bar=false",
+    ]
+)
+# The stacked config, smaller: the fixture's run and the cache test's second run alike.
+SMALL_STACKED = _sets(
+    ["model.words_from_vectors=false", "model.encoder.hidden_size=32", "trainer.max_epochs=1"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,19 +62,7 @@ def train(config, out, *overrides):
 @pytest.fixture(scope="module")
 def stacked(env, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "stacked"
-    assert (
-        train(
-            STACKED,
-            out,
-            "--set",
-            "model.words_from_vectors=false",
-            "--set",
-            "model.encoder.hidden_size=32",
-            "--set",
-            "trainer.max_epochs=1",
-        )
-        == 0
-    )
+    assert train(STACKED, out, *SMALL_STACKED) == 0
     return out
 
 
@@ -85,10 +80,6 @@ def test_a_linear_classifier_on_frozen_features_learns(env, tmp_path, monkeypatc
     assert metrics["best"]["val_f1"] > 0.3, metrics["best"]
 
 
-def _sets(overrides):
-    return [part for key in overrides for part in ("--set", key)]
-
-
 def test_the_stacked_tagger_directory_holds_the_encoders_tokenizer_and_config(stacked, env):
     assert (stacked / "pretrained" / "config.json").is_file()
     assert (stacked / "pretrained" / "tokenizer.json").is_file()
@@ -104,16 +95,7 @@ def test_a_second_run_reads_the_cache_and_never_runs_the_encoder(stacked, env, t
     patch = pytest.MonkeyPatch()
     patch.setattr(TransformerWordFeatures, "forward", refuse)
     try:
-        code = train(
-            STACKED,
-            tmp_path / "again",
-            "--set",
-            "model.words_from_vectors=false",
-            "--set",
-            "model.encoder.hidden_size=32",
-            "--set",
-            "trainer.max_epochs=1",
-        )
+        code = train(STACKED, tmp_path / "again", *SMALL_STACKED)
     finally:
         patch.undo()
     assert code == 0
